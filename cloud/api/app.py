@@ -1,0 +1,29 @@
+"""The FastAPI application: routers under /api/v1, health at /healthz."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import APIRouter, FastAPI
+
+from cloud.api.routes import devices, health
+from cloud.auth import TokenStore
+from cloud.db.store import Store
+
+API_PREFIX = "/api/v1"
+
+
+def create_api(store: Store, tokens: TokenStore, mqtt_connected: Callable[[], bool]) -> FastAPI:
+    app = FastAPI(
+        title="Aftercare",
+        version="0.1.0",
+        description="Fleet health, telemetry and self-healing for connected products.",
+    )
+    app.state.store = store
+    app.state.tokens = tokens
+    app.state.mqtt_connected = mqtt_connected
+    api = APIRouter(prefix=API_PREFIX)
+    api.include_router(devices.router)
+    app.include_router(api)
+    app.include_router(health.router)
+    return app

@@ -1,0 +1,26 @@
+"""Liveness for load balancers and the demo's readiness check."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response, status
+from sqlalchemy import text
+
+from cloud.api.deps import StoreDep
+from cloud.api.schemas import HealthOut
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+def healthz(request: Request, response: Response, store: StoreDep) -> HealthOut:
+    try:
+        with store.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        database = True
+    except Exception:
+        database = False
+    mqtt = bool(request.app.state.mqtt_connected())
+    ok = database and mqtt
+    if not ok:
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    return HealthOut(status="ok" if ok else "degraded", database=database, mqtt=mqtt)

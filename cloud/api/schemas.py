@@ -1,0 +1,65 @@
+"""HTTP response bodies. Times leave the service as ISO 8601 UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pydantic import BaseModel
+
+from cloud.db.store import DeviceRecord, StoredSample
+
+
+def to_datetime(epoch_s: float) -> datetime:
+    return datetime.fromtimestamp(epoch_s, tz=UTC)
+
+
+class DeviceOut(BaseModel):
+    id: str
+    model: str | None
+    firmware: str | None
+    online: bool
+    first_seen: datetime
+    last_seen: datetime
+    dropped_samples: int
+
+    @classmethod
+    def of(cls, device: DeviceRecord) -> DeviceOut:
+        return cls(
+            id=device.id,
+            model=device.model,
+            firmware=device.firmware,
+            online=device.online,
+            first_seen=to_datetime(device.first_seen),
+            last_seen=to_datetime(device.last_seen),
+            dropped_samples=device.dropped_total,
+        )
+
+
+class TelemetryPoint(BaseModel):
+    seq: int
+    ts: datetime
+    metrics: dict[str, float]
+
+
+class TelemetryOut(BaseModel):
+    device_id: str
+    metric: str | None
+    points: list[TelemetryPoint]
+
+    @classmethod
+    def of(cls, device_id: str, metric: str | None, rows: list[StoredSample]) -> TelemetryOut:
+        points = []
+        for row in rows:
+            metrics = row.metrics
+            if metric is not None:
+                if metric not in metrics:
+                    continue
+                metrics = {metric: metrics[metric]}
+            points.append(TelemetryPoint(seq=row.seq, ts=to_datetime(row.ts), metrics=metrics))
+        return cls(device_id=device_id, metric=metric, points=points)
+
+
+class HealthOut(BaseModel):
+    status: str
+    database: bool
+    mqtt: bool

@@ -1,0 +1,70 @@
+"""API tokens: random bearer secrets stored only as SHA-256 digests.
+
+Tokens are 256-bit random strings, so a plain SHA-256 is enough to make a stolen table
+useless (no password stretching needed), and lookups stay a single indexed query.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy import Engine, select
+
+from cloud.db.schema import api_tokens
+from device_agent.clock import Clock
+
+Role = Literal["service", "owner"]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the service team sees the fleet, an owner only their devices."""
+
+    role: Role
+    owner_id: str | None = None
+
+    def may_see(self, device_owner_id: str | None) -> bool:
+        return self.role == "service" or (
+            device_owner_id is not None and device_owner_id == self.owner_id
+        )
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class TokenStore:
+    def __init__(self, engine: Engine, clock: Clock) -> None:
+        self.engine = engine
+        self.clock = clock
+
+    def issue(self, role: Role, owner_id: str | None = None, label: str = "") -> str:
+        """Create a token and return it; only its digest is kept."""
+        if role == "owner" and not owner_id:
+            raise ValueError("an owner token needs an owner_id")
+        token = secrets.token_urlsafe(32)
+        with self.engine.begin() as conn:
+            conn.execute(
+                api_tokens.insert().values(
+                    token_sha256=digest(token),
+                    role=role,
+                    owner_id=owner_id if role == "owner" else None,
+                    label=label,
+                    created_at=self.clock.now(),
+                )
+            )
+        return token
+
+    def principal_for(self, token: str) -> Principal | None:
+        query = select(api_tokens.c.role, api_tokens.c.owner_id).where(
+            api_tokens.c.token_sha256 == digest(token)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        role: Role = "service" if row.role == "service" else "owner"
+        return Principal(role=role, owner_id=row.owner_id)

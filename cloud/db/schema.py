@@ -1,0 +1,93 @@
+"""Tables of the cloud's state and telemetry store.
+
+Times are float seconds since the Unix epoch (UTC) throughout: one unit on the wire, in
+the database and in the core, converted to ISO 8601 only at the HTTP edge.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+devices = Table(
+    "devices",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("model", String(256)),
+    Column("firmware", String(256)),
+    Column("online", Boolean, nullable=False, default=False),
+    Column("first_seen", Float, nullable=False),
+    Column("last_seen", Float, nullable=False),
+    Column("dropped_total", Integer, nullable=False, default=0),
+)
+
+device_owners = Table(
+    "device_owners",
+    metadata,
+    Column("device_id", String(64), primary_key=True),
+    Column("owner_id", String(128), nullable=False, index=True),
+)
+
+samples = Table(
+    "samples",
+    metadata,
+    Column("device_id", String(64), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("ts", Float, nullable=False),
+    Column("metrics", JSON, nullable=False),
+    Index("ix_samples_device_ts", "device_id", "ts"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("device_id", String(64), primary_key=True),
+    Column("event_id", String(64), primary_key=True),
+    Column("kind", String(64), nullable=False),
+    Column("ts", Float, nullable=False),
+    Column("detail", JSON, nullable=False),
+)
+
+command_results = Table(
+    "command_results",
+    metadata,
+    Column("device_id", String(64), primary_key=True),
+    Column("command_id", String(64), primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("ts", Float, nullable=False),
+    Column("detail", Text, nullable=False),
+)
+
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("received_at", Float, nullable=False, index=True),
+    Column("topic", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("payload_size", Integer, nullable=False),
+    Column("payload_excerpt", Text, nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("token_sha256", String(64), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("owner_id", String(128)),
+    Column("label", String(128), nullable=False, default=""),
+    Column("created_at", Float, nullable=False),
+)

@@ -1,0 +1,255 @@
+"""The SQL store behind ingest and the API.
+
+Writes are idempotent: a sample is keyed by (device, seq), an event by (device, event id),
+a command result by (device, command id), so a redelivered or resent message never
+duplicates a row. One ingest batch is one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, Insert, Table, and_, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from cloud.db.schema import (
+    command_results,
+    dead_letters,
+    device_owners,
+    devices,
+    events,
+    samples,
+)
+from cloud.ingest.triage import DeadLetter, Triage
+from device_agent.contract import ranges_of
+
+
+@dataclass(frozen=True)
+class DeviceRecord:
+    id: str
+    model: str | None
+    firmware: str | None
+    online: bool
+    first_seen: float
+    last_seen: float
+    dropped_total: int
+    owner_id: str | None
+
+
+@dataclass(frozen=True)
+class StoredSample:
+    device_id: str
+    seq: int
+    ts: float
+    metrics: dict[str, float]
+
+
+@dataclass(frozen=True)
+class AppliedBatch:
+    """What one ingest transaction wrote: samples that were new (not redeliveries), and
+    the seq ranges per device now safe to acknowledge."""
+
+    new_samples: list[StoredSample]
+    stored_ranges: dict[str, list[tuple[int, int]]]
+    dead_letters: int
+
+
+class Store:
+    """All SQL the cloud runs. Thread-safe (SQLAlchemy engine, one transaction per call)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def _insert_ignoring_duplicates(self, table: Table) -> Insert:
+        dialect = sqlite if self.engine.dialect.name == "sqlite" else postgresql
+        return dialect.insert(table).on_conflict_do_nothing()
+
+    def apply(self, batch: Triage) -> AppliedBatch:
+        """Write one triaged ingest batch in one transaction."""
+        with self.engine.begin() as conn:
+            self._touch_devices(conn, batch)
+            new_samples = self._insert_samples(conn, batch)
+            if batch.events:
+                conn.execute(
+                    self._insert_ignoring_duplicates(events),
+                    [
+                        {
+                            "device_id": e.device_id,
+                            "event_id": e.event_id,
+                            "kind": e.kind,
+                            "ts": e.ts,
+                            "detail": dict(e.detail),
+                        }
+                        for e, _ in batch.events
+                    ],
+                )
+            if batch.results:
+                conn.execute(
+                    self._insert_ignoring_duplicates(command_results),
+                    [
+                        {
+                            "device_id": r.device_id,
+                            "command_id": r.command_id,
+                            "state": r.state,
+                            "ts": r.ts,
+                            "detail": r.detail,
+                        }
+                        for r, _ in batch.results
+                    ],
+                )
+            self._insert_dead_letters(conn, batch.dead_letters)
+        seqs: dict[str, set[int]] = {}
+        for message, _ in batch.telemetry:
+            seqs.setdefault(message.device_id, set()).update(s.seq for s in message.samples)
+        stored_ranges = {device: ranges_of(sorted(found)) for device, found in seqs.items()}
+        return AppliedBatch(new_samples, stored_ranges, len(batch.dead_letters))
+
+    def _touch_devices(self, conn: Any, batch: Triage) -> None:
+        """Register unseen devices and update presence, model and firmware."""
+        seen: dict[str, dict[str, Any]] = {}
+        for message, received_at in batch.telemetry:
+            entry = seen.setdefault(message.device_id, {})
+            entry["last_seen"] = received_at
+            entry["dropped_total"] = message.dropped_total
+        for status, received_at in batch.statuses:
+            entry = seen.setdefault(status.device_id, {})
+            entry.update(last_seen=received_at, online=status.online)
+            if status.model is not None:
+                entry["model"] = status.model
+            if status.firmware is not None:
+                entry["firmware"] = status.firmware
+        for item, received_at in [*batch.events, *batch.results]:
+            seen.setdefault(item.device_id, {})["last_seen"] = received_at
+        if not seen:
+            return
+        existing = set(conn.scalars(select(devices.c.id).where(devices.c.id.in_(list(seen)))))
+        new_rows = [
+            {
+                "id": device_id,
+                "model": entry.get("model"),
+                "firmware": entry.get("firmware"),
+                "online": entry.get("online", True),
+                "first_seen": entry["last_seen"],
+                "last_seen": entry["last_seen"],
+                "dropped_total": entry.get("dropped_total", 0),
+            }
+            for device_id, entry in seen.items()
+            if device_id not in existing
+        ]
+        if new_rows:
+            conn.execute(self._insert_ignoring_duplicates(devices), new_rows)
+        for device_id, entry in seen.items():
+            if device_id in existing:
+                conn.execute(update(devices).where(devices.c.id == device_id).values(**entry))
+
+    def _insert_samples(self, conn: Any, batch: Triage) -> list[StoredSample]:
+        rows = [
+            {"device_id": m.device_id, "seq": s.seq, "ts": s.ts, "metrics": dict(s.metrics)}
+            for m, _ in batch.telemetry
+            for s in m.samples
+        ]
+        if not rows:
+            return []
+        statement = self._insert_ignoring_duplicates(samples).returning(
+            samples.c.device_id, samples.c.seq, samples.c.ts, samples.c.metrics
+        )
+        inserted = conn.execute(statement, rows).all()
+        new = [StoredSample(r.device_id, r.seq, r.ts, r.metrics) for r in inserted]
+        new.sort(key=lambda s: (s.device_id, s.seq))
+        return new
+
+    def _insert_dead_letters(self, conn: Any, letters: Sequence[DeadLetter]) -> None:
+        if letters:
+            conn.execute(
+                dead_letters.insert(),
+                [
+                    {
+                        "received_at": d.received_at,
+                        "topic": d.topic,
+                        "reason": d.reason,
+                        "payload_size": d.payload_size,
+                        "payload_excerpt": d.payload_excerpt,
+                    }
+                    for d in letters
+                ],
+            )
+
+    # --- device registry and ownership -------------------------------------------------
+
+    def set_owner(self, device_id: str, owner_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(device_owners.delete().where(device_owners.c.device_id == device_id))
+            conn.execute(device_owners.insert().values(device_id=device_id, owner_id=owner_id))
+
+    def list_devices(self, owner_id: str | None = None) -> list[DeviceRecord]:
+        """Every device, or only ``owner_id``'s when given."""
+        query = select(devices, device_owners.c.owner_id).outerjoin(
+            device_owners, device_owners.c.device_id == devices.c.id
+        )
+        if owner_id is not None:
+            query = query.where(device_owners.c.owner_id == owner_id)
+        with self.engine.connect() as conn:
+            return [
+                DeviceRecord(**row._mapping) for row in conn.execute(query.order_by(devices.c.id))
+            ]
+
+    def get_device(self, device_id: str) -> DeviceRecord | None:
+        query = (
+            select(devices, device_owners.c.owner_id)
+            .outerjoin(device_owners, device_owners.c.device_id == devices.c.id)
+            .where(devices.c.id == device_id)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return DeviceRecord(**row._mapping) if row else None
+
+    # --- telemetry reads -------------------------------------------------------------
+
+    def telemetry(
+        self,
+        device_id: str,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int = 1000,
+    ) -> list[StoredSample]:
+        """A device's samples in time order within [since, until]."""
+        conditions = [samples.c.device_id == device_id]
+        if since is not None:
+            conditions.append(samples.c.ts >= since)
+        if until is not None:
+            conditions.append(samples.c.ts <= until)
+        query = select(samples).where(and_(*conditions)).order_by(samples.c.ts, samples.c.seq)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.limit(limit)).all()
+        return [StoredSample(r.device_id, r.seq, r.ts, r.metrics) for r in rows]
+
+    def stored_seqs(self, device_id: str) -> list[int]:
+        """Every stored seq of a device, ascending (for audits and tests)."""
+        with self.engine.connect() as conn:
+            return list(
+                conn.scalars(
+                    select(samples.c.seq)
+                    .where(samples.c.device_id == device_id)
+                    .order_by(samples.c.seq)
+                )
+            )
+
+    def sample_count(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.scalar(select(func.count()).select_from(samples)) or 0)
+
+    def recent_dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        query = select(dead_letters).order_by(dead_letters.c.id.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return [
+                DeadLetter(
+                    received_at=r.received_at,
+                    topic=r.topic,
+                    reason=r.reason,
+                    payload_size=r.payload_size,
+                    payload_excerpt=r.payload_excerpt,
+                )
+                for r in conn.execute(query)
+            ]

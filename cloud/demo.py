@@ -1,0 +1,124 @@
+"""``aftercare demo``: a broker, the cloud on SQLite and a simulated fleet in one process.
+
+Zero set-up: an embedded broker unless ``AFTERCARE_MQTT_URL`` names one, a SQLite file in
+the output (or a temporary) folder unless ``AFTERCARE_DATABASE_URL`` names a database.
+Tokens are random per run and written to ``DIR/demo.json`` with ``--out DIR``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from cloud.app import CloudService
+from cloud.broker import EmbeddedBroker
+from cloud.settings import CloudSettings
+from device_agent.clock import SystemClock
+from device_agent.settings import ENV_PREFIX
+from firmware_sim.fleet import Fleet, FleetSpec
+
+log = logging.getLogger("aftercare.demo")
+
+OWNER_ID = "demo-owner"
+OWNED_DEVICES = 3
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    devices: int = 20
+    port: int = 8080
+    duration_s: float | None = None
+    out: Path | None = None
+    seed: int = 1
+    telemetry_interval_s: float = 2.0
+
+
+@contextlib.contextmanager
+def _broker_url() -> Iterator[str]:
+    configured = os.environ.get(ENV_PREFIX + "MQTT_URL")
+    if configured:
+        yield configured
+        return
+    with EmbeddedBroker() as broker:
+        print(f"embedded MQTT broker on {broker.url}", flush=True)
+        yield broker.url
+
+
+async def run_demo(options: DemoOptions) -> int:
+    """Run until Ctrl-C, SIGTERM or ``duration_s``; returns the exit code."""
+    with contextlib.ExitStack() as stack:
+        folder = options.out or Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        folder.mkdir(parents=True, exist_ok=True)
+        mqtt_url = stack.enter_context(_broker_url())
+        settings = CloudSettings(
+            mqtt_url=mqtt_url,
+            http_port=options.port,
+            database_url=os.environ.get(
+                ENV_PREFIX + "DATABASE_URL", f"sqlite:///{folder / 'aftercare-demo.db'}"
+            ),
+        )
+        clock = SystemClock()
+        spec = FleetSpec(
+            devices=options.devices,
+            mqtt_url=mqtt_url,
+            seed=options.seed,
+            telemetry_interval_s=options.telemetry_interval_s,
+        )
+        fleet = Fleet(spec, clock)
+        stack.callback(fleet.close)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        try:
+            async with CloudService(settings, clock) as cloud:
+                await _serve_fleet(cloud, fleet, options, folder, stop)
+        finally:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(signum)
+    print("demo stopped", flush=True)
+    return 0
+
+
+async def _serve_fleet(
+    cloud: CloudService,
+    fleet: Fleet,
+    options: DemoOptions,
+    folder: Path,
+    stop: asyncio.Event,
+) -> None:
+    service_token = cloud.tokens.issue("service", label="demo service team")
+    owner_token = cloud.tokens.issue("owner", owner_id=OWNER_ID, label="demo owner")
+    owned = fleet.device_ids[:OWNED_DEVICES]
+    for device_id in owned:
+        cloud.store.set_owner(device_id, OWNER_ID)
+    started = asyncio.Event()
+    async with asyncio.TaskGroup() as tasks:
+        serving = tasks.create_task(cloud.serve(started))
+        running = tasks.create_task(fleet.run())
+        await started.wait()
+        api = f"http://{cloud.settings.http_host}:{cloud.http_port}/api/v1"
+        if options.out is not None:
+            demo_json = {
+                "api": api,
+                "service_token": service_token,
+                "owner_token": owner_token,
+                "owner_device_ids": owned,
+            }
+            (folder / "demo.json").write_text(json.dumps(demo_json, indent=2) + "\n")
+        print(f"API:       {api}  (OpenAPI: {api.removesuffix('/api/v1')}/docs)", flush=True)
+        print(f"service token: {service_token}", flush=True)
+        print(f"owner token:   {owner_token}  (owns {', '.join(owned)})", flush=True)
+        print(f"{len(fleet.device_ids)} simulated devices reporting; Ctrl-C stops", flush=True)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), options.duration_s)
+        running.cancel()
+        serving.cancel()

@@ -1,0 +1,26 @@
+"""The cloud's settings, from ``AFTERCARE_*`` environment variables or flags."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from device_agent.settings import ENV_PREFIX
+
+
+class CloudSettings(BaseSettings):
+    """Where the cloud finds its broker and database, and how it paces ingest."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    mqtt_url: str = "mqtt://127.0.0.1:1883"
+    database_url: str = "sqlite:///aftercare.db"
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=0, le=65535)
+    ingest_client_id: str = "aftercare-ingest-1"
+    ingest_share_group: str = "aftercare-ingest"
+    ingest_batch_max: int = Field(default=2000, ge=1)
+    ingest_flush_s: float = Field(default=0.05, gt=0)
+    ingest_queue_max: int = Field(default=100_000, ge=1)
+    max_future_skew_s: float = Field(default=86_400.0, ge=0)
+    db_retry_max_s: float = Field(default=10.0, gt=0)

@@ -1,0 +1,243 @@
+"""The device agent: samples the HAL, keeps telemetry in a durable outbox, and keeps an
+MQTT session to the cloud alive on an asyncio loop.
+
+No thread per device: thousands of agents can share one event loop (the simulator does),
+and a real product runs one on its own loop. Telemetry leaves the outbox only when the
+cloud acknowledges that it is stored, so a broker or cloud crash costs a resend, never a
+sample. Every command ends in exactly one reported terminal state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import dataclass
+
+import aiomqtt
+
+from device_agent import contract
+from device_agent.clock import Clock
+from device_agent.commands import CommandRunner
+from device_agent.contract import Channel
+from device_agent.hal import Hal
+from device_agent.outbox import Outbox
+from device_agent.settings import AgentSettings, parse_mqtt_url
+
+log = logging.getLogger("aftercare.agent")
+
+
+def backoff_delay_s(attempt: int, min_s: float, max_s: float, rng: random.Random) -> float:
+    """Capped exponential backoff with full jitter, so a fleet that lost its broker does
+    not reconnect in lockstep."""
+    ceiling = min(max_s, min_s * (2 ** min(attempt, 30)))
+    return rng.uniform(min_s, max(min_s, ceiling))
+
+
+@dataclass
+class AgentStats:
+    """Counters a product can report or a test can assert on."""
+
+    samples_taken: int = 0
+    sample_errors: int = 0
+    batches_sent: int = 0
+    resends: int = 0
+    connects: int = 0
+    commands_handled: int = 0
+
+
+class _LinkDown(Exception):
+    """The device's link went down on purpose (simulated radio loss)."""
+
+
+class Agent:
+    """One device's agent. ``run()`` until cancelled; ``set_link(False)`` drops the
+    session as a lost radio link would."""
+
+    def __init__(
+        self,
+        settings: AgentSettings,
+        hal: Hal,
+        clock: Clock,
+        outbox: Outbox | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self.hal = hal
+        self.clock = clock
+        self.outbox = (
+            outbox
+            if outbox is not None
+            else Outbox(settings.outbox_path, settings.outbox_max_samples)
+        )
+        self.stats = AgentStats()
+        self.connected = asyncio.Event()
+        self.sampling = True  # False pauses telemetry production (the session stays up)
+        self._rng = rng or random.Random()
+        self._link_up = asyncio.Event()
+        self._link_up.set()
+        self._link_down = asyncio.Event()
+        self._sent_upto = -1
+        self._last_ack_progress_s = 0.0
+        self._commands = CommandRunner(settings.device_id, hal, clock, settings.command_timeout_s)
+
+    @property
+    def device_id(self) -> str:
+        return self.settings.device_id
+
+    def set_link(self, up: bool) -> None:
+        """Simulate the device's network link coming and going."""
+        if up:
+            self._link_down.clear()
+            self._link_up.set()
+        else:
+            self._link_up.clear()
+            self._link_down.set()
+
+    async def run(self) -> None:
+        """Sample and stay connected until cancelled."""
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._sample_forever())
+            tasks.create_task(self._connect_forever())
+
+    def sample_once(self) -> None:
+        """Read the HAL once into the outbox; a failing read is counted, never fatal."""
+        try:
+            metrics = self.hal.read_metrics()
+        except Exception:
+            self.stats.sample_errors += 1
+            log.exception("device=%s read_metrics failed", self.device_id)
+            return
+        self.outbox.append(self.clock.now(), metrics)
+        self.stats.samples_taken += 1
+
+    async def _sample_forever(self) -> None:
+        interval_s = self.settings.telemetry_interval_s
+        next_at = self.clock.now()
+        while True:
+            if self.sampling:
+                self.sample_once()
+            next_at += interval_s
+            await self.clock.sleep(next_at - self.clock.now())
+
+    async def _connect_forever(self) -> None:
+        host, port = parse_mqtt_url(self.settings.mqtt_url)
+        attempt = 0
+        while True:
+            await self._link_up.wait()
+            try:
+                await self._session(host, port)
+                attempt = 0
+            except (aiomqtt.MqttError, _LinkDown, OSError) as exc:
+                log.info("device=%s session ended: %s", self.device_id, exc)
+            finally:
+                self.connected.clear()
+            delay_s = backoff_delay_s(
+                attempt, self.settings.reconnect_min_s, self.settings.reconnect_max_s, self._rng
+            )
+            attempt += 1
+            await asyncio.sleep(delay_s)
+
+    def _status_payload(self, online: bool) -> bytes:
+        status = contract.Status(
+            device_id=self.device_id,
+            online=online,
+            ts=self.clock.now(),
+            model=self.hal.model,
+            firmware=self.hal.firmware,
+        )
+        return contract.encode(status)
+
+    async def _session(self, host: str, port: int) -> None:
+        will = aiomqtt.Will(
+            contract.topic(self.device_id, Channel.STATUS),
+            self._status_payload(online=False),
+            qos=1,
+            retain=True,
+        )
+        async with aiomqtt.Client(
+            host,
+            port,
+            identifier=self.device_id,
+            will=will,
+            clean_session=False,
+            keepalive=self.settings.keepalive_s,
+            timeout=10,
+        ) as client:
+            await client.subscribe(contract.topic(self.device_id, Channel.COMMANDS), qos=1)
+            await client.subscribe(contract.topic(self.device_id, Channel.ACK), qos=1)
+            await client.publish(
+                contract.topic(self.device_id, Channel.STATUS),
+                self._status_payload(online=True),
+                qos=1,
+                retain=True,
+            )
+            self.stats.connects += 1
+            self._sent_upto = -1  # a new session resends everything not yet acknowledged
+            self._last_ack_progress_s = asyncio.get_running_loop().time()
+            self.connected.set()
+            log.info("device=%s connected to %s:%s", self.device_id, host, port)
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self._publish_forever(client))
+                tasks.create_task(self._receive_forever(client, tasks))
+                tasks.create_task(self._commands.flush_results(client))
+                tasks.create_task(self._watch_link())
+
+    async def _watch_link(self) -> None:
+        await self._link_down.wait()
+        raise _LinkDown("link down")
+
+    async def _publish_forever(self, client: aiomqtt.Client) -> None:
+        """Send outbox samples in seq order, at most a window of unacknowledged ones at a
+        time; go back to the oldest unacknowledged sample when acknowledgements stop
+        coming (a broker that lost them, a cloud restart). Pacing is in real time: it is
+        about the network, not the device's physics."""
+        settings = self.settings
+        loop = asyncio.get_running_loop()
+        window = settings.batch_max_samples * 4
+        while True:
+            if self._sent_upto >= 0 and loop.time() - self._last_ack_progress_s > (
+                settings.ack_timeout_s
+            ):
+                self._sent_upto = -1
+                self._last_ack_progress_s = loop.time()
+                self.stats.resends += 1
+            oldest = self.outbox.pending(limit=1)
+            in_flight = self._sent_upto - oldest[0].seq + 1 if oldest else 0
+            room = min(settings.batch_max_samples, window - max(0, in_flight))
+            batch = self.outbox.pending(self._sent_upto, room) if room > 0 else []
+            if batch:
+                message = contract.TelemetryBatch(
+                    device_id=self.device_id,
+                    samples=batch,
+                    dropped_total=self.outbox.dropped_total,
+                )
+                await client.publish(
+                    contract.topic(self.device_id, Channel.TELEMETRY),
+                    contract.encode(message),
+                    qos=1,
+                )
+                self._sent_upto = batch[-1].seq
+                self.stats.batches_sent += 1
+                if len(batch) == settings.batch_max_samples:
+                    continue
+            await asyncio.sleep(settings.flush_interval_s)
+
+    async def _receive_forever(self, client: aiomqtt.Client, tasks: asyncio.TaskGroup) -> None:
+        async for message in client.messages:
+            payload = message.payload
+            if not isinstance(payload, bytes | bytearray):
+                continue
+            try:
+                decoded = contract.decode(str(message.topic), bytes(payload))
+            except contract.ContractError as exc:
+                log.warning(
+                    "device=%s refused message on %s: %s", self.device_id, message.topic, exc
+                )
+                continue
+            if isinstance(decoded, contract.TelemetryAck):
+                if self.outbox.acknowledge(decoded.ranges):
+                    self._last_ack_progress_s = asyncio.get_running_loop().time()
+            elif isinstance(decoded, contract.Command):
+                self.stats.commands_handled += 1
+                tasks.create_task(self._commands.handle(decoded))

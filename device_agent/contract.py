@@ -1,0 +1,253 @@
+"""The wire contract between device agents and the cloud: topics and payloads.
+
+This is the only module that knows what travels over MQTT. The agent, the cloud and the
+simulator all import it, so a change to the wire format is a change here and nowhere else.
+
+Every payload carries the protocol version ``v`` and the sender's ``device_id``; the cloud
+rejects a payload whose device id differs from the one in its topic. Decoding is strict:
+unknown fields, NaN or infinite numbers, timestamps outside 2000..2100, oversized batches
+and non-increasing sequence numbers are refused with a :class:`ContractError` that says why.
+"""
+
+from __future__ import annotations
+
+import itertools
+from enum import StrEnum
+from typing import Annotated, Any, Literal, TypeAlias
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+PROTOCOL_VERSION = 1
+TOPIC_ROOT = "aftercare/v1"
+
+MAX_PAYLOAD_BYTES = 256 * 1024
+"""Larger payloads are refused before parsing; brokers must accept at least this much."""
+MAX_SAMPLES_PER_BATCH = 500
+MAX_METRICS_PER_SAMPLE = 64
+EARLIEST_TIMESTAMP_S = 946_684_800.0  # 2000-01-01T00:00:00Z
+LATEST_TIMESTAMP_S = 4_102_444_800.0  # 2100-01-01T00:00:00Z
+
+DeviceId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+MetricName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+Timestamp = Annotated[float, Field(ge=EARLIEST_TIMESTAMP_S, le=LATEST_TIMESTAMP_S)]
+ShortText = Annotated[str, StringConstraints(max_length=256)]
+Scalar: TypeAlias = str | int | float | bool
+
+
+class ContractError(ValueError):
+    """A message that does not follow the wire contract; ``reason`` says what is wrong."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Channel(StrEnum):
+    """The last part of a topic: what kind of message travels there and in which direction."""
+
+    TELEMETRY = "telemetry"  # device -> cloud, QoS 1
+    STATUS = "status"  # device -> cloud, retained; the Last Will says offline
+    EVENTS = "events"  # device -> cloud, QoS 1
+    COMMANDS = "commands"  # cloud -> device, QoS 1
+    COMMAND_RESULT = "commands/result"  # device -> cloud, QoS 1
+    ACK = "ack"  # cloud -> device, QoS 1: these telemetry samples are stored
+
+
+DEVICE_TO_CLOUD = (Channel.TELEMETRY, Channel.STATUS, Channel.EVENTS, Channel.COMMAND_RESULT)
+
+
+def topic(device_id: str, channel: Channel) -> str:
+    """The topic on which ``device_id`` sends or receives ``channel`` messages."""
+    return f"{TOPIC_ROOT}/{device_id}/{channel.value}"
+
+
+def subscription(channel: Channel, device_id: str = "+") -> str:
+    """A topic filter for ``channel``; every device's by default."""
+    return topic(device_id, channel)
+
+
+def parse_topic(name: str) -> tuple[str, Channel]:
+    """Split a topic into (device id, channel), refusing anything outside the contract."""
+    prefix = TOPIC_ROOT + "/"
+    if not name.startswith(prefix):
+        raise ContractError(f"topic {name!r} is not under {TOPIC_ROOT}/")
+    device_id, _, rest = name[len(prefix) :].partition("/")
+    try:
+        channel = Channel(rest)
+    except ValueError:
+        raise ContractError(f"topic {name!r} has unknown channel {rest!r}") from None
+    if not device_id:
+        raise ContractError(f"topic {name!r} names no device")
+    return device_id, channel
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=False)
+
+    v: Literal[1] = 1
+    device_id: DeviceId
+
+
+class Sample(BaseModel):
+    """One reading of a device's metrics; ``seq`` numbers samples per device from 0 up."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    seq: Annotated[int, Field(ge=0)]
+    ts: Timestamp
+    metrics: dict[MetricName, float]
+
+    @field_validator("metrics")
+    @classmethod
+    def _bounded_metrics(cls, metrics: dict[str, float]) -> dict[str, float]:
+        if not metrics:
+            raise ValueError("a sample needs at least one metric")
+        if len(metrics) > MAX_METRICS_PER_SAMPLE:
+            raise ValueError(f"at most {MAX_METRICS_PER_SAMPLE} metrics per sample")
+        return metrics
+
+
+class TelemetryBatch(_Message):
+    """Samples in increasing ``seq`` order. ``dropped_total`` counts samples the agent's
+    outbox discarded (oldest first) because it was full while offline."""
+
+    samples: Annotated[list[Sample], Field(min_length=1, max_length=MAX_SAMPLES_PER_BATCH)]
+    dropped_total: Annotated[int, Field(ge=0)] = 0
+
+    @field_validator("samples")
+    @classmethod
+    def _increasing_seq(cls, samples: list[Sample]) -> list[Sample]:
+        for before, after in itertools.pairwise(samples):
+            if after.seq <= before.seq:
+                raise ValueError(
+                    f"seq must increase within a batch ({before.seq} then {after.seq})"
+                )
+        return samples
+
+
+class Status(_Message):
+    """Retained presence; the agent's Last Will publishes ``online=False``."""
+
+    online: bool
+    ts: Timestamp
+    model: ShortText | None = None
+    firmware: ShortText | None = None
+
+
+class Event(_Message):
+    """Something the device did or learned on its own: a local self-heal, a setup fact."""
+
+    event_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    kind: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.-]{0,63}$")]
+    ts: Timestamp
+    detail: dict[str, Scalar] = Field(default_factory=dict)
+
+
+class Command(_Message):
+    """An instruction from the cloud. ``signature`` covers every other field; the agent
+    refuses unsigned, expired or replayed (seen nonce) commands once keys are pinned."""
+
+    command_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    action: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.-]{0,63}$")]
+    params: dict[str, Scalar] = Field(default_factory=dict)
+    issued_at: Timestamp
+    expires_at: Timestamp
+    nonce: Annotated[str, StringConstraints(min_length=8, max_length=64)]
+    signature: Annotated[str, StringConstraints(max_length=256)] | None = None
+
+    @model_validator(mode="after")
+    def _expires_after_issue(self) -> Command:
+        if self.expires_at <= self.issued_at:
+            raise ValueError("expires_at must be after issued_at")
+        return self
+
+
+CommandState = Literal["done", "failed", "refused", "timed_out"]
+
+
+class CommandResult(_Message):
+    """The terminal state of a command: every command gets exactly one."""
+
+    command_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    state: CommandState
+    ts: Timestamp
+    detail: ShortText = ""
+
+
+class TelemetryAck(_Message):
+    """The cloud has durably stored every sample whose seq lies in one of ``ranges``
+    (inclusive). The agent keeps samples in its outbox until they are acknowledged."""
+
+    ranges: Annotated[list[tuple[int, int]], Field(min_length=1, max_length=1000)]
+
+
+Message: TypeAlias = TelemetryBatch | Status | Event | Command | CommandResult | TelemetryAck
+
+MESSAGE_TYPES: dict[Channel, type[Message]] = {
+    Channel.TELEMETRY: TelemetryBatch,
+    Channel.STATUS: Status,
+    Channel.EVENTS: Event,
+    Channel.COMMANDS: Command,
+    Channel.COMMAND_RESULT: CommandResult,
+    Channel.ACK: TelemetryAck,
+}
+
+
+def encode(message: Message) -> bytes:
+    """Serialise a message as compact JSON."""
+    return message.model_dump_json(exclude_none=True).encode()
+
+
+def decode(topic_name: str, payload: bytes) -> Message:
+    """Parse and validate a payload received on ``topic_name``.
+
+    Raises ContractError with a specific reason; never anything else for bad input.
+    """
+    device_id, channel = parse_topic(topic_name)
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise ContractError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
+    try:
+        message = MESSAGE_TYPES[channel].model_validate_json(payload)
+    except ValidationError as exc:
+        raise ContractError(_describe(exc)) from None
+    if message.device_id != device_id:
+        raise ContractError(
+            f"payload device_id {message.device_id!r} differs from topic device {device_id!r}"
+        )
+    return message
+
+
+def _describe(exc: ValidationError) -> str:
+    """One line per problem: where in the payload and why."""
+    parts = []
+    for error in exc.errors(include_url=False)[:5]:
+        where = ".".join(str(p) for p in error["loc"]) or "payload"
+        parts.append(f"{where}: {error['msg']}")
+    more = exc.error_count() - len(parts)
+    if more > 0:
+        parts.append(f"and {more} more")
+    return "; ".join(parts)
+
+
+def ranges_of(seqs: list[int]) -> list[tuple[int, int]]:
+    """Collapse sorted, distinct sequence numbers into inclusive ranges."""
+    ranges: list[tuple[int, int]] = []
+    for seq in seqs:
+        if ranges and seq == ranges[-1][1] + 1:
+            ranges[-1] = (ranges[-1][0], seq)
+        else:
+            ranges.append((seq, seq))
+    return ranges
+
+
+def as_dict(message: Message) -> dict[str, Any]:
+    """A JSON-ready dict of a message (for logs and dead letters)."""
+    return message.model_dump(mode="json", exclude_none=True)

@@ -1,0 +1,51 @@
+"""The hardware abstraction the agent drives.
+
+A real product implements :class:`Hal` with its drivers; ``firmware_sim`` implements it
+with simulated physics, so the simulator exercises the real agent end to end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from device_agent.contract import Scalar
+
+
+@dataclass(frozen=True)
+class ActionOutcome:
+    """What running an action on the device did. ``ok`` is the device's own word; the
+    cloud still checks recovery in the telemetry."""
+
+    ok: bool
+    detail: str = ""
+
+
+class UnknownAction(Exception):
+    """The device has no such action; the agent reports the command as refused."""
+
+
+class Hal(Protocol):
+    """What the agent needs from the device it runs on."""
+
+    @property
+    def model(self) -> str:
+        """The product model, e.g. ``heatpump-hp200``: selects profiles and playbooks."""
+        ...
+
+    @property
+    def firmware(self) -> str: ...
+
+    def read_metrics(self) -> dict[str, float]:
+        """Current readings, metric name -> value. Called once per telemetry interval."""
+        ...
+
+    async def run_action(self, action: str, params: Mapping[str, Scalar]) -> ActionOutcome:
+        """Carry out a named action (restart a service, recalibrate...). Raises
+        UnknownAction when the device does not have it."""
+        ...
+
+    def facts(self) -> dict[str, Scalar]:
+        """Static facts for setup and support: serial number, hardware revision..."""
+        ...

@@ -1,0 +1,124 @@
+"""A bounded, durable queue of telemetry samples waiting for the cloud's acknowledgement.
+
+Samples are numbered here (``seq`` from 0, never reused, surviving restarts) and stay in the
+outbox until the cloud says it has stored them, so a broker crash, a cloud restart or a
+long offline spell loses nothing the outbox could hold. When it is full the oldest samples
+are dropped and counted; the count travels with the next batch.
+
+Backed by SQLite: a file on a real device, ``:memory:`` for simulated fleets. Not
+thread-safe: one agent, one event loop.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from types import TracebackType
+
+from device_agent.contract import Sample
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS samples (
+    seq INTEGER PRIMARY KEY,
+    ts REAL NOT NULL,
+    metrics TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+"""
+
+
+class Outbox:
+    """Durable FIFO of samples keyed by seq."""
+
+    def __init__(self, path: str | Path = ":memory:", max_samples: int = 100_000) -> None:
+        if max_samples < 1:
+            raise ValueError("max_samples must be at least 1")
+        self.max_samples = max_samples
+        self._db = sqlite3.connect(str(path), isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self._count = int(self._db.execute("SELECT COUNT(*) FROM samples").fetchone()[0])
+
+    def __enter__(self) -> Outbox:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _meta(self, key: str) -> int:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def _set_meta(self, key: str, value: int) -> None:
+        self._db.execute(
+            "INSERT INTO meta(key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    @property
+    def dropped_total(self) -> int:
+        """Samples discarded because the outbox was full, over the outbox's whole life."""
+        return self._meta("dropped_total")
+
+    def __len__(self) -> int:
+        return self._count
+
+    def append(self, ts: float, metrics: Mapping[str, float]) -> int:
+        """Store a new sample and return its seq; drops the oldest sample when full."""
+        seq = self._meta("next_seq")
+        self._db.execute("BEGIN")
+        try:
+            self._db.execute(
+                "INSERT INTO samples(seq, ts, metrics) VALUES (?, ?, ?)",
+                (seq, ts, json.dumps(dict(metrics))),
+            )
+            self._set_meta("next_seq", seq + 1)
+            self._count += 1
+            overflow = self._count - self.max_samples
+            if overflow > 0:
+                self._db.execute(
+                    "DELETE FROM samples WHERE seq IN "
+                    "(SELECT seq FROM samples ORDER BY seq LIMIT ?)",
+                    (overflow,),
+                )
+                self._count -= overflow
+                self._set_meta("dropped_total", self.dropped_total + overflow)
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        return seq
+
+    def pending(self, after_seq: int = -1, limit: int = 100) -> list[Sample]:
+        """The oldest unacknowledged samples with seq > ``after_seq``, in seq order."""
+        rows = self._db.execute(
+            "SELECT seq, ts, metrics FROM samples WHERE seq > ? ORDER BY seq LIMIT ?",
+            (after_seq, limit),
+        ).fetchall()
+        return [Sample(seq=seq, ts=ts, metrics=json.loads(metrics)) for seq, ts, metrics in rows]
+
+    def acknowledge(self, ranges: Iterable[tuple[int, int]]) -> int:
+        """Forget samples the cloud has stored; returns how many were removed."""
+        removed = 0
+        for first, last in ranges:
+            cursor = self._db.execute(
+                "DELETE FROM samples WHERE seq BETWEEN ? AND ?", (first, last)
+            )
+            removed += cursor.rowcount
+        self._count -= removed
+        return removed

@@ -1,0 +1,66 @@
+"""Agent settings: defaults, then a TOML file, then ``AFTERCARE_*`` environment variables,
+then explicit overrides (command-line flags), each beating the one before."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "AFTERCARE_"
+
+
+class SettingsError(ValueError):
+    """A settings file or value that cannot be used; the message says which and why."""
+
+
+def parse_mqtt_url(url: str) -> tuple[str, int]:
+    """``mqtt://host:port`` -> (host, port); the port defaults to 1883."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
+        raise SettingsError(f"MQTT URL {url!r} must look like mqtt://host:port")
+    try:
+        port = parts.port or 1883
+    except ValueError as exc:
+        raise SettingsError(f"MQTT URL {url!r} has a bad port: {exc}") from None
+    return parts.hostname, port
+
+
+class AgentSettings(BaseSettings):
+    """How one agent talks to the cloud and how it paces its telemetry."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    device_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    mqtt_url: str = "mqtt://127.0.0.1:1883"
+    telemetry_interval_s: float = Field(default=5.0, gt=0)
+    flush_interval_s: float = Field(default=5.0, gt=0)
+    batch_max_samples: int = Field(default=100, ge=1, le=500)
+    outbox_path: str = ":memory:"
+    outbox_max_samples: int = Field(default=100_000, ge=1)
+    ack_timeout_s: float = Field(default=20.0, gt=0)
+    reconnect_min_s: float = Field(default=0.5, gt=0)
+    reconnect_max_s: float = Field(default=30.0, gt=0)
+    keepalive_s: int = Field(default=30, ge=5)
+    command_timeout_s: float = Field(default=60.0, gt=0)
+
+
+def load_agent_settings(config_path: Path | None = None, **overrides: Any) -> AgentSettings:
+    """Build settings from an optional TOML file, the environment and explicit overrides."""
+    values: dict[str, Any] = {}
+    if config_path is not None:
+        try:
+            values = tomllib.loads(config_path.read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise SettingsError(f"cannot read agent settings {config_path}: {exc}") from None
+        unknown = set(values) - set(AgentSettings.model_fields)
+        if unknown:
+            raise SettingsError(f"{config_path}: unknown settings {sorted(unknown)}")
+        values = {k: v for k, v in values.items() if ENV_PREFIX + k.upper() not in os.environ}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return AgentSettings(**values)

@@ -1,0 +1,129 @@
+"""Composition root of a simulated fleet: N simulated devices, each driven by a real
+:class:`device_agent.Agent` with its own MQTT session, client id and outbox, all on one
+asyncio loop.
+
+Seeded and reproducible: the same spec gives the same device ids, models, physics and
+faults. A device whose simulated radio is down has its agent's link cut, so the real
+agent's reconnect and outbox logic is what gets exercised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from device_agent.agent import Agent
+from device_agent.clock import Clock
+from device_agent.outbox import Outbox
+from device_agent.settings import AgentSettings
+from firmware_sim.faults import Fault
+from firmware_sim.models import MODELS, SimulatedDevice, build_device
+
+log = logging.getLogger("aftercare.sim")
+
+LINK_POLL_S = 1.0
+
+
+@dataclass(frozen=True)
+class FleetSpec:
+    """What to simulate. Device ids are ``{model}-{index:05d}``."""
+
+    devices: int
+    mqtt_url: str
+    models: Sequence[str] = field(default_factory=lambda: sorted(MODELS))
+    seed: int = 1
+    telemetry_interval_s: float = 5.0
+    flush_interval_s: float = 2.0
+    ack_timeout_s: float = 10.0
+    outbox_max_samples: int = 100_000
+
+    def __post_init__(self) -> None:
+        if self.devices < 1:
+            raise ValueError("a fleet needs at least one device")
+        unknown = [m for m in self.models if m not in MODELS]
+        if unknown:
+            raise ValueError(f"unknown device models {unknown}; known: {sorted(MODELS)}")
+
+
+@dataclass
+class SimulatedUnit:
+    """One device and the agent running on it."""
+
+    device: SimulatedDevice
+    agent: Agent
+
+
+class Fleet:
+    """Build with a spec and a clock; ``await run()`` until cancelled."""
+
+    def __init__(self, spec: FleetSpec, clock: Clock) -> None:
+        self.spec = spec
+        self.clock = clock
+        self.units: list[SimulatedUnit] = []
+        for index in range(spec.devices):
+            model = spec.models[index % len(spec.models)]
+            device_id = f"{model}-{index:05d}"
+            device = build_device(model, device_id, clock, seed=spec.seed)
+            settings = AgentSettings(
+                device_id=device_id,
+                mqtt_url=spec.mqtt_url,
+                telemetry_interval_s=spec.telemetry_interval_s,
+                flush_interval_s=spec.flush_interval_s,
+                ack_timeout_s=spec.ack_timeout_s,
+                outbox_max_samples=spec.outbox_max_samples,
+            )
+            outbox = Outbox(":memory:", spec.outbox_max_samples)
+            rng = random.Random(f"{spec.seed}/{device_id}")
+            self.units.append(SimulatedUnit(device, Agent(settings, device, clock, outbox, rng)))
+
+    @property
+    def device_ids(self) -> list[str]:
+        return [unit.agent.device_id for unit in self.units]
+
+    def unit(self, device_id: str) -> SimulatedUnit:
+        for unit in self.units:
+            if unit.agent.device_id == device_id:
+                return unit
+        raise KeyError(f"no simulated device {device_id!r}")
+
+    def inject(self, device_id: str, fault: Fault) -> None:
+        self.unit(device_id).device.inject(fault)
+
+    async def run(self) -> None:
+        """Run every agent, spreading their starts over a second so a big fleet does not
+        connect in one burst."""
+        async with asyncio.TaskGroup() as tasks:
+            for index, unit in enumerate(self.units):
+                tasks.create_task(self._run_unit(unit, index / max(1, len(self.units))))
+            tasks.create_task(self._follow_links())
+
+    async def _run_unit(self, unit: SimulatedUnit, delay_s: float) -> None:
+        await asyncio.sleep(delay_s)
+        await unit.agent.run()
+
+    async def _follow_links(self) -> None:
+        while True:
+            for unit in self.units:
+                unit.agent.set_link(unit.device.link_up())
+            await asyncio.sleep(LINK_POLL_S)
+
+    async def wait_connected(self, timeout_s: float) -> None:
+        """Until every agent has a session; raises TimeoutError naming the stragglers."""
+        try:
+            await asyncio.wait_for(
+                asyncio.gather(*(u.agent.connected.wait() for u in self.units)), timeout_s
+            )
+        except TimeoutError:
+            missing = [u.agent.device_id for u in self.units if not u.agent.connected.is_set()]
+            raise TimeoutError(f"{len(missing)} agents not connected: {missing[:5]}") from None
+
+    def unacknowledged(self) -> int:
+        """Samples still waiting in outboxes for the cloud's acknowledgement."""
+        return sum(len(unit.agent.outbox) for unit in self.units)
+
+    def close(self) -> None:
+        for unit in self.units:
+            unit.agent.outbox.close()

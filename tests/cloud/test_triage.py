@@ -1,0 +1,50 @@
+"""Triage sorts every raw message into a payload or a dead letter with its reason."""
+
+from __future__ import annotations
+
+import json
+
+from cloud.ingest.triage import RawMessage, triage
+from device_agent import contract
+from device_agent.contract import Channel
+
+NOW = 1_750_000_000.0
+
+
+def _raw(topic_name: str, payload: bytes) -> RawMessage:
+    return RawMessage(topic_name, payload, NOW)
+
+
+def test_valid_and_invalid_messages_are_sorted_and_nothing_is_lost() -> None:
+    good = contract.TelemetryBatch(
+        device_id="d1", samples=[contract.Sample(seq=0, ts=NOW, metrics={"t": 1.0})]
+    )
+    future = contract.TelemetryBatch(
+        device_id="d1", samples=[contract.Sample(seq=1, ts=NOW + 10 * 86_400, metrics={"t": 1.0})]
+    )
+    ack = contract.TelemetryAck(device_id="d1", ranges=[(0, 0)])
+    messages = [
+        _raw(contract.topic("d1", Channel.TELEMETRY), contract.encode(good)),
+        _raw(contract.topic("d1", Channel.TELEMETRY), b"\xff\xfe garbage"),
+        _raw(contract.topic("d2", Channel.TELEMETRY), contract.encode(good)),
+        _raw(contract.topic("d1", Channel.TELEMETRY), contract.encode(future)),
+        _raw(contract.topic("d1", Channel.ACK), contract.encode(ack)),
+    ]
+    result = triage(messages, max_future_skew_s=86_400)
+    assert len(result) == len(messages)
+    assert [m.device_id for m, _ in result.telemetry] == ["d1"]
+    reasons = [d.reason for d in result.dead_letters]
+    assert "Invalid JSON" in reasons[0]
+    assert "differs from topic device 'd2'" in reasons[1]
+    assert "in the future" in reasons[2]
+    assert "may not publish on the ack channel" in reasons[3]
+    assert result.dead_letters[0].payload_excerpt.startswith("\\xff\\xfe garbage")
+
+
+def test_oversized_payload_keeps_a_short_excerpt() -> None:
+    payload = json.dumps({"blob": "x" * 300_000}).encode()
+    result = triage([_raw(contract.topic("d1", Channel.EVENTS), payload)], 60)
+    letter = result.dead_letters[0]
+    assert "exceeds" in letter.reason
+    assert letter.payload_size == len(payload)
+    assert len(letter.payload_excerpt) < 600

@@ -1,0 +1,228 @@
+"""Real services for the tests: a Mosquitto broker on a free port and a fresh PostgreSQL
+database per test (SQLite when PostgreSQL is not reachable locally).
+
+Under ``CI=true`` a missing Mosquitto or PostgreSQL fails the run: it never skips and never
+falls back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from cloud.app import CloudService
+from cloud.broker import EmbeddedBroker, free_port
+from cloud.settings import CloudSettings
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+POSTGRES_ADMIN_URL = os.environ.get(
+    "AFTERCARE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def _wait_for_port(port: int, timeout_s: float = 10.0) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout_s}s")
+
+
+class MosquittoBroker:
+    """A private Mosquitto on a free loopback port that tests may kill and restart."""
+
+    def __init__(self, binary: str, folder: Path) -> None:
+        self.binary = binary
+        self.port = free_port()
+        self.config = folder / "mosquitto.conf"
+        self.config.write_text(
+            f"listener {self.port} 127.0.0.1\n"
+            "allow_anonymous true\n"
+            "persistence false\n"
+            "max_queued_messages 10000\n"
+            "max_inflight_messages 1000\n"
+        )
+        self.log = folder / "mosquitto.log"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self._process = subprocess.Popen(
+                [self.binary, "-c", str(self.config)], stdout=log, stderr=subprocess.STDOUT
+            )
+        _wait_for_port(self.port)
+
+    def kill(self) -> None:
+        """SIGKILL: the broker loses everything in flight, as in a crash."""
+        if self._process is not None:
+            self._process.send_signal(signal.SIGKILL)
+            self._process.wait(10)
+            self._process = None
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(10)
+            self._process = None
+
+
+class EmbeddedTestBroker:
+    """Local fallback when Mosquitto is not installed (never under CI)."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self._broker: EmbeddedBroker | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self._broker = EmbeddedBroker(port=self.port).__enter__()
+
+    def kill(self) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        if self._broker is not None:
+            self._broker.__exit__()
+            self._broker = None
+
+
+Broker = MosquittoBroker | EmbeddedTestBroker
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    binary = shutil.which("mosquitto") or (
+        "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
+    )
+    started: Broker
+    if binary is None:
+        if IN_CI:
+            pytest.fail("CI=true but mosquitto is not installed (apt-get install mosquitto)")
+        started = EmbeddedTestBroker()
+    else:
+        started = MosquittoBroker(binary, tmp_path)
+    started.start()
+    yield started
+    started.stop()
+
+
+def _postgres_database() -> Iterator[str]:
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"aftercare_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _postgres_reachable() -> bool:
+    engine = create_engine(POSTGRES_ADMIN_URL)
+    try:
+        with engine.connect():
+            return True
+    except OperationalError:
+        return False
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_available() -> bool:
+    reachable = _postgres_reachable()
+    if IN_CI and not reachable:
+        pytest.fail(f"CI=true but PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}")
+    return reachable
+
+
+@pytest.fixture
+def database_url(tmp_path: Path, postgres_available: bool) -> Iterator[str]:
+    """A fresh, empty database: PostgreSQL when reachable (always under CI)."""
+    if postgres_available:
+        yield from _postgres_database()
+    else:
+        yield f"sqlite:///{tmp_path / 'aftercare.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_available: bool
+) -> Iterator[str]:
+    """Each SQL dialect the cloud supports, for store tests."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'aftercare.db'}"
+    elif postgres_available:
+        yield from _postgres_database()
+    else:
+        pytest.skip("PostgreSQL not reachable (required under CI=true)")
+
+
+def cloud_settings(broker: Broker, database_url: str, **overrides: object) -> CloudSettings:
+    values: dict[str, object] = {
+        "mqtt_url": broker.url,
+        "database_url": database_url,
+        "http_port": 0,
+        "ingest_client_id": f"ingest-{uuid.uuid4().hex[:8]}",
+    }
+    values.update(overrides)
+    return CloudSettings.model_validate(values)
+
+
+class RunningCloud:
+    """A cloud serving HTTP on a free port, with an HTTP client bound to it."""
+
+    def __init__(self, service: CloudService, task: asyncio.Task[None]) -> None:
+        self.service = service
+        self.task = task
+        self.base_url = f"http://127.0.0.1:{service.http_port}"
+
+    def client(self, token: str | None = None) -> httpx.AsyncClient:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=10)
+
+
+@contextlib.asynccontextmanager
+async def running_cloud(settings: CloudSettings) -> AsyncIterator[RunningCloud]:
+    async with CloudService(settings) as service:
+        started = asyncio.Event()
+        task = asyncio.create_task(service.serve(started))
+        await asyncio.wait_for(started.wait(), 10)
+        assert service.ingest.wait_connected(10), "ingest did not connect to the broker"
+        try:
+            yield RunningCloud(service, task)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+@pytest.fixture
+async def cloud(broker: Broker, database_url: str) -> AsyncIterator[RunningCloud]:
+    async with running_cloud(cloud_settings(broker, database_url)) as running:
+        yield running
