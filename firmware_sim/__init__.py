@@ -1,0 +1,48 @@
+"""Simulated connected devices with physics, noise, wear and injected faults.
+
+Each model implements the agent's ``Hal`` protocol, so a fleet of simulated devices drives
+the real agent end to end::
+
+    device = build_device("heatpump-hp200", "hp-0001", clock, seed=7)
+    device.inject(Fault.from_signature("overheat/compressor", start_s=clock.now() + 3600))
+"""
+
+from firmware_sim.faults import (
+    REMEDIES,
+    Fault,
+    FaultKind,
+    FaultNotApplicable,
+    FaultWindow,
+    InvalidFault,
+    Remedy,
+    plan_faults,
+    remedy_for,
+)
+from firmware_sim.models import (
+    MODELS,
+    EvCharger,
+    HeatPump,
+    MetricSpec,
+    SimulatedDevice,
+    UnknownModel,
+    build_device,
+)
+
+__all__ = [
+    "MODELS",
+    "REMEDIES",
+    "EvCharger",
+    "Fault",
+    "FaultKind",
+    "FaultNotApplicable",
+    "FaultWindow",
+    "HeatPump",
+    "InvalidFault",
+    "MetricSpec",
+    "Remedy",
+    "SimulatedDevice",
+    "UnknownModel",
+    "build_device",
+    "plan_faults",
+    "remedy_for",
+]

@@ -1,0 +1,363 @@
+"""What every simulated device shares: clock-driven integration, faults, actions, firmware.
+
+A model subclass supplies its physics (:meth:`SimulatedDevice._step` integrates state over
+a time interval, :meth:`SimulatedDevice._physics_readings` measures it) and its own
+actions; this base class owns the rest, so fault effects and remedies are identical across
+models. Everything is driven by ``clock.now()``: state advances on a fixed grid of
+simulated time (``STEP_S``, aligned to the epoch), never per call, so the physics per
+simulated second is the same whether the device is read every second or every ten minutes.
+Readings are deterministic given (device id, seed) and the sequence of ``now`` values.
+
+Not thread-safe: one device belongs to one agent on one event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import ClassVar
+
+from device_agent.clock import Clock
+from device_agent.contract import Scalar
+from device_agent.hal import ActionOutcome, UnknownAction
+from firmware_sim.faults import (
+    SENSOR_KINDS,
+    Fault,
+    FaultKind,
+    FaultNotApplicable,
+    FaultWindow,
+    remedy_for,
+)
+from firmware_sim.models.firmware import FirmwareState, flapping_link_down
+from firmware_sim.models.signals import derive_key, unit
+
+OVERHEAT_RAMP_S = 1_800.0
+"""An overheat fault builds up to its full magnitude over this long (fouling, leaks)."""
+SPIKE_SLOT_S = 10.0
+SPIKE_PROBABILITY = 0.12
+"""A spiking sensor glitches in about this share of 10 s slots (a few per 10 minutes of
+one-minute telemetry)."""
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """What a metric means: unit, the sane range a healthy device stays in, and ``scale``,
+    a typical significant deviation that sizes drift (scale per hour) and spikes."""
+
+    unit: str
+    low: float
+    high: float
+    scale: float
+
+
+FIRMWARE_METRICS: Mapping[str, MetricSpec] = {
+    "mem_free_kb": MetricSpec("KiB", 0.0, 4096.0, 50.0),
+    "cpu_load_pct": MetricSpec("%", 0.0, 100.0, 5.0),
+    "rssi_dbm": MetricSpec("dBm", -120.0, -20.0, 3.0),
+    "uptime_s": MetricSpec("s", 0.0, 1.0e9, 600.0),
+}
+
+
+class ActionRefused(Exception):
+    """An action's parameters do not make sense; the outcome is ok=False with this text."""
+
+
+def number_param(
+    params: Mapping[str, Scalar], name: str, default: float, low: float, high: float
+) -> float:
+    """A numeric action parameter within [low, high]; ``default`` when absent."""
+    value = params.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ActionRefused(f"param {name!r} must be a number, not {value!r}")
+    if not (math.isfinite(value) and low <= value <= high):
+        raise ActionRefused(f"param {name!r} must lie in [{low:g}, {high:g}], not {value!r}")
+    return float(value)
+
+
+ActionHandler = Callable[[float, Mapping[str, Scalar]], str]
+"""Carries out an action at simulated time ``now`` and returns the device's detail text."""
+
+
+@dataclass
+class _FaultRecord:
+    fault: Fault
+    index: int
+    cleared_s: float | None = None
+    cleared_by: str | None = None
+    frozen_value: float | None = None
+
+    def active_at(self, t_s: float) -> bool:
+        end = self.fault.end_s
+        return (
+            self.fault.start_s <= t_s
+            and (end is None or t_s < end)
+            and (self.cleared_s is None or t_s < self.cleared_s)
+        )
+
+
+class SimulatedDevice:
+    """Base of every simulated model; implements the agent's ``Hal`` protocol."""
+
+    MODEL: ClassVar[str]
+    FIRMWARE: ClassVar[str]
+    METRICS: ClassVar[Mapping[str, MetricSpec]]
+    OVERHEAT_COMPONENT: ClassVar[str]
+    FAULT_MENU: ClassVar[tuple[tuple[str, float], ...]]
+    """Signatures this model typically suffers, with relative weights for plan_faults."""
+    HEAP_KB: ClassVar[float]
+    STEP_S: ClassVar[float] = 60.0
+
+    def __init__(self, device_id: str, clock: Clock, seed: int) -> None:
+        self._device_id = device_id
+        self._clock = clock
+        self._seed = seed
+        self._key = derive_key(seed, device_id, self.MODEL)
+        self._rng = random.Random(self._key)
+        self._last_s = clock.now()
+        self._faults: list[_FaultRecord] = []
+        self._firmware = FirmwareState(
+            key=self._key,
+            heap_kb=self.HEAP_KB,
+            baseline_free_kb=self.HEAP_KB * self._rng.uniform(0.45, 0.6),
+            boot_s=self._last_s - self._rng.uniform(3_600.0, 30 * 86_400.0),
+            rssi_base_dbm=self._rng.uniform(-75.0, -52.0),
+        )
+
+    # -- Hal ----------------------------------------------------------------------------
+
+    @property
+    def device_id(self) -> str:
+        return self._device_id
+
+    @property
+    def model(self) -> str:
+        return self.MODEL
+
+    @property
+    def firmware(self) -> str:
+        return self.FIRMWARE
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    def read_metrics(self) -> dict[str, float]:
+        """Current readings as the device's sensors report them (faults included)."""
+        now = self._advance()
+        values = self._physics_readings(now)
+        values.update(self._firmware_readings(now))
+        return self._through_sensors(now, values)
+
+    async def run_action(self, action: str, params: Mapping[str, Scalar]) -> ActionOutcome:
+        """Run ``action``. ``ok`` is the device's word that it did what was asked; whether
+        that fixed anything only shows in later telemetry. Faults the action addresses
+        (per :data:`firmware_sim.faults.REMEDIES`) end now."""
+        now = self._advance()
+        handlers = self._handlers()
+        if action not in handlers:
+            known = ", ".join(sorted(handlers))
+            raise UnknownAction(f"{self.MODEL} has no action {action!r}; it knows: {known}")
+        try:
+            detail = handlers[action](now, params)
+        except ActionRefused as refused:
+            return ActionOutcome(ok=False, detail=str(refused))
+        self._clear_addressed(now, action, params)
+        await asyncio.sleep(0)
+        return ActionOutcome(ok=True, detail=detail)
+
+    def facts(self) -> dict[str, Scalar]:
+        """Static facts for setup and support; stable per (device id, seed)."""
+        return {
+            "serial_number": f"{self.MODEL.split('-')[-1].upper()}-{self._key:016X}"[:20],
+            "model": self.MODEL,
+            "firmware": self.FIRMWARE,
+            "simulated": True,
+            **self._model_facts(),
+        }
+
+    # -- faults -------------------------------------------------------------------------
+
+    def inject(self, fault: Fault) -> None:
+        """Schedule ``fault``. Effects that build up over time (heat, leaked heap) start
+        accumulating from whichever is later, the fault's start or the present."""
+        if fault.kind in SENSOR_KINDS and fault.target not in self.METRICS:
+            known = ", ".join(sorted(self.METRICS))
+            raise FaultNotApplicable(
+                f"{self.MODEL} has no metric {fault.target!r} for {fault.signature}; "
+                f"metrics: {known}"
+            )
+        if fault.kind is FaultKind.OVERHEAT and fault.target != self.OVERHEAT_COMPONENT:
+            raise FaultNotApplicable(
+                f"{self.MODEL} has no {fault.target}; it can overheat its "
+                f"{self.OVERHEAT_COMPONENT} (overheat/{self.OVERHEAT_COMPONENT})"
+            )
+        self._faults.append(_FaultRecord(fault, len(self._faults)))
+
+    def active_faults(self) -> list[Fault]:
+        """Faults in effect at ``clock.now()``, in injection order."""
+        now = self._clock.now()
+        return [r.fault for r in self._faults if r.active_at(now)]
+
+    def link_up(self) -> bool:
+        """False while the radio is down: during a flapping fault's down slots and for a
+        short while after a watchdog reboot. The fleet runner disconnects the agent then."""
+        now = self._advance()
+        if self._firmware.rebooting(now):
+            return False
+        return not any(
+            flapping_link_down(self._key, r.index, r.fault.start_s, now, r.fault.magnitude)
+            for r in self._active(FaultKind.CONNECTIVITY, now)
+        )
+
+    @property
+    def fault_log(self) -> list[FaultWindow]:
+        """Ground-truth windows of every injected fault, in injection order."""
+        return [self._window(r) for r in self._faults]
+
+    @property
+    def crash_count(self) -> int:
+        """Watchdog reboots so far (memory exhaustion)."""
+        self._advance()
+        return self._firmware.crashes
+
+    # -- for subclasses -------------------------------------------------------------------
+
+    def _step(self, t0_s: float, t1_s: float) -> None:
+        """Integrate the model's physical state from t0 to t1 (at most ``STEP_S`` apart)."""
+        raise NotImplementedError
+
+    def _physics_readings(self, now_s: float) -> dict[str, float]:
+        """True values of the model's own metrics at ``now_s``, with measurement noise."""
+        raise NotImplementedError
+
+    def _cpu_activity_pct(self, now_s: float) -> float:
+        """CPU load from the product's own work (control loops, metering)."""
+        raise NotImplementedError
+
+    def _model_handlers(self) -> dict[str, ActionHandler]:
+        """The model's own actions, beside the firmware actions every model has."""
+        raise NotImplementedError
+
+    def _model_facts(self) -> dict[str, Scalar]:
+        raise NotImplementedError
+
+    def _severity(self, kind: FaultKind, t_s: float) -> float:
+        """Summed magnitude of the active faults of ``kind`` at ``t_s``; overheats ramp up
+        over ``OVERHEAT_RAMP_S`` since they come from slowly worsening causes."""
+        total = 0.0
+        for record in self._active(kind, t_s):
+            ramp = 1.0
+            if kind is FaultKind.OVERHEAT:
+                ramp = min(1.0, (t_s - record.fault.start_s) / OVERHEAT_RAMP_S)
+            total += record.fault.magnitude * ramp
+        return total
+
+    def _noise(self, sigma: float) -> float:
+        return self._rng.gauss(0.0, sigma)
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _advance(self) -> float:
+        """Bring the state up to ``clock.now()`` on the epoch-aligned grid; returns now.
+        A clock that goes backwards leaves the state where it is."""
+        now = self._clock.now()
+        t = self._last_s
+        while t < now:
+            t_next = min(now, (math.floor(t / self.STEP_S) + 1) * self.STEP_S)
+            leak = self._firmware.leak_rate_kb_per_s(self._severity(FaultKind.MEMORY_LEAK, t))
+            self._firmware.step(t, t_next, leak)
+            self._step(t, t_next)
+            t = t_next
+        self._last_s = max(self._last_s, now)
+        return now
+
+    def _active(self, kind: FaultKind, t_s: float) -> list[_FaultRecord]:
+        return [r for r in self._faults if r.fault.kind is kind and r.active_at(t_s)]
+
+    def _firmware_readings(self, now: float) -> dict[str, float]:
+        flapping = self._severity(FaultKind.CONNECTIVITY, now)
+        return {
+            "mem_free_kb": self._firmware.mem_free_kb(now),
+            "cpu_load_pct": self._firmware.cpu_load_pct(
+                now, self._cpu_activity_pct(now), self._rng
+            ),
+            "rssi_dbm": self._firmware.rssi_dbm(now, flapping, self._rng),
+            "uptime_s": self._firmware.uptime_s(now),
+        }
+
+    def _through_sensors(self, now: float, values: dict[str, float]) -> dict[str, float]:
+        """Falsify readings as faulty sensors do: drift and spikes on top of the truth,
+        then stuck sensors repeat the exact value they showed when they froze."""
+        stuck: list[_FaultRecord] = []
+        for record in self._faults:
+            fault = record.fault
+            if fault.kind not in SENSOR_KINDS or not record.active_at(now):
+                continue
+            scale = self.METRICS[fault.target].scale
+            if fault.kind is FaultKind.SENSOR_DRIFT:
+                values[fault.target] += fault.magnitude * scale * (now - fault.start_s) / 3600.0
+            elif fault.kind is FaultKind.SPIKE:
+                values[fault.target] += self._spike(record, now) * scale
+            else:
+                stuck.append(record)
+        for record in stuck:
+            if record.frozen_value is None:
+                record.frozen_value = values[record.fault.target]
+            values[record.fault.target] = record.frozen_value
+        return values
+
+    def _spike(self, record: _FaultRecord, now: float) -> float:
+        """Spike height in metric scales at ``now`` (0 outside a glitching slot)."""
+        slot = math.floor((now - record.fault.start_s) / SPIKE_SLOT_S)
+        if unit(self._key, record.index, slot, 0) >= SPIKE_PROBABILITY:
+            return 0.0
+        sign = 1.0 if unit(self._key, record.index, slot, 1) < 0.5 else -1.0
+        height = 6.0 * (0.7 + 0.6 * unit(self._key, record.index, slot, 2))
+        return sign * height * record.fault.magnitude
+
+    def _handlers(self) -> dict[str, ActionHandler]:
+        return {
+            "restart_firmware": self._restart_firmware,
+            "recalibrate_sensor": self._recalibrate_sensor,
+            "reset_radio": self._reset_radio,
+            **self._model_handlers(),
+        }
+
+    def _restart_firmware(self, now: float, params: Mapping[str, Scalar]) -> str:
+        self._firmware.restart(now)
+        return "firmware restarted"
+
+    def _recalibrate_sensor(self, now: float, params: Mapping[str, Scalar]) -> str:
+        metric = params.get("metric")
+        if not isinstance(metric, str) or metric not in self.METRICS:
+            known = ", ".join(sorted(self.METRICS))
+            raise ActionRefused(f"recalibrate_sensor needs param 'metric', one of: {known}")
+        return f"sensor for {metric} recalibrated"
+
+    def _reset_radio(self, now: float, params: Mapping[str, Scalar]) -> str:
+        return "radio reset"
+
+    def _clear_addressed(self, now: float, action: str, params: Mapping[str, Scalar]) -> None:
+        for record in self._faults:
+            if not record.active_at(now) or action not in remedy_for(record.fault).clears:
+                continue
+            if action == "recalibrate_sensor" and params.get("metric") != record.fault.target:
+                continue
+            record.cleared_s = now
+            record.cleared_by = action
+
+    @staticmethod
+    def _window(record: _FaultRecord) -> FaultWindow:
+        fault = record.fault
+        end = record.cleared_s if record.cleared_s is not None else fault.end_s
+        return FaultWindow(
+            fault=fault,
+            kind=fault.kind,
+            signature=fault.signature,
+            start_s=fault.start_s,
+            end_s=end,
+            cleared_by=record.cleared_by,
+        )
