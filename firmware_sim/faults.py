@@ -19,6 +19,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from types import MappingProxyType
 
 __all__ = [
     "REMEDIES",
@@ -166,17 +167,19 @@ class Remedy:
     mitigates: tuple[str, ...] = ()
 
 
-REMEDIES: Mapping[str, Remedy] = {
-    "overheat/compressor": Remedy(("clean_filter", "service_visit"), ("reduce_load",)),
-    "overheat/connector": Remedy(
-        ("reset_connector", "service_visit"), ("derate_current", "reduce_load")
-    ),
-    FaultKind.SENSOR_STUCK.value: Remedy(("recalibrate_sensor", "service_visit")),
-    FaultKind.SENSOR_DRIFT.value: Remedy(("recalibrate_sensor", "service_visit")),
-    FaultKind.SPIKE.value: Remedy(("recalibrate_sensor", "service_visit")),
-    "memory-leak/firmware": Remedy(("restart_firmware",)),
-    "connectivity/flapping": Remedy(("reset_radio",)),
-}
+REMEDIES: Mapping[str, Remedy] = MappingProxyType(
+    {
+        "overheat/compressor": Remedy(("clean_filter", "service_visit"), ("reduce_load",)),
+        "overheat/connector": Remedy(
+            ("reset_connector", "service_visit"), ("derate_current", "reduce_load")
+        ),
+        FaultKind.SENSOR_STUCK.value: Remedy(("recalibrate_sensor", "service_visit")),
+        FaultKind.SENSOR_DRIFT.value: Remedy(("recalibrate_sensor", "service_visit")),
+        FaultKind.SPIKE.value: Remedy(("recalibrate_sensor", "service_visit")),
+        "memory-leak/firmware": Remedy(("restart_firmware",)),
+        "connectivity/flapping": Remedy(("reset_radio",)),
+    }
+)
 """Keyed by full signature, or by kind alone for sensor faults (any metric)."""
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import math
 import random
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import ClassVar
@@ -98,7 +99,7 @@ class _FaultRecord:
         )
 
 
-class SimulatedDevice:
+class SimulatedDevice(ABC):
     """Base of every simulated model; implements the agent's ``Hal`` protocol."""
 
     MODEL: ClassVar[str]
@@ -225,24 +226,25 @@ class SimulatedDevice:
 
     # -- for subclasses -------------------------------------------------------------------
 
+    @abstractmethod
     def _step(self, t0_s: float, t1_s: float) -> None:
         """Integrate the model's physical state from t0 to t1 (at most ``STEP_S`` apart)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _physics_readings(self, now_s: float) -> dict[str, float]:
         """True values of the model's own metrics at ``now_s``, with measurement noise."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _cpu_activity_pct(self, now_s: float) -> float:
         """CPU load from the product's own work (control loops, metering)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _model_handlers(self) -> dict[str, ActionHandler]:
         """The model's own actions, beside the firmware actions every model has."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _model_facts(self) -> dict[str, Scalar]:
-        raise NotImplementedError
+        """Facts only this model has (capacity, connector type...)."""
 
     def _severity(self, kind: FaultKind, t_s: float) -> float:
         """Summed magnitude of the active faults of ``kind`` at ``t_s``; overheats ramp up

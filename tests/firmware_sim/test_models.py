@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -76,6 +80,36 @@ def test_same_seed_and_times_give_identical_readings(model):
     second, clock_b = make(model, seed=3)
     assert first.facts() == second.facts()
     assert trace(first, clock_a, 86_400, 300) == trace(second, clock_b, 86_400, 300)
+
+
+_READ_IN_CHILD = """
+import json, sys
+from device_agent.clock import ManualClock
+from firmware_sim import build_device
+clock = ManualClock(1_700_000_000.0)
+device = build_device(sys.argv[1], "dev-1", clock, 3)
+readings = []
+for _ in range(24):
+    clock.advance(3600)
+    readings.append(device.read_metrics())
+print(json.dumps(readings))
+"""
+
+
+@pytest.mark.parametrize("model", sorted(MODELS))
+def test_readings_do_not_depend_on_the_process(model):
+    """No salted ``hash()`` anywhere: another interpreter with another hash seed agrees."""
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    child = subprocess.run(
+        [sys.executable, "-c", _READ_IN_CHILD, model],
+        capture_output=True,
+        check=True,
+        env=env,
+        text=True,
+    )
+    device, clock = make(model, seed=3)
+    here = [m for _, m in trace(device, clock, 24 * 3600, 3600)]
+    assert json.loads(child.stdout) == here
 
 
 @pytest.mark.parametrize("model", sorted(MODELS))
