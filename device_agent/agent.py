@@ -10,8 +10,10 @@ sample. Every command ends in exactly one reported terminal state.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
+import socket
 from dataclasses import dataclass
 
 import aiomqtt
@@ -44,6 +46,7 @@ class AgentStats:
     resends: int = 0
     connects: int = 0
     commands_handled: int = 0
+    session_errors: int = 0
 
 
 class _LinkDown(Exception):
@@ -125,13 +128,19 @@ class Agent:
         attempt = 0
         while True:
             await self._link_up.wait()
+            connects_before = self.stats.connects
             try:
                 await self._session(host, port)
-                attempt = 0
-            except (aiomqtt.MqttError, _LinkDown, OSError) as exc:
-                log.info("device=%s session ended: %s", self.device_id, exc)
+            except* (aiomqtt.MqttError, _LinkDown, OSError) as lost:
+                log.info("device=%s session ended: %s", self.device_id, lost.exceptions[0])
+            except* Exception:
+                # A bug must not take the device offline for good: report it, reconnect.
+                self.stats.session_errors += 1
+                log.exception("device=%s session failed unexpectedly", self.device_id)
             finally:
                 self.connected.clear()
+            if self.stats.connects > connects_before:
+                attempt = 0
             delay_s = backoff_delay_s(
                 attempt, self.settings.reconnect_min_s, self.settings.reconnect_max_s, self._rng
             )
@@ -181,10 +190,16 @@ class Agent:
                 tasks.create_task(self._publish_forever(client))
                 tasks.create_task(self._receive_forever(client, tasks))
                 tasks.create_task(self._commands.flush_results(client))
-                tasks.create_task(self._watch_link())
+                tasks.create_task(self._watch_link(client))
 
-    async def _watch_link(self) -> None:
+    async def _watch_link(self, client: aiomqtt.Client) -> None:
+        """A lost link sends no DISCONNECT: cut the socket so the broker sees what it
+        would see on a real radio loss, and publishes the Last Will."""
         await self._link_down.wait()
+        sock = client._client.socket()  # aiomqtt keeps its paho client private
+        if isinstance(sock, socket.socket):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
         raise _LinkDown("link down")
 
     async def _publish_forever(self, client: aiomqtt.Client) -> None:

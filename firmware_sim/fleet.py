@@ -39,6 +39,7 @@ class FleetSpec:
     flush_interval_s: float = 2.0
     ack_timeout_s: float = 10.0
     outbox_max_samples: int = 100_000
+    reconnect_max_s: float = 30.0
 
     def __post_init__(self) -> None:
         if self.devices < 1:
@@ -74,6 +75,7 @@ class Fleet:
                 flush_interval_s=spec.flush_interval_s,
                 ack_timeout_s=spec.ack_timeout_s,
                 outbox_max_samples=spec.outbox_max_samples,
+                reconnect_max_s=spec.reconnect_max_s,
             )
             outbox = Outbox(":memory:", spec.outbox_max_samples)
             rng = random.Random(f"{spec.seed}/{device_id}")

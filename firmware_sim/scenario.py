@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 from pathlib import Path
 
@@ -77,8 +78,9 @@ async def run_scenario(scenario: Scenario, mqtt_url: str) -> list[str]:
         mqtt_url=mqtt_url,
         seed=scenario.fleet.seed,
         telemetry_interval_s=scenario.fleet.telemetry_interval_s,
-        **({"models": scenario.fleet.models} if scenario.fleet.models else {}),
     )
+    if scenario.fleet.models:
+        spec = dataclasses.replace(spec, models=scenario.fleet.models)
     fleet = Fleet(spec, clock)
     failures: list[str] = []
     running = asyncio.create_task(fleet.run())

@@ -27,6 +27,8 @@ from sqlalchemy.exc import OperationalError
 from cloud.app import CloudService
 from cloud.broker import EmbeddedBroker, free_port
 from cloud.settings import CloudSettings
+from device_agent.clock import SystemClock
+from firmware_sim.fleet import Fleet, FleetSpec
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -226,3 +228,38 @@ async def running_cloud(settings: CloudSettings) -> AsyncIterator[RunningCloud]:
 async def cloud(broker: Broker, database_url: str) -> AsyncIterator[RunningCloud]:
     async with running_cloud(cloud_settings(broker, database_url)) as running:
         yield running
+
+
+@contextlib.asynccontextmanager
+async def running_fleet(fleet: Fleet) -> AsyncIterator[Fleet]:
+    """Run a simulated fleet for the duration of the block."""
+    task = asyncio.create_task(fleet.run())
+    try:
+        yield fleet
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        fleet.close()
+
+
+async def drain(fleet: Fleet, timeout_s: float = 30.0) -> None:
+    """Stop producing and wait until the cloud has acknowledged every sample."""
+    for unit in fleet.units:
+        unit.agent.sampling = False
+    deadline = time.monotonic() + timeout_s
+    while fleet.unacknowledged() and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    assert fleet.unacknowledged() == 0, f"{fleet.unacknowledged()} samples never acknowledged"
+
+
+def small_fleet(broker: Broker, devices: int = 6, **overrides: object) -> Fleet:
+    values: dict[str, object] = {
+        "devices": devices,
+        "mqtt_url": broker.url,
+        "telemetry_interval_s": 0.1,
+        "flush_interval_s": 0.2,
+        "ack_timeout_s": 2.0,
+        "reconnect_max_s": 1.0,
+    }
+    values.update(overrides)
+    return Fleet(FleetSpec(**values), SystemClock())  # type: ignore[arg-type]

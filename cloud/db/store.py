@@ -63,8 +63,9 @@ class Store:
         self.engine = engine
 
     def _insert_ignoring_duplicates(self, table: Table) -> Insert:
-        dialect = sqlite if self.engine.dialect.name == "sqlite" else postgresql
-        return dialect.insert(table).on_conflict_do_nothing()
+        if self.engine.dialect.name == "sqlite":
+            return sqlite.insert(table).on_conflict_do_nothing()
+        return postgresql.insert(table).on_conflict_do_nothing()
 
     def apply(self, batch: Triage) -> AppliedBatch:
         """Write one triaged ingest batch in one transaction."""
