@@ -1,0 +1,51 @@
+"""The ``aftercare`` command as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from cloud.cli import main
+
+pytestmark = pytest.mark.e2e
+
+
+def test_demo_runs_writes_demo_json_and_stops_cleanly(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cloud.cli", "demo", "--devices", "4", "--port", "0",
+         "--duration", "8", "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.startswith("4 simulated devices reporting"):
+            break
+    demo = json.loads((out / "demo.json").read_text())
+    assert set(demo) == {"api", "service_token", "owner_token", "owner_device_ids"}
+    devices = httpx.get(
+        demo["api"] + "/devices", headers={"Authorization": f"Bearer {demo['service_token']}"}
+    )
+    assert devices.status_code == 200
+    owned = httpx.get(
+        demo["api"] + "/devices", headers={"Authorization": f"Bearer {demo['owner_token']}"}
+    ).json()
+    assert {d["id"] for d in owned} <= set(demo["owner_device_ids"])
+    assert process.wait(timeout=30) == 0
+    assert "demo stopped" in process.stdout.read()
+
+
+def test_bad_scenario_file_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    scenario = tmp_path / "bad.yaml"
+    scenario.write_text("fleet: {devices: 0}\nduration_s: -1\n")
+    assert main(["sim", "run", str(scenario)]) == 2
+    error = capsys.readouterr().err
+    assert "fleet.devices" in error
+    assert "duration_s" in error
