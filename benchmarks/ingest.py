@@ -77,9 +77,7 @@ def publish_all(port: int, payloads: list[tuple[str, bytes]]) -> None:
 
 
 def run_publisher(port: int, payloads: list[tuple[str, bytes]]) -> None:
-    process = multiprocessing.get_context("fork").Process(
-        target=publish_all, args=(port, payloads)
-    )
+    process = multiprocessing.get_context("fork").Process(target=publish_all, args=(port, payloads))
     process.start()
     process.join()
 
@@ -148,8 +146,10 @@ def main() -> None:
     parser.add_argument("--mosquitto", default=shutil.which("mosquitto") or "/usr/sbin/mosquitto")
     args = parser.parse_args()
 
-    print(f"generating {args.devices} devices x {args.batches} batches x {args.samples} samples",
-          flush=True)
+    print(
+        f"generating {args.devices} devices x {args.batches} batches x {args.samples} samples",
+        flush=True,
+    )
     payloads = make_payloads(args.devices, args.batches, args.samples)
     with tempfile.TemporaryDirectory() as folder:
         port = free_port()
@@ -171,8 +171,10 @@ def main() -> None:
     print(f"{'path':<34}{'msg/s':>10}{'samples/s':>12}")
     print(f"{'bare paho subscriber (count only)':<34}{bare:>10.0f}{bare * samples:>12.0f}")
     print(f"{'cloud ingest (validate+store+ack)':<34}{stored:>10.0f}{stored * samples:>12.0f}")
-    print(f"messages={len(payloads)} bare_msg_per_s={bare:.0f} ingest_msg_per_s={stored:.0f} "
-          f"ratio={stored / bare:.2f} db={(args.database_url or 'sqlite').split(':')[0]}")
+    print(
+        f"messages={len(payloads)} bare_msg_per_s={bare:.0f} ingest_msg_per_s={stored:.0f} "
+        f"ratio={stored / bare:.2f} db={(args.database_url or 'sqlite').split(':')[0]}"
+    )
 
 
 if __name__ == "__main__":

@@ -18,8 +18,20 @@ pytestmark = pytest.mark.e2e
 def test_demo_runs_writes_demo_json_and_stops_cleanly(tmp_path: Path) -> None:
     out = tmp_path / "out"
     process = subprocess.Popen(
-        [sys.executable, "-m", "cloud.cli", "demo", "--devices", "4", "--port", "0",
-         "--duration", "8", "--out", str(out)],
+        [
+            sys.executable,
+            "-m",
+            "cloud.cli",
+            "demo",
+            "--devices",
+            "4",
+            "--port",
+            "0",
+            "--duration",
+            "8",
+            "--out",
+            str(out),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -42,7 +54,9 @@ def test_demo_runs_writes_demo_json_and_stops_cleanly(tmp_path: Path) -> None:
     assert "demo stopped" in process.stdout.read()
 
 
-def test_bad_scenario_file_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_scenario_file_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     scenario = tmp_path / "bad.yaml"
     scenario.write_text("fleet: {devices: 0}\nduration_s: -1\n")
     assert main(["sim", "run", str(scenario)]) == 2
