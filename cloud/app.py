@@ -18,6 +18,7 @@ import uvicorn
 from cloud.api.app import create_api
 from cloud.auth import TokenStore
 from cloud.db.engine import migrate, open_engine
+from cloud.db.incidents import IncidentStore
 from cloud.db.store import Store
 from cloud.ingest.worker import IngestWorker
 from cloud.settings import CloudSettings
@@ -62,8 +63,11 @@ class CloudService:
         migrate(self.engine)
         self.store = Store(self.engine)
         self.tokens = TokenStore(self.engine, self.clock)
+        self.incidents = IncidentStore(self.engine)
         self.ingest = IngestWorker(settings, self.store, self.clock)
-        self.api = create_api(self.store, self.tokens, lambda: self.ingest.connected)
+        self.api = create_api(
+            self.store, self.tokens, self.incidents, lambda: self.ingest.connected
+        )
         self._server: _EmbeddedServer | None = None
 
     async def __aenter__(self) -> CloudService:

@@ -19,7 +19,7 @@ from device_agent.agent import Agent
 from device_agent.clock import Clock
 from device_agent.outbox import Outbox
 from device_agent.settings import AgentSettings
-from firmware_sim.faults import Fault
+from firmware_sim.faults import Fault, plan_faults
 from firmware_sim.models import MODELS, SimulatedDevice, build_device
 
 log = logging.getLogger("aftercare.sim")
@@ -40,6 +40,11 @@ class FleetSpec:
     ack_timeout_s: float = 10.0
     outbox_max_samples: int = 100_000
     reconnect_max_s: float = 30.0
+    fault_rate_per_device_day: float = 0.0
+    """Occasional faults drawn with :func:`plan_faults` (0 = a healthy fleet)."""
+    faults_after_s: float = 3 * 3600.0
+    """Device time before the first fault, so detectors have learned what normal is."""
+    fault_horizon_s: float = 30 * 86_400.0
 
     def __post_init__(self) -> None:
         if self.devices < 1:
@@ -80,6 +85,19 @@ class Fleet:
             outbox = Outbox(":memory:", spec.outbox_max_samples)
             rng = random.Random(f"{spec.seed}/{device_id}")
             self.units.append(SimulatedUnit(device, Agent(settings, device, clock, outbox, rng)))
+
+        if spec.fault_rate_per_device_day > 0:
+            plan = plan_faults(
+                self.device_ids,
+                {u.device.device_id: u.device.model for u in self.units},
+                rng_seed=spec.seed,
+                start_s=clock.now() + spec.faults_after_s,
+                duration_s=spec.fault_horizon_s,
+                rate_per_device_day=spec.fault_rate_per_device_day,
+            )
+            for device_id, faults in plan.items():
+                for fault in faults:
+                    self.inject(device_id, fault)
 
     @property
     def device_ids(self) -> list[str]:

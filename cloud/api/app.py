@@ -6,14 +6,20 @@ from collections.abc import Callable
 
 from fastapi import APIRouter, FastAPI
 
-from cloud.api.routes import devices, health
+from cloud.api.routes import devices, health, incidents
 from cloud.auth import TokenStore
+from cloud.db.incidents import IncidentStore
 from cloud.db.store import Store
 
 API_PREFIX = "/api/v1"
 
 
-def create_api(store: Store, tokens: TokenStore, mqtt_connected: Callable[[], bool]) -> FastAPI:
+def create_api(
+    store: Store,
+    tokens: TokenStore,
+    incident_store: IncidentStore,
+    mqtt_connected: Callable[[], bool],
+) -> FastAPI:
     app = FastAPI(
         title="Aftercare",
         version="0.1.0",
@@ -21,9 +27,11 @@ def create_api(store: Store, tokens: TokenStore, mqtt_connected: Callable[[], bo
     )
     app.state.store = store
     app.state.tokens = tokens
+    app.state.incidents = incident_store
     app.state.mqtt_connected = mqtt_connected
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(devices.router)
+    api.include_router(incidents.router)
     app.include_router(api)
     app.include_router(health.router)
     return app

@@ -91,3 +91,21 @@ api_tokens = Table(
     Column("label", String(128), nullable=False, default=""),
     Column("created_at", Float, nullable=False),
 )
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("device_id", String(64), nullable=False),
+    Column("model", String(256)),
+    Column("signature", String(128), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("opened_at", Float, nullable=False),
+    Column("evidence_since", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("resolved_at", Float),
+    Column("peak_score", Float, nullable=False),
+    Column("explanation", JSON, nullable=False),
+    Index("ix_incidents_device_signature_status", "device_id", "signature", "status"),
+    Index("ix_incidents_status_opened", "status", "opened_at"),
+)

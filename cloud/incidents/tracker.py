@@ -1,0 +1,124 @@
+"""Turning per-sample findings into incidents, with hysteresis (pure, no I/O).
+
+An incident opens only when a signature's score stays at or above ``open_threshold`` for
+``open_after`` consecutive samples, and resolves only when it stays below
+``close_threshold`` for ``close_after`` samples, so a noisy score near the threshold does
+not flap. There is at most one open incident per device and signature.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One signature's evidence at one sample: a score in [0, 1] and why."""
+
+    signature: str
+    score: float
+    explanation: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    open_threshold: float = 0.5
+    close_threshold: float = 0.2
+    open_after: int = 3
+    close_after: int = 10
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.close_threshold <= self.open_threshold <= 1:
+            raise ValueError("need 0 <= close_threshold <= open_threshold <= 1")
+        if self.open_after < 1 or self.close_after < 1:
+            raise ValueError("open_after and close_after must be at least 1")
+
+
+@dataclass(frozen=True)
+class IncidentOpened:
+    device_id: str
+    signature: str
+    opened_at: float
+    evidence_since: float
+    score: float
+    explanation: dict[str, object]
+
+
+@dataclass(frozen=True)
+class IncidentResolved:
+    device_id: str
+    signature: str
+    resolved_at: float
+    peak_score: float
+
+
+Decision = IncidentOpened | IncidentResolved
+
+
+@dataclass
+class _State:
+    above: int = 0
+    below: int = 0
+    first_above_ts: float = 0.0
+    open: bool = False
+    peak: float = 0.0
+
+
+class IncidentTracker:
+    """Feed it each device's findings in sample order; it answers with decisions."""
+
+    def __init__(self, config: TrackerConfig | None = None) -> None:
+        self.config = config or TrackerConfig()
+        self._states: dict[tuple[str, str], _State] = {}
+
+    def restore_open(self, device_id: str, signature: str) -> None:
+        """Carry on tracking an incident that was open before a restart, so it can still
+        resolve and is not opened twice."""
+        self._states[(device_id, signature)] = _State(open=True)
+
+    def open_signatures(self, device_id: str) -> list[str]:
+        return sorted(s for (d, s), st in self._states.items() if d == device_id and st.open)
+
+    def observe(self, device_id: str, ts: float, findings: Mapping[str, Finding]) -> list[Decision]:
+        """Account one sample; signatures absent from ``findings`` score 0."""
+        decisions: list[Decision] = []
+        signatures = set(findings) | {s for (d, s) in self._states if d == device_id}
+        for signature in sorted(signatures):
+            finding = findings.get(signature)
+            score = finding.score if finding else 0.0
+            decision = self._step(device_id, signature, ts, score, finding)
+            if decision is not None:
+                decisions.append(decision)
+        return decisions
+
+    def _step(
+        self, device_id: str, signature: str, ts: float, score: float, finding: Finding | None
+    ) -> Decision | None:
+        config = self.config
+        state = self._states.setdefault((device_id, signature), _State())
+        if score >= config.open_threshold:
+            if state.above == 0:
+                state.first_above_ts = ts
+            state.above += 1
+            state.below = 0
+        elif score < config.close_threshold:
+            state.below += 1
+            state.above = 0
+        else:
+            state.above = 0
+            state.below = 0
+        state.peak = max(state.peak, score) if state.open else score
+        if not state.open and state.above >= config.open_after and finding is not None:
+            state.open = True
+            state.peak = score
+            return IncidentOpened(
+                device_id, signature, ts, state.first_above_ts, score, dict(finding.explanation)
+            )
+        if state.open and state.below >= config.close_after:
+            peak = state.peak
+            del self._states[(device_id, signature)]
+            return IncidentResolved(device_id, signature, ts, peak)
+        if not state.open and state.above == 0 and state.below >= config.close_after:
+            del self._states[(device_id, signature)]  # forget quiet signatures
+        return None

@@ -1,0 +1,126 @@
+"""The scoring worker: each device's new samples, in order, through its diagnoser and
+the incident tracker; decisions written to the incident table.
+
+Ingest hands over freshly stored samples (never redeliveries) and returns at once; one
+scoring thread owns all per-device state, so a device's stream is scored in one place,
+in seq order. Samples older than the last one scored for their device (a gap filled late
+by a resend) are counted and not scored: streaming detectors only move forward.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cloud.db.incidents import IncidentStore
+from cloud.db.store import Store, StoredSample
+from cloud.diagnosis.diagnoser import DeviceDiagnoser, StreamScorer
+from cloud.diagnosis.profiles import ModelProfile, profile_for
+from cloud.incidents.tracker import Decision, IncidentOpened, IncidentTracker, TrackerConfig
+
+log = logging.getLogger("aftercare.scoring")
+
+ScorerFactory = Callable[[ModelProfile], StreamScorer]
+
+
+@dataclass
+class ScoringStats:
+    scored: int = 0
+    late: int = 0
+    opened: int = 0
+    resolved: int = 0
+    errors: int = 0
+
+
+class ScoringWorker:
+    """``submit`` from ingest; ``start``/``stop`` around the service's life."""
+
+    def __init__(
+        self,
+        store: Store,
+        incident_store: IncidentStore,
+        scorer_factory: ScorerFactory,
+        tracker_config: TrackerConfig | None = None,
+    ) -> None:
+        self.store = store
+        self.incident_store = incident_store
+        self.scorer_factory = scorer_factory
+        self.tracker = IncidentTracker(tracker_config)
+        self.stats = ScoringStats()
+        self._diagnosers: dict[str, DeviceDiagnoser] = {}
+        self._models: dict[str, str | None] = {}
+        self._last_ts: dict[str, float] = {}
+        self._queue: queue.Queue[list[StoredSample] | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="scoring")
+
+    def start(self) -> None:
+        for device_id, signature in self.incident_store.active():
+            self.tracker.restore_open(device_id, signature)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Score what is queued, then stop."""
+        self._queue.put(None)
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def submit(self, samples: list[StoredSample]) -> None:
+        self._queue.put(samples)
+
+    def wait_idle(self) -> None:
+        """Block until everything submitted so far is scored (for tests and shutdown)."""
+        self._queue.join()
+
+    def _run(self) -> None:
+        while True:
+            samples = self._queue.get()
+            try:
+                if samples is None:
+                    return
+                self.score(samples)
+            except Exception:
+                self.stats.errors += 1
+                log.exception("scoring a batch of %d samples failed", len(samples or []))
+            finally:
+                self._queue.task_done()
+
+    def score(self, samples: list[StoredSample]) -> list[Decision]:
+        """Score samples (any devices, each device's in seq order) and record decisions."""
+        decisions: list[tuple[Decision, str | None]] = []
+        for sample in sorted(samples, key=lambda s: (s.device_id, s.seq)):
+            if sample.ts < self._last_ts.get(sample.device_id, float("-inf")):
+                self.stats.late += 1
+                continue
+            self._last_ts[sample.device_id] = sample.ts
+            diagnoser = self._diagnoser(sample.device_id)
+            findings = diagnoser.observe(sample.ts, sample.metrics)
+            model = self._models[sample.device_id]
+            for decision in self.tracker.observe(sample.device_id, sample.ts, findings):
+                decisions.append((decision, model))
+                log.info(
+                    "device=%s incident %s signature=%s",
+                    sample.device_id,
+                    type(decision).__name__,
+                    decision.signature,
+                )
+            self.stats.scored += 1
+        if decisions:
+            self.incident_store.record(decisions)
+            opened = sum(isinstance(d, IncidentOpened) for d, _ in decisions)
+            self.stats.opened += opened
+            self.stats.resolved += len(decisions) - opened
+        return [d for d, _ in decisions]
+
+    def _diagnoser(self, device_id: str) -> DeviceDiagnoser:
+        diagnoser = self._diagnosers.get(device_id)
+        if diagnoser is None:
+            device = self.store.get_device(device_id)
+            model = device.model if device else None
+            profile = profile_for(model)
+            diagnoser = DeviceDiagnoser(profile, self.scorer_factory(profile))
+            self._diagnosers[device_id] = diagnoser
+            self._models[device_id] = model
+        return diagnoser

@@ -1,0 +1,61 @@
+"""Incident hysteresis: open only on sustained evidence, resolve only on sustained
+recovery, one open incident per device and signature."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cloud.incidents.tracker import (
+    Finding,
+    IncidentOpened,
+    IncidentResolved,
+    IncidentTracker,
+    TrackerConfig,
+)
+
+SIG = "overheat/compressor"
+
+
+def _run(tracker: IncidentTracker, scores: list[float]) -> list[tuple[int, str]]:
+    events = []
+    for i, score in enumerate(scores):
+        findings = {SIG: Finding(SIG, score, {"metric": "t"})} if score > 0 else {}
+        for decision in tracker.observe("d1", float(i), findings):
+            events.append((i, type(decision).__name__))
+    return events
+
+
+def test_opens_after_sustained_evidence_and_resolves_after_sustained_recovery() -> None:
+    tracker = IncidentTracker(TrackerConfig(open_after=3, close_after=4))
+    scores = [0.9, 0.9, 0.0, 0.9, 0.9, 0.9, 0.9, 0.1, 0.1, 0.1, 0.1, 0.1]
+    assert _run(tracker, scores) == [(5, "IncidentOpened"), (10, "IncidentResolved")]
+
+
+def test_the_opened_incident_carries_its_evidence_start() -> None:
+    tracker = IncidentTracker(TrackerConfig(open_after=2))
+    tracker.observe("d1", 10.0, {SIG: Finding(SIG, 0.8, {"z": 7})})
+    (opened,) = tracker.observe("d1", 20.0, {SIG: Finding(SIG, 0.9, {"z": 9})})
+    assert isinstance(opened, IncidentOpened)
+    assert (opened.evidence_since, opened.opened_at, opened.explanation) == (10.0, 20.0, {"z": 9})
+
+
+def test_a_score_hovering_between_thresholds_neither_opens_nor_closes() -> None:
+    tracker = IncidentTracker(TrackerConfig(open_after=2, close_after=2))
+    assert _run(tracker, [0.9, 0.9] + [0.3] * 50) == [(1, "IncidentOpened")]
+
+
+def test_a_restored_incident_can_resolve_after_a_restart() -> None:
+    tracker = IncidentTracker(TrackerConfig(close_after=2))
+    tracker.restore_open("d1", SIG)
+    decisions = tracker.observe("d1", 1.0, {}) + tracker.observe("d1", 2.0, {})
+    assert [type(d) for d in decisions] == [IncidentResolved]
+
+
+@given(st.lists(st.floats(0, 1), max_size=200))
+def test_opens_and_resolutions_alternate(scores: list[float]) -> None:
+    events = [name for _, name in _run(IncidentTracker(), scores)]
+    assert all(
+        name == ("IncidentOpened" if i % 2 == 0 else "IncidentResolved")
+        for i, name in enumerate(events)
+    )
