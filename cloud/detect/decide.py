@@ -1,0 +1,61 @@
+"""Deciding, separate from scoring: thresholds, alert suppression and hysteresis.
+
+Why a policy on top of calibrated surprise: one incident produces a run of surprising
+samples; operators (and NAB) want one early alert per incident, not one per sample.
+After an alert the emitted score is held low for ``quiet_samples``; each alert also
+raises a "fatigue" offset that decays over ``fatigue_samples`` so that a stream that
+keeps alerting needs ever stronger evidence (a noisy stream should not page all day).
+The anomaly *state* (``is_anomaly``) is a separate hysteresis on the raw surprise: it
+starts with an alert and lasts while the raw surprise stays above ``release``, so a
+lasting fault is reported for as long as it lasts.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+__all__ = ["AlertPolicy", "AlertState"]
+
+
+@dataclass(frozen=True)
+class AlertPolicy:
+    """Decision parameters, in surprise units (−log10 probability)."""
+
+    threshold: float = 3.5
+    release: float = 2.0
+    quiet_samples: int = 60
+    fatigue_step: float = 0.5
+    fatigue_samples: float = 500.0
+
+
+class AlertState:
+    """Mutable per-stream decision state for one :class:`AlertPolicy`."""
+
+    __slots__ = ("_decay", "_fatigue", "_in_anomaly", "_since_alert", "policy")
+
+    def __init__(self, policy: AlertPolicy) -> None:
+        self.policy = policy
+        self._decay = math.exp(-1.0 / policy.fatigue_samples)
+        self._fatigue = 0.0
+        self._since_alert = 1 << 30
+        self._in_anomaly = False
+
+    def step(self, surprise: float) -> tuple[float, bool, bool]:
+        """Fold one sample's surprise; returns (emitted surprise, is_anomaly, alerted)."""
+        p = self.policy
+        self._fatigue *= self._decay
+        self._since_alert += 1
+        emitted = surprise - self._fatigue
+        alerted = False
+        if self._since_alert <= p.quiet_samples:
+            emitted = min(emitted, 0.5 * p.threshold)
+        elif emitted >= p.threshold:
+            alerted = True
+            self._since_alert = 0
+            self._fatigue += p.fatigue_step
+        if alerted:
+            self._in_anomaly = True
+        elif self._in_anomaly and surprise < p.release:
+            self._in_anomaly = False
+        return max(emitted, 0.0), self._in_anomaly, alerted

@@ -1,0 +1,153 @@
+"""One stream (a device, or a CSV file): combined scoring, decision and explanation.
+
+:class:`StreamMonitor` is what the cloud keeps per device and what ``aftercare detect``
+runs over a file, so both give the same answer for the same samples. It combines the
+per-metric :class:`~cloud.detect.detectors.SurpriseDetector` with, when a stream has
+several metrics, the multivariate :class:`~cloud.detect.pca.PcaDetector`; the combined
+surprise goes through an :class:`~cloud.detect.decide.AlertState`.
+
+Guarantees: causal (an assessment depends only on samples up to it), deterministic,
+never mutates its input, no I/O and no clock reads (time comes with each sample).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from cloud.detect.base import TIME_KEY
+from cloud.detect.decide import AlertPolicy, AlertState
+from cloud.detect.detectors import SurpriseDetector
+from cloud.detect.pca import PcaDetector
+from cloud.detect.tail import MAX_SURPRISE
+from cloud.detect.univariate import MetricReading, UnivariateConfig
+
+__all__ = [
+    "Assessment",
+    "Contribution",
+    "InvalidSample",
+    "MonitorConfig",
+    "StreamMonitor",
+]
+
+
+class InvalidSample(ValueError):
+    """A sample the monitor cannot place in time (timestamp not a finite number)."""
+
+
+@dataclass(frozen=True)
+class MonitorConfig:
+    """Everything that shapes a monitor; the defaults are what the cloud and CLI use."""
+
+    warmup_samples: int = 150
+    multivariate: bool = True
+    univariate: bool = True
+    policy: AlertPolicy = field(default_factory=AlertPolicy)
+    univariate_config: UnivariateConfig = field(default_factory=UnivariateConfig)
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """Why a sample looked anomalous: one metric (or the metric set, ``"*"``).
+
+    ``z`` is the robust distance from the metric's learned baseline (in units of its
+    typical deviation; for ``"*"`` the root of the PCA statistic), ``detector`` the view
+    that fired (``level``, ``daily``, ``weekly``, ``burst``, ``drift``, ``pca_t2``,
+    ``pca_spe``), ``surprise`` its −log10 tail probability.
+    """
+
+    metric: str
+    z: float
+    baseline: float
+    detector: str
+    surprise: float
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """Verdict on one sample. ``score`` in [0, 1]; ``contributions`` only when anomalous."""
+
+    ts: float
+    score: float
+    is_anomaly: bool
+    alerted: bool
+    surprise: float
+    contributions: tuple[Contribution, ...] = ()
+
+
+class StreamMonitor:
+    """Scores one stream's samples in order; keep one instance per device.
+
+    ``metrics`` fixes the metric set of the multivariate model; when omitted it is taken
+    from the first sample. Metrics not in the set are still judged one by one.
+    """
+
+    def __init__(
+        self, metrics: Sequence[str] | None = None, config: MonitorConfig | None = None
+    ) -> None:
+        self.config = config or MonitorConfig()
+        self.metrics: tuple[str, ...] | None = tuple(metrics) if metrics is not None else None
+        self.univariate = SurpriseDetector(
+            self.config.univariate_config, warmup_samples=self.config.warmup_samples
+        )
+        self.pca: PcaDetector | None = None
+        self.decision = AlertState(self.config.policy)
+        self.last_ts = float("-inf")
+        self.samples = 0
+        if self.metrics is not None:
+            self._init_pca(self.metrics)
+
+    def _init_pca(self, metrics: tuple[str, ...]) -> None:
+        if self.config.multivariate and len(metrics) >= 2:
+            self.pca = PcaDetector(metrics, warmup_samples=self.config.warmup_samples)
+
+    def update(self, ts: float, metrics: Mapping[str, float]) -> Assessment:
+        """Judge one sample, then learn from it.
+
+        Samples are taken in call order (the stream's order, e.g. the agent's sequence
+        numbers); a timestamp may step back (clock corrections) and is then only used for
+        seasonal phase. Raises InvalidSample for a non-finite timestamp.
+        """
+        if not ts - ts == 0.0:
+            raise InvalidSample(f"timestamp {ts!r} is not a finite number of seconds")
+        if self.metrics is None:
+            self.metrics = tuple(k for k in metrics if k != TIME_KEY)
+            self._init_pca(self.metrics)
+        x = dict(metrics)
+        x[TIME_KEY] = ts
+        readings = self.univariate.read(x) if self.config.univariate else []
+        surprise = max((r.surprise for _, r in readings), default=0.0)
+        pca_parts = self.pca.surprise_parts(x) if self.pca is not None else (0.0, 0.0)
+        surprise = max(surprise, *pca_parts)
+        self.univariate.learn_one(x)
+        if self.pca is not None:
+            self.pca.learn_one(x)
+        self.last_ts = ts
+        self.samples += 1
+        emitted, is_anomaly, alerted = self.decision.step(surprise)
+        contributions: tuple[Contribution, ...] = ()
+        if is_anomaly:
+            contributions = self._explain(readings, pca_parts)
+        return Assessment(
+            ts, min(emitted / MAX_SURPRISE, 1.0), is_anomaly, alerted, surprise, contributions
+        )
+
+    def update_many(self, samples: Iterable[tuple[float, Mapping[str, float]]]) -> list[Assessment]:
+        """Batch form of :meth:`update` (same results as calling it per sample)."""
+        update = self.update
+        return [update(ts, m) for ts, m in samples]
+
+    def _explain(
+        self, readings: list[tuple[str, MetricReading]], pca_parts: tuple[float, float]
+    ) -> tuple[Contribution, ...]:
+        floor = self.config.policy.release
+        out = [
+            Contribution(name, r.z, r.baseline, r.feature, r.surprise)
+            for name, r in readings
+            if r.surprise >= floor
+        ]
+        for label, s in zip(("pca_t2", "pca_spe"), pca_parts, strict=True):
+            if s >= floor:
+                out.append(Contribution("*", 0.0, 0.0, label, s))
+        out.sort(key=lambda c: -c.surprise)
+        return tuple(out)

@@ -1,0 +1,143 @@
+"""Multivariate detector: PCA Hotelling T² and residual (SPE / Q) learned at warm-up.
+
+Why: on a machine, a fault often shows as a broken *relationship* between sensors (the
+flow no longer matches the pump current) while each sensor alone stays in its usual
+range. A PCA model of the healthy warm-up period captures those relationships; T²
+measures how far a sample is inside the model's plane, SPE how far it is off it.
+
+The model is fitted once, when ``warmup_samples`` samples have been learned, and then
+kept fixed: an adaptive multivariate baseline would absorb a lasting fault within
+minutes. Statistics are averaged over the last ``smooth`` samples (one noisy sample is
+weak evidence, a run is strong) and calibrated into a surprise with two-fold
+out-of-sample statistics of the warm-up, so that in-sample over-fitting does not make
+the threshold too tight.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from cloud.detect.tail import MAX_SURPRISE, TailCalibrator
+
+__all__ = ["PcaDetector", "PcaModel"]
+
+_EXPLAINED = 0.9
+
+
+class PcaModel:
+    """Standardisation + principal subspace of one training matrix."""
+
+    def __init__(self, data: NDArray[np.float64]) -> None:
+        self.mean = data.mean(axis=0)
+        std = data.std(axis=0)
+        self.std = np.maximum(std, 1e-6 * np.abs(self.mean) + 1e-12)
+        z = (data - self.mean) / self.std
+        _, sing, vt = np.linalg.svd(z, full_matrices=False)
+        var = sing**2 / max(len(data) - 1, 1)
+        total = float(var.sum())
+        d = data.shape[1]
+        if total <= 0.0:
+            k = 1
+        else:
+            k = int(np.searchsorted(np.cumsum(var) / total, _EXPLAINED) + 1)
+        k = max(1, min(k, d - 1 if d > 1 else 1))
+        self.components = vt[:k]
+        self.variances = np.maximum(var[:k], 1e-12)
+        self.has_residual = k < d
+
+    def statistics(self, rows: NDArray[np.float64]) -> NDArray[np.float64]:
+        """(T² / k, SPE) per row of a 2-D array."""
+        z = (rows - self.mean) / self.std
+        proj = z @ self.components.T
+        t2 = (proj**2 / self.variances).sum(axis=1) / len(self.variances)
+        if self.has_residual:
+            spe = ((z - proj @ self.components) ** 2).sum(axis=1)
+        else:
+            spe = np.zeros(len(rows))
+        return np.column_stack([t2, spe])
+
+
+class PcaDetector:
+    """T² + SPE of a fixed PCA model of the warm-up, smoothed and self-calibrated."""
+
+    def __init__(
+        self, metrics: Sequence[str], warmup_samples: int = 150, smooth: int = 5, seed: int = 0
+    ) -> None:
+        del seed  # SVD is deterministic
+        if not metrics:
+            raise ValueError("PcaDetector needs at least one metric")
+        self.metrics = tuple(metrics)
+        self.warmup_samples = max(warmup_samples, 4 * len(self.metrics), 20)
+        self.smooth = smooth
+        self.n = 0
+        self._train: list[list[float]] = []
+        self.model: PcaModel | None = None
+        self._recent: deque[tuple[float, float]] = deque(maxlen=max(smooth - 1, 1))
+        self._cal = (TailCalibrator(min_history=10), TailCalibrator(min_history=10))
+
+    def _vector(self, x: Mapping[str, float]) -> list[float]:
+        out = []
+        for name in self.metrics:
+            v = x.get(name, math.nan)
+            out.append(float(v) if v is not None else math.nan)
+        return out
+
+    def _stats(self, x: Mapping[str, float]) -> tuple[float, float]:
+        assert self.model is not None
+        row = np.asarray(self._vector(x), dtype=np.float64)
+        missing = ~np.isfinite(row)
+        row[missing] = self.model.mean[missing]  # a missing metric carries no evidence
+        t2, spe = self.model.statistics(row[None, :])[0]
+        return float(t2), float(spe)
+
+    def _smoothed(self, stats: tuple[float, float]) -> tuple[float, float]:
+        k = min(len(self._recent), self.smooth - 1)
+        t2, spe = stats
+        for i in range(1, k + 1):
+            a, b = self._recent[-i]
+            t2 += a
+            spe += b
+        return t2 / (k + 1), spe / (k + 1)
+
+    def surprise_parts(self, x: Mapping[str, float]) -> tuple[float, float]:
+        """Surprise of the smoothed T² and SPE (0, 0 during warm-up)."""
+        if self.model is None:
+            return 0.0, 0.0
+        t2, spe = self._smoothed(self._stats(x))
+        return self._cal[0].surprise(t2), self._cal[1].surprise(spe)
+
+    def score_one(self, x: Mapping[str, float]) -> float:
+        return max(self.surprise_parts(x)) / MAX_SURPRISE
+
+    def learn_one(self, x: Mapping[str, float]) -> None:
+        self.n += 1
+        if self.model is not None:
+            self._recent.append(self._stats(x))
+            return
+        self._train.append(self._vector(x))
+        if len(self._train) >= self.warmup_samples:
+            self._fit()
+
+    def _fit(self) -> None:
+        data = np.asarray(self._train, dtype=np.float64)
+        col_mean = np.nanmean(np.where(np.isfinite(data), data, np.nan), axis=0)
+        col_mean = np.where(np.isfinite(col_mean), col_mean, 0.0)
+        data = np.where(np.isfinite(data), data, col_mean)
+        half = len(data) // 2
+        held_out = []
+        for fit_part, test_part in ((data[:half], data[half:]), (data[half:], data[:half])):
+            held_out.append(PcaModel(fit_part).statistics(test_part))
+        stats = np.vstack([held_out[1], held_out[0]])  # back in time order
+        kernel = np.ones(self.smooth) / self.smooth
+        for j, cal in enumerate(self._cal):
+            smoothed = np.convolve(stats[:, j], kernel, mode="valid")
+            cal.seed([float(v) for v in smoothed])
+        self.model = PcaModel(data)
+        for row in stats[-(self.smooth - 1) :] if self.smooth > 1 else []:
+            self._recent.append((float(row[0]), float(row[1])))
+        self._train = []

@@ -1,0 +1,178 @@
+"""Per-metric streaming surprise: several views of "unusual", each self-calibrated.
+
+Views (features) of one metric at time t:
+
+``level``   robust z of the value against an exponentially weighted, outlier-clipped
+            level and scale (spikes, dips, sudden level shifts);
+``daily`` / ``weekly``
+            robust z against a seasonal profile learned from timestamps (a regular swing
+            that fails to happen, an unusual value for this time of day or week);
+``burst``   mean |z| over the last few samples (Numenta's anomaly-likelihood idea: a run
+            of moderately unusual values is more telling than any one of them);
+``drift``   |mean z| over a longer window (a small sustained shift).
+
+Every view is turned into a surprise (−log10 tail probability) by its own
+:class:`~cloud.detect.tail.TailCalibrator`, so their maximum is comparable across views,
+metrics and streams. All parameters beyond smoothing rates are learned from the stream.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+from cloud.detect.seasonal import SeasonalProfile
+from cloud.detect.tail import MAX_SURPRISE, TailCalibrator
+
+__all__ = ["FEATURES", "MetricModel", "MetricReading", "UnivariateConfig"]
+
+FEATURES: tuple[str, ...] = ("level", "daily", "weekly", "burst", "drift")
+_DAY_S = 86_400.0
+_WEEK_S = 7 * _DAY_S
+_SETTLE_SAMPLES = 20
+"""Samples before the level scale means anything; features are not calibrated on them."""
+
+
+@dataclass(frozen=True)
+class UnivariateConfig:
+    """Smoothing rates and window lengths (generic, not fitted to any data set)."""
+
+    level_alpha: float = 0.1
+    scale_alpha: float = 0.02
+    clip_z: float = 4.0
+    burst_len: int = 10
+    drift_len: int = 40
+    seasonal_alpha: float = 0.3
+    history: int = 3000
+    refit_every: int = 50
+
+
+@dataclass(frozen=True)
+class MetricReading:
+    """What one metric's model says about one value (no state changed)."""
+
+    surprise: float
+    z: float
+    feature: str
+    baseline: float
+
+
+class MetricModel:
+    """All state needed to judge one metric of one stream."""
+
+    def __init__(self, config: UnivariateConfig) -> None:
+        self.cfg = config
+        self.n = 0
+        self.level = 0.0
+        self.scale = 0.0
+        self._t_first: list[float] = []
+        self._seasonal_decided = False
+        self.profiles: list[SeasonalProfile | None] = [None, None]
+        self.recent: deque[float] = deque(maxlen=max(config.burst_len, config.drift_len))
+        self.cal = {
+            name: TailCalibrator(history=config.history, refit_every=config.refit_every)
+            for name in FEATURES
+        }
+
+    # -- reading (pure) ---------------------------------------------------------------
+    def _zs(self, t: float, v: float) -> tuple[float, float, float, float]:
+        """(z_level, z_daily, z_weekly, z_best); seasonal z is NaN where unknown."""
+        floor = 1e-9 + 1e-9 * abs(self.level)
+        z_level = (v - self.level) / (self.scale + floor)
+        best_z, best_scale = z_level, self.scale
+        zs = [math.nan, math.nan]
+        for k, prof in enumerate(self.profiles):
+            if prof is None or not prof.ready(t):
+                continue
+            exp = prof.expected(t)
+            if exp != exp:
+                continue
+            z = (v - exp) / (prof.scale + floor)
+            zs[k] = z
+            if prof.scale < best_scale:
+                best_z, best_scale = z, prof.scale
+        return z_level, zs[0], zs[1], best_z
+
+    def _windows(self, z_best: float) -> tuple[float, float]:
+        cfg = self.cfg
+        recent = self.recent
+        n_rec = len(recent)
+        burst_n = min(cfg.burst_len - 1, n_rec)
+        drift_n = min(cfg.drift_len - 1, n_rec)
+        burst = abs(z_best)
+        drift = z_best
+        for i in range(1, max(burst_n, drift_n) + 1):
+            z = recent[n_rec - i]
+            if i <= burst_n:
+                burst += abs(z)
+            drift += z
+        return burst / (burst_n + 1), abs(drift) / (drift_n + 1)
+
+    def features(self, t: float, v: float) -> tuple[tuple[float, ...], float]:
+        """Raw feature values (in FEATURES order) and z_best for a new value."""
+        z_level, z_day, z_week, z_best = self._zs(t, v)
+        burst, drift = self._windows(z_best)
+        return (abs(z_level), abs(z_day), abs(z_week), burst, drift), z_best
+
+    def read(self, t: float, v: float, mask: tuple[bool, ...] | None = None) -> MetricReading:
+        """Surprise of value ``v`` at time ``t`` given everything learned so far.
+
+        ``mask`` (aligned with FEATURES) switches views off.
+        """
+        feats, z_best = self.features(t, v)
+        best, best_name = 0.0, FEATURES[0]
+        for k, (name, f) in enumerate(zip(FEATURES, feats, strict=True)):
+            if mask is not None and not mask[k]:
+                continue
+            s = self.cal[name].surprise(f) if f == f else 0.0
+            if s > best:
+                best, best_name = s, name
+        return MetricReading(min(best, MAX_SURPRISE), z_best, best_name, self.level)
+
+    # -- learning ---------------------------------------------------------------------
+    def learn(self, t: float, v: float) -> None:
+        """Fold one finite value into the model (call after ``read`` for causality)."""
+        feats, z_best = self.features(t, v)
+        settled = self.n >= _SETTLE_SAMPLES
+        for name, f in zip(FEATURES, feats, strict=True):
+            if (
+                settled and f == f
+            ):  # a view that cannot judge yet (NaN) must not teach its calibrator
+                self.cal[name].learn(f)
+        self.recent.append(z_best)
+        self._learn_level(v)
+        self._learn_seasonal(t, v)
+
+    def _learn_level(self, v: float) -> None:
+        cfg = self.cfg
+        self.n += 1
+        if self.n == 1:
+            self.level = v
+            return
+        r = v - self.level
+        cap = cfg.clip_z * self.scale if self.n > 20 else abs(r)
+        a_s = max(cfg.scale_alpha, 1.0 / self.n)
+        self.scale += a_s * (min(abs(r), cap) - self.scale)
+        clipped = r if abs(r) <= cap else math.copysign(cap, r)
+        self.level += max(cfg.level_alpha, 1.0 / self.n) * clipped
+
+    def _learn_seasonal(self, t: float, v: float) -> None:
+        if not self._seasonal_decided:
+            self._t_first.append(t)
+            if len(self._t_first) < 6:
+                return
+            diffs = sorted(b - a for a, b in zip(self._t_first, self._t_first[1:], strict=False))
+            dt = diffs[len(diffs) // 2]
+            if not dt > 0.0:
+                self._t_first.pop(0)
+                return
+            for k, period in enumerate((_DAY_S, _WEEK_S)):
+                if dt <= period / 12.0:
+                    self.profiles[k] = SeasonalProfile(period, dt, self.cfg.seasonal_alpha)
+            self._seasonal_decided = True
+            self._t_first = []
+            return
+        for prof in self.profiles:
+            if prof is not None:
+                prof.learn(t, v)
