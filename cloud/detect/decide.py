@@ -5,9 +5,11 @@ samples; operators (and NAB) want one early alert per incident, not one per samp
 After an alert the emitted score is held low for ``quiet_samples``; each alert also
 raises a "fatigue" offset that decays over ``fatigue_samples`` so that a stream that
 keeps alerting needs ever stronger evidence (a noisy stream should not page all day).
-The anomaly *state* (``is_anomaly``) is a separate hysteresis on the raw surprise: it
-starts with an alert and lasts while the raw surprise stays above ``release``, so a
-lasting fault is reported for as long as it lasts.
+The anomaly *state* (``is_anomaly``) is a separate hysteresis: it starts with an alert and
+lasts while the raw surprise stays above ``release``, so a lasting fault is reported for
+as long as it lasts. Evidence that is already averaged over a window (the multivariate
+statistic, ``state_surprise``) may also start the state on its own at the lower
+``state_threshold`` and keep it until it falls below ``state_release``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ class AlertPolicy:
 
     threshold: float = 3.5
     release: float = 2.0
+    state_threshold: float = 2.5
+    state_release: float = 1.5
     quiet_samples: int = 60
     fatigue_step: float = 0.5
     fatigue_samples: float = 500.0
@@ -41,7 +45,7 @@ class AlertState:
         self._since_alert = 1 << 30
         self._in_anomaly = False
 
-    def step(self, surprise: float) -> tuple[float, bool, bool]:
+    def step(self, surprise: float, state_surprise: float = 0.0) -> tuple[float, bool, bool]:
         """Fold one sample's surprise; returns (emitted surprise, is_anomaly, alerted)."""
         p = self.policy
         self._fatigue *= self._decay
@@ -54,8 +58,8 @@ class AlertState:
             alerted = True
             self._since_alert = 0
             self._fatigue += p.fatigue_step
-        if alerted:
+        if alerted or state_surprise >= p.state_threshold:
             self._in_anomaly = True
-        elif self._in_anomaly and surprise < p.release:
+        elif self._in_anomaly and surprise < p.release and state_surprise < p.state_release:
             self._in_anomaly = False
         return max(emitted, 0.0), self._in_anomaly, alerted

@@ -119,12 +119,13 @@ class StreamMonitor:
         surprise = max((r.surprise for _, r in readings), default=0.0)
         pca_parts = self.pca.surprise_parts(x) if self.pca is not None else (0.0, 0.0)
         surprise = max(surprise, *pca_parts)
+        pca_surprise = max(pca_parts)
         self.univariate.learn_one(x)
         if self.pca is not None:
             self.pca.learn_one(x)
         self.last_ts = ts
         self.samples += 1
-        emitted, is_anomaly, alerted = self.decision.step(surprise)
+        emitted, is_anomaly, alerted = self.decision.step(surprise, pca_surprise)
         contributions: tuple[Contribution, ...] = ()
         if is_anomaly:
             contributions = self._explain(readings, pca_parts)
