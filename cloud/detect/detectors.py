@@ -48,6 +48,21 @@ class SurpriseDetector:
             out.append((name, model.read(t, v, self._mask)))
         return out
 
+    def step(self, x: Mapping[str, float]) -> list[tuple[str, MetricReading]]:
+        """``read`` then ``learn_one`` in one pass (what StreamMonitor calls per sample)."""
+        t = float(x.get(TIME_KEY, 0.0))
+        out = []
+        warmup = self.warmup_samples
+        for name, v in metric_items(x):
+            model = self.models.get(name)
+            if model is None:
+                model = self.models[name] = MetricModel(self.config)
+            if model.n < warmup:
+                model.learn(t, v)
+            else:
+                out.append((name, model.step(t, v, self._mask)))
+        return out
+
     def surprise_one(self, x: Mapping[str, float]) -> float:
         """Largest per-metric surprise (−log10 tail probability) of a sample."""
         best = 0.0

@@ -115,14 +115,14 @@ class StreamMonitor:
             self._init_pca(self.metrics)
         x = dict(metrics)
         x[TIME_KEY] = ts
-        readings = self.univariate.read(x) if self.config.univariate else []
-        surprise = max((r.surprise for _, r in readings), default=0.0)
-        pca_parts = self.pca.surprise_parts(x) if self.pca is not None else (0.0, 0.0)
-        surprise = max(surprise, *pca_parts)
+        readings = self.univariate.step(x) if self.config.univariate else []
+        surprise = 0.0
+        for _, r in readings:
+            if r.surprise > surprise:
+                surprise = r.surprise
+        pca_parts = self.pca.step(x) if self.pca is not None else (0.0, 0.0)
         pca_surprise = max(pca_parts)
-        self.univariate.learn_one(x)
-        if self.pca is not None:
-            self.pca.learn_one(x)
+        surprise = max(surprise, pca_surprise)
         self.last_ts = ts
         self.samples += 1
         emitted, is_anomaly, alerted = self.decision.step(surprise, pca_surprise)

@@ -56,6 +56,17 @@ class PcaModel:
         self.components = vt[:k]
         self.variances = np.maximum(var[:k], 1e-12)
         self.has_residual = k < d
+        self._inv_var = 1.0 / self.variances
+
+    def statistics_one(self, row: NDArray[np.float64]) -> tuple[float, float]:
+        """(T² / k, SPE) of one row (the per-sample hot path)."""
+        z = (row - self.mean) / self.std
+        proj = self.components @ z
+        t2 = float(np.dot(proj * proj, self._inv_var)) / len(self.variances)
+        if not self.has_residual:
+            return t2, 0.0
+        resid = z - proj @ self.components
+        return t2, float(np.dot(resid, resid))
 
     def statistics(self, rows: NDArray[np.float64]) -> NDArray[np.float64]:
         """(T² / k, SPE) per row of a 2-D array."""
@@ -94,13 +105,12 @@ class PcaDetector:
             out.append(float(v) if v is not None else math.nan)
         return out
 
-    def _stats(self, x: Mapping[str, float]) -> tuple[float, float]:
-        assert self.model is not None
-        row = np.asarray(self._vector(x), dtype=np.float64)
+    def _stats(self, model: PcaModel, x: Mapping[str, float]) -> tuple[float, float]:
+        row = np.array(self._vector(x), dtype=np.float64)
         missing = ~np.isfinite(row)
-        row[missing] = self.model.mean[missing]  # a missing metric carries no evidence
-        t2, spe = self.model.statistics(row[None, :])[0]
-        return float(t2), float(spe)
+        if missing.any():
+            row[missing] = model.mean[missing]  # a missing metric carries no evidence
+        return model.statistics_one(row)
 
     def _smoothed(self, stats: tuple[float, float]) -> tuple[float, float]:
         k = min(len(self._recent), self.smooth - 1)
@@ -115,7 +125,19 @@ class PcaDetector:
         """Surprise of the smoothed T² and SPE (0, 0 during warm-up)."""
         if self.model is None:
             return 0.0, 0.0
-        t2, spe = self._smoothed(self._stats(x))
+        t2, spe = self._smoothed(self._stats(self.model, x))
+        return self._cal[0].surprise(t2), self._cal[1].surprise(spe)
+
+    def step(self, x: Mapping[str, float]) -> tuple[float, float]:
+        """``surprise_parts`` then ``learn_one`` with one statistics computation."""
+        model = self.model
+        if model is None:
+            self.learn_one(x)
+            return 0.0, 0.0
+        stats = self._stats(model, x)
+        t2, spe = self._smoothed(stats)
+        self.n += 1
+        self._recent.append(stats)
         return self._cal[0].surprise(t2), self._cal[1].surprise(spe)
 
     def score_one(self, x: Mapping[str, float]) -> float:
@@ -124,7 +146,7 @@ class PcaDetector:
     def learn_one(self, x: Mapping[str, float]) -> None:
         self.n += 1
         if self.model is not None:
-            self._recent.append(self._stats(x))
+            self._recent.append(self._stats(self.model, x))
             return
         self._train.append(self._vector(x))
         if len(self._train) >= self.warmup_samples:

@@ -63,7 +63,7 @@ class TailCalibrator:
         self._tail_fraction = tail_fraction
         self._min_history = min_history
         self._base = -math.log10(tail_fraction)
-        self._buf: list[float] = []
+        self._buf = np.empty(history, dtype=np.float64)
         self._n = 0
         self._u = math.inf
         self._inv_beta = 0.0
@@ -95,17 +95,14 @@ class TailCalibrator:
     def learn(self, value: float) -> None:
         """Add one value to the history; refit the tail on schedule."""
         n = self._n
-        if n < self._history:
-            self._buf.append(value)
-        else:
-            self._buf[n % self._history] = value
+        self._buf[n % self._history] = value
         n += 1
         self._n = n
         if n >= self._min_history and (n == self._min_history or n % self._refit_every == 0):
             self._refit()
 
     def _refit(self) -> None:
-        data = np.asarray(self._buf, dtype=np.float64)
+        data = self._buf[: min(self._n, self._history)]
         n_tail = max(int(len(data) * self._tail_fraction), min(_MIN_EXCEEDANCES, len(data) // 5))
         k = len(data) - 1 - n_tail
         part = np.partition(data, k)

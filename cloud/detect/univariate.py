@@ -70,6 +70,9 @@ class MetricModel:
         self._seasonal_decided = False
         self.profiles: list[SeasonalProfile | None] = [None, None]
         self.recent: deque[float] = deque(maxlen=max(config.burst_len, config.drift_len))
+        self._burst_sum = 0.0
+        self._drift_sum = 0.0
+        self._pushes = 0
         self.cal = {
             name: TailCalibrator(history=config.history, refit_every=config.refit_every)
             for name in FEATURES
@@ -95,19 +98,37 @@ class MetricModel:
         return z_level, zs[0], zs[1], best_z
 
     def _windows(self, z_best: float) -> tuple[float, float]:
+        """(mean |z| over the burst window, |mean z| over the drift window), new z included.
+
+        O(1): running sums over the windows are kept by ``learn``.
+        """
         cfg = self.cfg
         recent = self.recent
         n_rec = len(recent)
         burst_n = min(cfg.burst_len - 1, n_rec)
         drift_n = min(cfg.drift_len - 1, n_rec)
-        burst = abs(z_best)
-        drift = z_best
-        for i in range(1, max(burst_n, drift_n) + 1):
-            z = recent[n_rec - i]
-            if i <= burst_n:
-                burst += abs(z)
-            drift += z
+        burst = self._burst_sum + abs(z_best)
+        drift = self._drift_sum + z_best
         return burst / (burst_n + 1), abs(drift) / (drift_n + 1)
+
+    def _push_recent(self, z: float) -> None:
+        """Append z and keep the window sums equal to sums over the last len-1 values."""
+        cfg = self.cfg
+        recent = self.recent
+        recent.append(z)
+        self._pushes += 1
+        if self._pushes % 1000 == 0:  # recompute exactly: no floating-point creep
+            vals = list(recent)
+            self._burst_sum = sum(abs(v) for v in vals[len(vals) - (cfg.burst_len - 1) :])
+            self._drift_sum = sum(vals[len(vals) - (cfg.drift_len - 1) :])
+            return
+        n = len(recent)
+        self._burst_sum += abs(z)
+        if n > cfg.burst_len - 1:
+            self._burst_sum -= abs(recent[n - cfg.burst_len])
+        self._drift_sum += z
+        if n > cfg.drift_len - 1:
+            self._drift_sum -= recent[n - cfg.drift_len]
 
     def features(self, t: float, v: float) -> tuple[tuple[float, ...], float]:
         """Raw feature values (in FEATURES order) and z_best for a new value."""
@@ -115,12 +136,9 @@ class MetricModel:
         burst, drift = self._windows(z_best)
         return (abs(z_level), abs(z_day), abs(z_week), burst, drift), z_best
 
-    def read(self, t: float, v: float, mask: tuple[bool, ...] | None = None) -> MetricReading:
-        """Surprise of value ``v`` at time ``t`` given everything learned so far.
-
-        ``mask`` (aligned with FEATURES) switches views off.
-        """
-        feats, z_best = self.features(t, v)
+    def _judge(
+        self, feats: tuple[float, ...], z_best: float, mask: tuple[bool, ...] | None
+    ) -> MetricReading:
         best, best_name = 0.0, FEATURES[0]
         for k, (name, f) in enumerate(zip(FEATURES, feats, strict=True)):
             if mask is not None and not mask[k]:
@@ -130,17 +148,32 @@ class MetricModel:
                 best, best_name = s, name
         return MetricReading(min(best, MAX_SURPRISE), z_best, best_name, self.level)
 
-    # -- learning ---------------------------------------------------------------------
-    def learn(self, t: float, v: float) -> None:
-        """Fold one finite value into the model (call after ``read`` for causality)."""
+    def read(self, t: float, v: float, mask: tuple[bool, ...] | None = None) -> MetricReading:
+        """Surprise of value ``v`` at time ``t`` given everything learned so far.
+
+        ``mask`` (aligned with FEATURES) switches views off. Changes no state.
+        """
         feats, z_best = self.features(t, v)
+        return self._judge(feats, z_best, mask)
+
+    def learn(self, t: float, v: float) -> None:
+        """Fold one finite value into the model (after ``read`` for causality)."""
+        feats, z_best = self.features(t, v)
+        self._learn_features(t, v, feats, z_best)
+
+    def step(self, t: float, v: float, mask: tuple[bool, ...] | None = None) -> MetricReading:
+        """``read`` then ``learn`` with one feature computation (the fast path)."""
+        feats, z_best = self.features(t, v)
+        reading = self._judge(feats, z_best, mask)
+        self._learn_features(t, v, feats, z_best)
+        return reading
+
+    def _learn_features(self, t: float, v: float, feats: tuple[float, ...], z_best: float) -> None:
         settled = self.n >= _SETTLE_SAMPLES
         for name, f in zip(FEATURES, feats, strict=True):
-            if (
-                settled and f == f
-            ):  # a view that cannot judge yet (NaN) must not teach its calibrator
+            if settled and f == f:  # a view that cannot judge yet (NaN) must not teach it
                 self.cal[name].learn(f)
-        self.recent.append(z_best)
+        self._push_recent(z_best)
         self._learn_level(v)
         self._learn_seasonal(t, v)
 
