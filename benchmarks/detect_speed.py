@@ -25,8 +25,12 @@ def make_batches(devices: int, samples: int, metrics: int, seed: int = 0):
     for _ in range(devices):
         base = np.sin(2 * np.pi * t / 86_400.0)[:, None] + rng.normal(0, 0.2, (samples, metrics))
         base[rng.random(samples) < 0.002] += 5.0
-        out.append([(float(ts), dict(zip(names, map(float, row), strict=True)))
-                    for ts, row in zip(t, base, strict=True)])
+        out.append(
+            [
+                (float(ts), dict(zip(names, map(float, row), strict=True)))
+                for ts, row in zip(t, base, strict=True)
+            ]
+        )
     return out
 
 
@@ -46,8 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     total = args.devices * args.samples
     print(f"{'devices':>8s} {'samples':>9s} {'metrics':>8s} {'seconds':>8s} {'samples/s':>10s}")
     print(f"{args.devices:8d} {total:9d} {args.metrics:8d} {elapsed:8.2f} {total / elapsed:10.0f}")
-    print(f"detect_speed samples_per_s={total / elapsed:.0f} metrics={args.metrics} "
-          f"anomalous_samples={anomalies}")
+    print(
+        f"detect_speed samples_per_s={total / elapsed:.0f} metrics={args.metrics} "
+        f"anomalous_samples={anomalies}"
+    )
     return 0
 
 

@@ -48,10 +48,7 @@ class PcaModel:
         var = sing**2 / max(len(data) - 1, 1)
         total = float(var.sum())
         d = data.shape[1]
-        if total <= 0.0:
-            k = 1
-        else:
-            k = int(np.searchsorted(np.cumsum(var) / total, _EXPLAINED) + 1)
+        k = 1 if total <= 0.0 else int(np.searchsorted(np.cumsum(var) / total, _EXPLAINED) + 1)
         k = max(1, min(k, d - 1 if d > 1 else 1))
         self.components = vt[:k]
         self.variances = np.maximum(var[:k], 1e-12)
