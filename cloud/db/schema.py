@@ -109,3 +109,19 @@ incidents = Table(
     Index("ix_incidents_device_signature_status", "device_id", "signature", "status"),
     Index("ix_incidents_status_opened", "status", "opened_at"),
 )
+
+ml_models = Table(
+    "ml_models",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("device_model", String(256), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("trained_at", Float, nullable=False),
+    Column("n_samples", Integer, nullable=False),
+    Column("n_devices", Integer, nullable=False),
+    Column("metrics", JSON, nullable=False),
+    Column("thresholds", JSON, nullable=False),
+    Column("path", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Index("ix_ml_models_device_model_version", "device_model", "version", unique=True),
+)

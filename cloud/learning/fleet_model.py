@@ -1,0 +1,302 @@
+"""A multivariate model of one device model's healthy behaviour, learned across its fleet.
+
+Why: a fault often shows as a broken *relationship* between metrics (a connector hot while
+the current is low) while every metric alone stays within its usual range, so per-metric
+baselines miss it. A PCA model of many devices' history learns those relationships once
+per device model; a new device is covered from its first sample.
+
+- Metrics: those present in at least ``coverage`` of the training samples, in sorted
+  order. Robust standardisation (median / IQR) so a few wild values do not set the scale.
+- Statistics: Hotelling T² (distance inside the model's subspace) and SPE/Q (distance off
+  it). Per-metric residuals, signed and in standardised units, name the metric that breaks
+  the learned relationships.
+- Robust to a contaminated history: fit, drop the ``trim_fraction`` of rows with the
+  largest SPE, refit; gross outliers are left out when learning the thresholds.
+- Thresholds: the ``threshold_quantile`` of training T² and SPE. The normalised score is
+  the empirical CDF of the training statistic ``max(T²/T²_lim, SPE/SPE_lim)``.
+- Missing metrics at score time: the sample is projected onto the model with the metrics
+  it has (least squares on the present coordinates); SPE then sums over fewer metrics, so
+  a sparse sample is judged conservatively, never rejected.
+
+Pure: numpy only, no I/O. Immutable after fitting; scoring never mutates the model and is
+safe to call from several threads.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from cloud.learning.calibration import TailCdf
+from cloud.learning.errors import NotEnoughHistory
+from cloud.learning.subspace import Subspace, fit_subspace
+
+__all__ = ["FitOptions", "FleetModel", "FleetModelScore", "FleetScores"]
+
+Matrix = NDArray[np.float64]
+
+_GROSS_FACTOR = 6.0
+"""Rows whose T² or SPE exceed this many times the 90th percentile are treated as faults
+in the history when learning thresholds (for a χ² statistic that is a tail probability of
+under 1e-4, so a healthy fleet loses next to nothing)."""
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    """How a fleet model is learned; the defaults suit telemetry sampled every few seconds."""
+
+    coverage: float = 0.95
+    explained_variance: float = 0.92
+    trim_fraction: float = 0.02
+    threshold_quantile: float = 0.995
+    min_samples: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class FleetModelScore:
+    """One sample judged against the fleet.
+
+    ``score`` is in [0, 1]: the share of healthy training samples that looked less unusual.
+    ``contributions`` are the signed residuals (standardised units) of the metrics the
+    sample carried, largest magnitude first: the first names the metric that breaks the
+    learned relationships. ``missing`` lists model metrics the sample lacked.
+    """
+
+    score: float
+    t2: float
+    spe: float
+    is_anomaly: bool
+    contributions: list[tuple[str, float]] = field(default_factory=list)
+    missing: tuple[str, ...] = ()
+
+    @property
+    def top_metric(self) -> str | None:
+        return self.contributions[0][0] if self.contributions else None
+
+
+@dataclass(frozen=True, slots=True)
+class FleetScores:
+    """Scores of a batch, one entry per row; ``residuals`` is NaN where a metric was absent."""
+
+    score: NDArray[np.float64]
+    t2: NDArray[np.float64]
+    spe: NDArray[np.float64]
+    is_anomaly: NDArray[np.bool_]
+    residuals: Matrix
+
+
+class FleetModel:
+    """Robust PCA (T² + SPE) of one device model's fleet telemetry; see the module doc."""
+
+    def __init__(
+        self,
+        device_model: str,
+        subspace: Subspace,
+        t2_limit: float,
+        spe_limit: float,
+        calibration: TailCdf,
+        *,
+        n_samples: int,
+        threshold_quantile: float,
+    ) -> None:
+        self.device_model = device_model
+        self.subspace = subspace
+        self.metrics = subspace.metrics
+        self.t2_limit = float(t2_limit)
+        self.spe_limit = float(spe_limit)
+        self.calibration = calibration
+        self.n_samples = n_samples
+        self.threshold_quantile = threshold_quantile
+        self._index = {m: i for i, m in enumerate(self.metrics)}
+
+    # --- learning ------------------------------------------------------------------------
+
+    @classmethod
+    def fit(
+        cls,
+        device_model: str,
+        samples: Sequence[Mapping[str, float]],
+        options: FitOptions | None = None,
+    ) -> FleetModel:
+        """Learn from samples of many devices of ``device_model``.
+
+        Raises :class:`NotEnoughHistory` when too few complete samples or no varying
+        metric remain.
+        """
+        options = options or FitOptions()
+        metrics = select_metrics(samples, options.coverage)
+        if not metrics:
+            raise NotEnoughHistory(
+                device_model,
+                f"no metric is present in {options.coverage:.0%} of samples",
+                samples=len(samples),
+            )
+        data = to_matrix(samples, metrics)
+        data = data[np.isfinite(data).all(axis=1)]
+        if len(data) < options.min_samples:
+            raise NotEnoughHistory(
+                device_model,
+                f"{len(data)} complete samples, at least {options.min_samples} needed",
+                samples=len(data),
+            )
+        varying = [i for i in range(len(metrics)) if np.ptp(data[:, i]) > 0.0]
+        if not varying:
+            raise NotEnoughHistory(device_model, "no metric varies", samples=len(data))
+        data = data[:, varying]
+        metrics = [metrics[i] for i in varying]
+        return cls._fit_matrix(device_model, metrics, data, options)
+
+    @classmethod
+    def _fit_matrix(
+        cls, device_model: str, metrics: Sequence[str], data: Matrix, options: FitOptions
+    ) -> FleetModel:
+        first = fit_subspace(metrics, data, options.explained_variance)
+        t2, spe = first.statistics(data)
+        ranking = spe if first.has_residual else t2
+        keep_n = max(len(data) - int(len(data) * options.trim_fraction), 2)
+        kept = data[np.argsort(ranking, kind="stable")[:keep_n]]
+        subspace = fit_subspace(metrics, kept, options.explained_variance)
+        t2, spe = subspace.statistics(data)
+        inlier = (t2 <= _GROSS_FACTOR * np.quantile(t2, 0.9)) & (
+            spe <= _GROSS_FACTOR * np.quantile(spe, 0.9)
+        )
+        t2, spe = t2[inlier], spe[inlier]
+        q = options.threshold_quantile
+        t2_limit = max(float(np.quantile(t2, q)), 1e-12)
+        spe_limit = max(float(np.quantile(spe, q)), 1e-12)
+        ratio = np.maximum(t2 / t2_limit, spe / spe_limit)
+        return cls(
+            device_model,
+            subspace,
+            t2_limit,
+            spe_limit,
+            TailCdf.fit(ratio),
+            n_samples=len(data),
+            threshold_quantile=q,
+        )
+
+    # --- scoring ------------------------------------------------------------------------
+
+    def row(self, metrics: Mapping[str, float]) -> Matrix:
+        """One sample as a row in model order; absent or non-numeric metrics are NaN."""
+        row: Matrix = to_matrix([metrics], self.metrics)[0]
+        return row
+
+    def matrix(self, samples: Iterable[Mapping[str, float]]) -> Matrix:
+        """Samples as a 2-D array in model order, ready for :meth:`score_many`."""
+        return to_matrix(list(samples), self.metrics)
+
+    def score_one(self, metrics: Mapping[str, float]) -> FleetModelScore:
+        """Judge one sample; metrics the model does not know are ignored."""
+        row = self.row(metrics)
+        scores = self.score_many(row[np.newaxis, :])
+        residuals = scores.residuals[0]
+        present = [i for i in range(len(self.metrics)) if math.isfinite(residuals[i])]
+        present.sort(key=lambda i: -abs(residuals[i]))
+        return FleetModelScore(
+            score=float(scores.score[0]),
+            t2=float(scores.t2[0]),
+            spe=float(scores.spe[0]),
+            is_anomaly=bool(scores.is_anomaly[0]),
+            contributions=[(self.metrics[i], float(residuals[i])) for i in present],
+            missing=tuple(m for i, m in enumerate(self.metrics) if not np.isfinite(row[i])),
+        )
+
+    def score_many(self, data: Matrix) -> FleetScores:
+        """Judge a batch: ``data`` is (n, len(metrics)) in model order; NaN/inf = absent."""
+        data = np.asarray(data, dtype=np.float64)
+        if data.ndim != 2 or data.shape[1] != len(self.metrics):
+            raise ValueError(f"expected an (n, {len(self.metrics)}) array, got {data.shape}")
+        t2, spe, residuals = self.subspace.statistics_with_gaps(data)
+        ratio = np.maximum(t2 / self.t2_limit, spe / self.spe_limit)
+        return FleetScores(
+            score=self.calibration.cdf(ratio),
+            t2=t2,
+            spe=spe,
+            is_anomaly=ratio > 1.0,
+            residuals=residuals,
+        )
+
+    # --- persistence (plain types and arrays only, so skops needs no trusted types) ------
+
+    def to_payload(self) -> dict[str, object]:
+        return {
+            "format": 1,
+            "device_model": self.device_model,
+            "subspace": self.subspace.to_payload(),
+            "t2_limit": self.t2_limit,
+            "spe_limit": self.spe_limit,
+            "calibration": self.calibration.to_payload(),
+            "n_samples": self.n_samples,
+            "threshold_quantile": self.threshold_quantile,
+        }
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, object]) -> FleetModel:
+        """Rebuild a model; raises ValueError/KeyError/TypeError on a malformed payload."""
+        if payload.get("format") != 1:
+            raise ValueError(f"unknown fleet model format {payload.get('format')!r}")
+        subspace, calibration = payload["subspace"], payload["calibration"]
+        if not isinstance(subspace, dict) or not isinstance(calibration, dict):
+            raise TypeError("subspace and calibration must be mappings")
+        return cls(
+            str(payload["device_model"]),
+            Subspace.from_payload(subspace),
+            _as_float(payload["t2_limit"]),
+            _as_float(payload["spe_limit"]),
+            TailCdf.from_payload(calibration),
+            n_samples=int(_as_float(payload["n_samples"])),
+            threshold_quantile=_as_float(payload["threshold_quantile"]),
+        )
+
+    def thresholds(self) -> dict[str, float]:
+        """What is recorded beside the file: the limits and the quantile they stand for."""
+        return {
+            "t2": self.t2_limit,
+            "spe": self.spe_limit,
+            "quantile": self.threshold_quantile,
+            "score": float(self.calibration.cdf(np.array([1.0]))[0]),
+        }
+
+
+def select_metrics(samples: Sequence[Mapping[str, float]], coverage: float) -> list[str]:
+    """Metrics with a finite numeric value in at least ``coverage`` of samples, sorted."""
+    counts: dict[str, int] = {}
+    for sample in samples:
+        for name, value in sample.items():
+            if _is_number(value) and math.isfinite(value):
+                counts[name] = counts.get(name, 0) + 1
+    needed = coverage * len(samples)
+    return sorted(name for name, count in counts.items() if count >= needed and count > 0)
+
+
+def to_matrix(samples: Sequence[Mapping[str, float]], metrics: Sequence[str]) -> Matrix:
+    """(len(samples), len(metrics)) array; absent, non-numeric or non-finite → NaN."""
+    if not samples:
+        return np.empty((0, len(metrics)))
+    try:
+        # Fast path for what ingest stores (floats): None becomes NaN.
+        out = np.array([[s.get(m) for m in metrics] for s in samples], dtype=np.float64)
+    except (TypeError, ValueError):
+        out = np.full((len(samples), len(metrics)), np.nan)
+        for r, sample in enumerate(samples):
+            for c, name in enumerate(metrics):
+                value = sample.get(name)
+                if _is_number(value):
+                    out[r, c] = value
+    out[~np.isfinite(out)] = np.nan
+    return out
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _as_float(value: object) -> float:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise TypeError(f"expected a number, got {type(value).__name__}")
+    return float(value)

@@ -1,0 +1,162 @@
+"""The linear algebra of a fleet model: robust standardisation and a PCA subspace.
+
+Kept apart from :mod:`cloud.learning.fleet_model` so the maths (and its handling of
+missing metrics) can be read on one screen. Arrays only; no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["Subspace", "fit_subspace"]
+
+Matrix = NDArray[np.float64]
+
+_IQR_TO_SIGMA = 1.349
+"""IQR of a standard normal: dividing by it makes the robust scale comparable to σ."""
+
+
+@dataclass(frozen=True, eq=False)
+class Subspace:
+    """Standardise ``z = (x - center) / scale - mean``, then project on ``components``.
+
+    ``components`` is (k, d) with orthonormal rows; ``variances`` (k,) are the variances of
+    the projections on the training data, so T² = Σ t² / variance. ``noise_variance`` is
+    the mean variance left off the subspace per dimension (probabilistic PCA's σ²).
+    """
+
+    metrics: tuple[str, ...]
+    center: Matrix
+    scale: Matrix
+    mean: Matrix
+    components: Matrix
+    variances: Matrix
+    noise_variance: float
+
+    @property
+    def has_residual(self) -> bool:
+        return bool(self.components.shape[0] < self.components.shape[1])
+
+    def standardise(self, data: Matrix) -> Matrix:
+        return (data - self.center) / self.scale - self.mean
+
+    def statistics(self, data: Matrix) -> tuple[Matrix, Matrix]:
+        """(T², SPE) of complete rows."""
+        z = self.standardise(data)
+        t = z @ self.components.T
+        residual = z - t @ self.components
+        return (t * t / self.variances).sum(axis=1), (residual * residual).sum(axis=1)
+
+    def statistics_with_gaps(self, data: Matrix) -> tuple[Matrix, Matrix, Matrix]:
+        """(T², SPE, residuals) where NaN marks an absent metric.
+
+        Rows are grouped by their pattern of present metrics. Each group gets the
+        probabilistic-PCA posterior mean of its projection given the present coordinates
+        (least squares shrunk by σ²/variance): unlike a plain pseudo-inverse it stays
+        well-conditioned when the present metrics barely load on some component. A batch
+        with a few patterns costs a few k×k solves; a row with no metric at all scores 0.
+        """
+        z = self.standardise(data)
+        present = np.isfinite(z)
+        n = len(z)
+        t2 = np.zeros(n)
+        spe = np.zeros(n)
+        residuals = np.full(z.shape, np.nan)
+        complete = present.all(axis=1)
+        if complete.any():
+            rows = z[complete]
+            t = rows @ self.components.T
+            res = rows - t @ self.components
+            t2[complete] = (t * t / self.variances).sum(axis=1)
+            spe[complete] = (res * res).sum(axis=1)
+            residuals[complete] = res
+        if complete.all():
+            return t2, spe, residuals
+        partial = np.flatnonzero(~complete)
+        patterns, groups = np.unique(present[partial], axis=0, return_inverse=True)
+        for g, pattern in enumerate(patterns):
+            if not pattern.any():
+                continue
+            idx = partial[groups.ravel() == g]
+            basis = self.components[:, pattern]
+            rows = z[np.ix_(idx, pattern)]
+            gram = basis @ basis.T + np.diag(self.noise_variance / self.variances)
+            t = np.asarray(np.linalg.solve(gram, basis @ rows.T), dtype=np.float64).T
+            res = rows - t @ basis
+            t2[idx] = (t * t / self.variances).sum(axis=1)
+            spe[idx] = (res * res).sum(axis=1)
+            residuals[np.ix_(idx, pattern)] = res
+        return t2, spe, residuals
+
+    def to_payload(self) -> dict[str, object]:
+        return {
+            "metrics": list(self.metrics),
+            "center": self.center,
+            "scale": self.scale,
+            "mean": self.mean,
+            "components": self.components,
+            "variances": self.variances,
+            "noise_variance": self.noise_variance,
+        }
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, object]) -> Subspace:
+        """Rebuild and check shapes, so a malformed file fails here and not mid-scoring."""
+        metrics = payload["metrics"]
+        if not isinstance(metrics, list) or not all(isinstance(m, str) for m in metrics):
+            raise TypeError("metrics must be a list of names")
+        d = len(metrics)
+        vectors = {
+            name: np.asarray(payload[name], dtype=np.float64)
+            for name in ("center", "scale", "mean", "variances")
+        }
+        components = np.asarray(payload["components"], dtype=np.float64)
+        k = components.shape[0] if components.ndim == 2 else -1
+        if components.shape != (k, d) or not 1 <= k <= d:
+            raise ValueError(f"components shape {components.shape} does not fit {d} metrics")
+        for name, vector in vectors.items():
+            expected = (k,) if name == "variances" else (d,)
+            if vector.shape != expected:
+                raise ValueError(f"{name} has shape {vector.shape}, expected {expected}")
+        if not (vectors["scale"] > 0).all() or not (vectors["variances"] > 0).all():
+            raise ValueError("scales and variances must be positive")
+        noise = payload["noise_variance"]
+        if not isinstance(noise, float) or not noise > 0:
+            raise ValueError("noise_variance must be a positive float")
+        return cls(tuple(metrics), components=components, noise_variance=noise, **vectors)
+
+
+def fit_subspace(metrics: Sequence[str], data: Matrix, explained: float) -> Subspace:
+    """Median/IQR standardisation and the fewest components explaining ``explained`` of the
+    variance; at least one dimension is always left for the residual when d > 1."""
+    center = np.median(data, axis=0)
+    q75, q25 = np.percentile(data, [75, 25], axis=0)
+    scale = (q75 - q25) / _IQR_TO_SIGMA
+    std = data.std(axis=0)
+    # A mostly constant metric has IQR 0 but still varies: fall back on σ.
+    scale = np.where(scale > 0, scale, std)
+    scale = np.maximum(scale, 1e-9 * (np.abs(center) + 1.0))
+    z = (data - center) / scale
+    mean = z.mean(axis=0)
+    _, singular, vt = np.linalg.svd(z - mean, full_matrices=False)
+    variances = singular**2 / max(len(z) - 1, 1)
+    total = float(variances.sum())
+    d = data.shape[1]
+    k = int(np.searchsorted(np.cumsum(variances) / total, explained) + 1) if total > 0 else 1
+    k = max(1, min(k, d - 1 if d > 1 else 1))
+    kept = np.maximum(variances[:k], 1e-12)
+    rest = variances[k:]
+    noise = float(rest.mean()) if rest.size else 1e-3 * float(kept.min())
+    return Subspace(
+        tuple(metrics),
+        center=center,
+        scale=scale,
+        mean=mean,
+        components=vt[:k].copy(),
+        variances=kept,
+        noise_variance=max(noise, 1e-12),
+    )

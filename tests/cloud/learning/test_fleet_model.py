@@ -1,0 +1,116 @@
+"""FleetModel on synthetic fleets: broken relationships, naming, robustness, gaps, speed."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import pytest
+
+from cloud.learning import FitOptions, FleetModel, NotEnoughHistory
+from tests.cloud.learning.fleet_data import fleet, healthy, loose_connector
+
+
+@pytest.fixture(scope="module")
+def model() -> FleetModel:
+    return FleetModel.fit("evc-22", fleet(seed=1, devices_n=5, per_device=800))
+
+
+def test_flags_a_broken_relationship_that_no_single_metric_shows(model: FleetModel) -> None:
+    training = fleet(seed=1, devices_n=5, per_device=800)
+    faults = loose_connector(np.random.default_rng(2), 50)
+    for sample in faults:
+        for metric, value in sample.items():
+            values = [s[metric] for s in training]
+            assert np.quantile(values, 0.01) < value < np.quantile(values, 0.99), metric
+    judged = [model.score_one(s) for s in faults]
+    assert all(j.is_anomaly for j in judged)
+    assert all(j.score > 0.999 for j in judged)
+    assert all(j.top_metric == "connector_temp" for j in judged)
+    assert judged[0].contributions[0][1] > 0  # hotter than the relationship predicts
+
+
+def test_healthy_samples_from_unseen_devices_rarely_alarm(model: FleetModel) -> None:
+    rng = np.random.default_rng(3)
+    held_out = [s for d in range(4) for s in healthy(rng, 500, offset=d - 1.5)]
+    scores = model.score_many(model.matrix(held_out))
+    assert scores.is_anomaly.mean() < 0.02
+    assert 0.0 <= scores.score.min() and scores.score.max() < 1.0
+    assert 0.3 < float(np.median(scores.score)) < 0.7
+
+
+def test_metric_selection_is_fixed_sorted_and_skips_rare_and_constant_metrics() -> None:
+    samples = fleet(seed=4, devices_n=3, per_device=300)
+    for i, sample in enumerate(samples):
+        sample["firmware_flag"] = 1.0
+        if i % 2:
+            sample["rare"] = float(i)
+    fitted = FleetModel.fit("evc-22", samples)
+    assert fitted.metrics == ("connector_temp", "current", "humidity", "power")
+    assert fitted.subspace.has_residual
+
+
+def test_contaminated_history_still_learns_the_healthy_relationship() -> None:
+    rng = np.random.default_rng(5)
+    clean = fleet(seed=5, devices_n=10, per_device=600)
+    contaminated = clean + loose_connector(rng, 90)  # one faulty device, 1.5 % of rows
+    robust = FleetModel.fit("evc-22", contaminated)
+    reference = FleetModel.fit("evc-22", clean)
+    assert robust.spe_limit < 1.5 * reference.spe_limit
+    faults = loose_connector(np.random.default_rng(6), 30)
+    assert all(robust.score_one(s).is_anomaly for s in faults)
+    assert all(robust.score_one(s).top_metric == "connector_temp" for s in faults)
+
+
+def test_untrimmed_fit_would_have_been_fooled_by_the_same_contamination() -> None:
+    """Guards the test above: without trimming the threshold absorbs the faults."""
+    rng = np.random.default_rng(5)
+    contaminated = fleet(seed=5, devices_n=10, per_device=600) + loose_connector(rng, 90)
+    naive = FleetModel.fit("evc-22", contaminated, FitOptions(trim_fraction=0.0))
+    robust = FleetModel.fit("evc-22", contaminated)
+    assert naive.subspace.noise_variance > 2 * robust.subspace.noise_variance
+
+
+def test_missing_and_non_finite_metrics_are_scored_from_what_is_present(
+    model: FleetModel,
+) -> None:
+    fault = loose_connector(np.random.default_rng(7), 1)[0]
+    without_power = {k: v for k, v in fault.items() if k != "power"}
+    judged = model.score_one(without_power)
+    assert judged.missing == ("power",)
+    assert judged.is_anomaly
+    assert {m for m, _ in judged.contributions} == {"connector_temp", "current", "humidity"}
+    poisoned = {**fault, "power": math.nan, "humidity": math.inf, "unknown": 3.0}
+    assert model.score_one(poisoned).missing == ("humidity", "power")
+    nothing = model.score_one({"unknown": 1.0})
+    assert (nothing.score, nothing.is_anomaly, nothing.contributions) == (0.0, False, [])
+
+
+def test_score_many_matches_score_one_with_and_without_gaps(model: FleetModel) -> None:
+    rng = np.random.default_rng(8)
+    batch = healthy(rng, 40) + loose_connector(rng, 10)
+    for i in range(0, 50, 3):
+        batch[i].pop("power")
+    scores = model.score_many(model.matrix(batch))
+    for i, sample in enumerate(batch):
+        one = model.score_one(sample)
+        assert one.score == pytest.approx(scores.score[i], abs=1e-12)
+        assert one.spe == pytest.approx(scores.spe[i], rel=1e-9, abs=1e-12)
+        assert one.is_anomaly == bool(scores.is_anomaly[i])
+
+
+def test_score_many_is_fast_enough_for_fleet_batches(model: FleetModel) -> None:
+    data = model.matrix(fleet(seed=9, devices_n=5, per_device=10_000))
+    data[::7, 3] = np.nan
+    started = time.perf_counter()
+    model.score_many(data)
+    rate = len(data) / (time.perf_counter() - started)
+    assert rate > 20_000, f"{rate:.0f} samples/s"
+
+
+def test_too_little_history_is_refused_with_a_clear_reason() -> None:
+    with pytest.raises(NotEnoughHistory, match="not enough history for device model 'x'"):
+        FleetModel.fit("x", fleet(seed=10, devices_n=1, per_device=10))
+    with pytest.raises(NotEnoughHistory, match="no metric"):
+        FleetModel.fit("x", [{"a": 1.0}, {"b": 2.0}])
