@@ -21,6 +21,7 @@ from cloud.db.engine import migrate, open_engine
 from cloud.db.incidents import IncidentStore
 from cloud.db.store import Store
 from cloud.ingest.worker import IngestWorker
+from cloud.learning import FleetHistory, ModelRegistry, Trainer, retrain_forever
 from cloud.settings import CloudSettings
 from device_agent.clock import Clock, SystemClock
 
@@ -65,8 +66,21 @@ class CloudService:
         self.tokens = TokenStore(self.engine, self.clock)
         self.incidents = IncidentStore(self.engine)
         self.ingest = IngestWorker(settings, self.store, self.clock)
+        self.model_registry = ModelRegistry(self.engine, settings.model_dir, self.clock)
+        self.trainer = Trainer(
+            FleetHistory(self.engine),
+            self.model_registry,
+            self.clock,
+            window_s=settings.train_window_s,
+            max_samples=settings.train_max_samples,
+        )
         self.api = create_api(
-            self.store, self.tokens, self.incidents, lambda: self.ingest.connected
+            self.store,
+            self.tokens,
+            self.incidents,
+            lambda: self.ingest.connected,
+            model_registry=self.model_registry,
+            model_trainer=self.trainer,
         )
         self._server: _EmbeddedServer | None = None
 
@@ -90,6 +104,11 @@ class CloudService:
             raise RuntimeError("the HTTP server is not running")
         sockets = self._server.servers[0].sockets
         return int(sockets[0].getsockname()[1])
+
+    async def retrain_forever(self) -> None:
+        """Retrain each device model's fleet model every ``retrain_interval_s`` until
+        cancelled (not started by :meth:`serve`; the caller decides)."""
+        await retrain_forever(self.trainer, self.clock, self.settings.retrain_interval_s)
 
     async def serve(self, started: asyncio.Event | None = None) -> None:
         """Serve HTTP until cancelled; sets ``started`` once the port is bound."""

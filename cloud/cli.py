@@ -40,6 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--role", choices=["service", "owner"], required=True)
     token.add_argument("--owner", help="owner id (for --role owner)")
     token.add_argument("--database-url", help="SQLAlchemy URL (AFTERCARE_DATABASE_URL)")
+    train = cloud_commands.add_parser("train", help="train fleet models from stored telemetry")
+    train.add_argument("--model", help="one device model (default: every device model)")
+    train.add_argument("--database-url", help="SQLAlchemy URL (AFTERCARE_DATABASE_URL)")
+    train.add_argument("--model-dir", help="folder for model files (AFTERCARE_MODEL_DIR)")
 
     agent = commands.add_parser("agent", help="the device agent")
     agent_commands = agent.add_subparsers(dest="agent_command", required=True)
@@ -89,6 +93,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         if args.cloud_command == "serve":
             return asyncio.run(commands.serve(args.port, args.mqtt_url, args.database_url))
+        if args.cloud_command == "train":
+            return commands.train(args.model, args.database_url, args.model_dir)
         return commands.issue_token(args.role, args.owner, args.database_url)
     if args.command == "agent":
         from firmware_sim.commands import run_single_agent

@@ -1,14 +1,16 @@
-"""``aftercare cloud serve`` and ``aftercare cloud token``."""
+"""``aftercare cloud serve``, ``aftercare cloud token`` and ``aftercare cloud train``."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 from typing import Any
 
 from cloud.app import CloudService
 from cloud.auth import Role, TokenStore
 from cloud.db.engine import migrate, open_engine
+from cloud.learning import FleetHistory, ModelRegistry, NotEnoughHistory, Trainer
 from cloud.settings import CloudSettings
 from device_agent.clock import SystemClock
 
@@ -46,6 +48,44 @@ def issue_token(role: Role, owner: str | None, database_url: str | None) -> int:
     try:
         migrate(engine)
         print(TokenStore(engine, SystemClock()).issue(role, owner_id=owner, label="cli"))
+    finally:
+        engine.dispose()
+    return 0
+
+
+def train(device_model: str | None, database_url: str | None, model_dir: str | None) -> int:
+    """Train fleet models now: one device model (exit 1 on not enough history) or all."""
+    settings = _settings(database_url=database_url, model_dir=model_dir)
+    engine = open_engine(settings.database_url)
+    try:
+        migrate(engine)
+        clock = SystemClock()
+        trainer = Trainer(
+            FleetHistory(engine),
+            ModelRegistry(engine, settings.model_dir, clock),
+            clock,
+            window_s=settings.train_window_s,
+            max_samples=settings.train_max_samples,
+        )
+        if device_model is not None:
+            try:
+                reports = [trainer.train(device_model)]
+            except NotEnoughHistory as exc:
+                print(f"aftercare: {exc}", file=sys.stderr)
+                return 1
+            skipped: dict[str, str] = {}
+        else:
+            result = trainer.train_all()
+            reports, skipped = result.reports, result.skipped
+        for r in reports:
+            print(
+                f"{r.device_model}: v{r.version} from {r.samples} samples of {r.devices} "
+                f"devices in {r.seconds:.2f} s; metrics {', '.join(r.metrics)}"
+            )
+        for reason in skipped.values():
+            print(f"skipped: {reason}")
+        if not reports and not skipped:
+            print("no device models with telemetry yet")
     finally:
         engine.dispose()
     return 0

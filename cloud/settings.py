@@ -24,3 +24,7 @@ class CloudSettings(BaseSettings):
     ingest_queue_max: int = Field(default=100_000, ge=1)
     max_future_skew_s: float = Field(default=86_400.0, ge=0)
     db_retry_max_s: float = Field(default=10.0, gt=0)
+    model_dir: str = "models"
+    retrain_interval_s: float = Field(default=86_400.0, gt=0)
+    train_window_s: float = Field(default=7 * 86_400.0, gt=0)
+    train_max_samples: int = Field(default=200_000, ge=1)
