@@ -20,7 +20,7 @@ import threading
 import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import skops.io as sio
 from sqlalchemy import Engine, func, select
@@ -29,7 +29,9 @@ from sqlalchemy.exc import IntegrityError
 from cloud.db.schema import ml_models
 from cloud.learning.errors import LearningError, ModelFileMissing, ModelIntegrityError
 from cloud.learning.fleet_model import FleetModel
-from device_agent.clock import Clock
+
+if TYPE_CHECKING:
+    from device_agent.clock import Clock  # typing only: keeps the agent's MQTT stack unloaded
 
 __all__ = ["TRUSTED_TYPES", "ModelInfo", "ModelRegistry", "ModelStore"]
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from cloud.learning.trainer import Trainer
-from device_agent.clock import Clock
+
+if TYPE_CHECKING:
+    from device_agent.clock import Clock  # typing only: keeps the agent's MQTT stack unloaded
 
 __all__ = ["RETRAIN_CHECK_S", "retrain_forever"]
 

@@ -13,12 +13,15 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from cloud.learning.errors import LearningError, NotEnoughHistory
 from cloud.learning.fleet_model import FitOptions, FleetModel
 from cloud.learning.history import FleetHistory
 from cloud.learning.registry import ModelStore
-from device_agent.clock import Clock
+
+if TYPE_CHECKING:
+    from device_agent.clock import Clock  # typing only: keeps the agent's MQTT stack unloaded
 
 __all__ = ["Trainer", "TrainingReport", "TrainingRound"]
 
