@@ -39,6 +39,8 @@ __all__ = ["FitOptions", "FleetModel", "FleetModelScore", "FleetScores"]
 
 Matrix = NDArray[np.float64]
 
+MAX_SURPRISE = 12.0
+
 _GROSS_FACTOR = 6.0
 """Rows whose T² or SPE exceed this many times the 90th percentile are treated as faults
 in the history when learning thresholds (for a χ² statistic that is a tail probability of
@@ -63,7 +65,8 @@ class FleetModelScore:
     ``score`` is in [0, 1]: the share of healthy training samples that looked less unusual.
     ``contributions`` are the signed residuals (standardised units) of the metrics the
     sample carried, largest magnitude first: the first names the metric that breaks the
-    learned relationships. ``missing`` lists model metrics the sample lacked.
+    learned relationships (:meth:`FleetModel.expected` then says what value the fleet
+    expected there). ``missing`` lists model metrics the sample lacked.
     """
 
     score: float
@@ -76,6 +79,12 @@ class FleetModelScore:
     @property
     def top_metric(self) -> str | None:
         return self.contributions[0][0] if self.contributions else None
+
+    @property
+    def surprise(self) -> float:
+        """−log10 of the healthy tail probability, capped at 12: the scale of
+        :mod:`cloud.detect.tail`, so the same deciding thresholds apply."""
+        return min(MAX_SURPRISE, -math.log10(max(1.0 - self.score, 10.0**-MAX_SURPRISE)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +214,16 @@ class FleetModel:
             contributions=[(self.metrics[i], float(residuals[i])) for i in present],
             missing=tuple(m for i, m in enumerate(self.metrics) if not np.isfinite(row[i])),
         )
+
+    def expected(self, metrics: Mapping[str, float]) -> dict[str, float]:
+        """Per present metric, the value (in its own units) the fleet relationships predict
+        from the sample's *other* metrics: "connector 67 °C where 38 °C is expected at this
+        current". One small solve per metric, so call it to explain an anomaly, not for
+        every sample."""
+        predicted = self.subspace.leave_one_out(self.row(metrics))
+        return {
+            m: float(v) for m, v in zip(self.metrics, predicted, strict=True) if math.isfinite(v)
+        }
 
     def score_many(self, data: Matrix) -> FleetScores:
         """Judge a batch: ``data`` is (n, len(metrics)) in model order; NaN/inf = absent."""

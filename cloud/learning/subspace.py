@@ -92,6 +92,24 @@ class Subspace:
             residuals[np.ix_(idx, pattern)] = res
         return t2, spe, residuals
 
+    def leave_one_out(self, row: Matrix) -> Matrix:
+        """For each present metric of one row, its value predicted from the other present
+        metrics (original units); NaN for absent metrics or when nothing else is present."""
+        z = self.standardise(row)
+        present = np.isfinite(z)
+        predicted = np.full(z.shape, np.nan)
+        for i in np.flatnonzero(present):
+            others = present.copy()
+            others[i] = False
+            if not others.any():
+                continue
+            basis = self.components[:, others]
+            gram = basis @ basis.T + np.diag(self.noise_variance / self.variances)
+            t = np.linalg.solve(gram, basis @ z[others])
+            z_i = float(t @ self.components[:, i])
+            predicted[i] = (z_i + self.mean[i]) * self.scale[i] + self.center[i]
+        return predicted
+
     def to_payload(self) -> dict[str, object]:
         return {
             "metrics": list(self.metrics),

@@ -28,7 +28,12 @@ def test_flags_a_broken_relationship_that_no_single_metric_shows(model: FleetMod
     assert all(j.is_anomaly for j in judged)
     assert all(j.score > 0.999 for j in judged)
     assert all(j.top_metric == "connector_temp" for j in judged)
-    assert judged[0].contributions[0][1] > 0  # hotter than the relationship predicts
+    first = judged[0]
+    assert first.contributions[0][1] > 0  # hotter than the relationship predicts
+    expected_temp = 25.0 + 1.5 * faults[0]["current"]  # the fleet's relationship, ±offsets
+    expected = model.expected(faults[0])
+    assert expected["connector_temp"] == pytest.approx(expected_temp, abs=4.0)
+    assert first.surprise > 3.5  # the deciding scale of cloud.detect
 
 
 def test_healthy_samples_from_unseen_devices_rarely_alarm(model: FleetModel) -> None:
