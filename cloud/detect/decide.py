@@ -29,6 +29,7 @@ class AlertPolicy:
     state_threshold: float = 2.5
     state_release: float = 1.5
     quiet_samples: int = 60
+    rearm_samples: int = 10
     fatigue_step: float = 0.5
     fatigue_samples: float = 500.0
 
@@ -36,7 +37,7 @@ class AlertPolicy:
 class AlertState:
     """Mutable per-stream decision state for one :class:`AlertPolicy`."""
 
-    __slots__ = ("_decay", "_fatigue", "_in_anomaly", "_since_alert", "policy")
+    __slots__ = ("_calm", "_decay", "_fatigue", "_in_anomaly", "_since_alert", "policy")
 
     def __init__(self, policy: AlertPolicy) -> None:
         self.policy = policy
@@ -44,6 +45,7 @@ class AlertState:
         self._fatigue = 0.0
         self._since_alert = 1 << 30
         self._in_anomaly = False
+        self._calm = 0
 
     def step(self, surprise: float, state_surprise: float = 0.0) -> tuple[float, bool, bool]:
         """Fold one sample's surprise; returns (emitted surprise, is_anomaly, alerted)."""
@@ -52,11 +54,14 @@ class AlertState:
         self._since_alert += 1
         emitted = surprise - self._fatigue
         alerted = False
-        if self._since_alert <= p.quiet_samples:
+        if self._calm < p.rearm_samples:
+            self._calm = self._calm + 1 if surprise < p.release else 0
+        if self._since_alert <= p.quiet_samples and self._calm < p.rearm_samples:
             emitted = min(emitted, 0.5 * p.threshold)
         elif emitted >= p.threshold:
             alerted = True
             self._since_alert = 0
+            self._calm = 0
             self._fatigue += p.fatigue_step
         if alerted or state_surprise >= p.state_threshold:
             self._in_anomaly = True

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 __all__ = ["SeasonalProfile"]
 
 MAX_BINS = 2016
@@ -29,9 +31,15 @@ class SeasonalProfile:
         "_bin_s",
         "_bins",
         "_period_s",
+        "_pushed",
         "_scale",
         "_scale_alpha",
+        "_series",
+        "_slot",
+        "_slot_n",
+        "_slot_sum",
         "_t0",
+        "strong",
         "visits",
     )
 
@@ -51,10 +59,16 @@ class SeasonalProfile:
         self._scale = 0.0
         self._t0 = math.nan
         self.visits = 0
+        self._slot = -1
+        self._slot_sum = 0.0
+        self._slot_n = 0
+        self._series = np.full(3 * n_bins, np.nan)
+        self._pushed = 0
+        self.strong = False
 
     def ready(self, t: float) -> bool:
-        """True once a whole period has been seen (and the residual scale has settled)."""
-        return t - self._t0 >= self._period_s and self.visits >= 10
+        """True once the stream has shown this period and the residual scale has settled."""
+        return self.strong and t - self._t0 >= self._period_s and self.visits >= 10
 
     def _index(self, t: float) -> int:
         return int((t % self._period_s) / self._bin_s) % len(self._bins)
@@ -72,6 +86,7 @@ class SeasonalProfile:
         """Fold one sample into its phase bin and the residual scale."""
         if self._t0 != self._t0:
             self._t0 = t
+        self._track(t, value)
         i = self._index(t)
         old = self._bins[i]
         if old != old:  # NaN: first visit of this phase
@@ -83,3 +98,53 @@ class SeasonalProfile:
         cap = 4.0 * self._scale if self.visits > 20 else resid
         self._scale += a * (min(resid, cap) - self._scale)
         self._bins[i] = old + self._alpha * (value - old)
+
+    def _track(self, t: float, value: float) -> None:
+        """Keep a bin-averaged copy of the recent series to test for the period."""
+        slot = int(t // self._bin_s)
+        if slot == self._slot or self._slot < 0:
+            self._slot = slot
+            self._slot_sum += value
+            self._slot_n += 1
+            return
+        n = len(self._bins)
+        gap = min(max(slot - self._slot, 1), n)  # skipped slots (or a clock step back)
+        for k in range(gap):
+            mean = self._slot_sum / self._slot_n if k == 0 else math.nan
+            self._series[self._pushed % len(self._series)] = mean
+            self._pushed += 1
+            if self._pushed >= 2 * n and self._pushed % max(n // 8, 1) == 0:
+                self.strong = self._periodic()
+        self._slot, self._slot_sum, self._slot_n = slot, value, 1
+
+    def _periodic(self) -> bool:
+        """Autocorrelation test: is the series more alike one period apart than half one?
+
+        Seasonal views are only trusted when the stream demonstrably repeats: a daily
+        profile on a stream without a daily pattern only adds false alarms. Requiring the
+        lag-P correlation to be strong *and* above the lag-P/2 one rejects trends and
+        random walks, which are correlated at every lag.
+        """
+        n = len(self._bins)
+        m = min(self._pushed, len(self._series))
+        start = self._pushed - m
+        idx = np.arange(start, self._pushed) % len(self._series)
+        x = self._series[idx]
+        r_full = _lag_corr(x, n)
+        r_half = _lag_corr(x, max(n // 2, 1))
+        return r_full >= 0.5 and r_full >= r_half + 0.2
+
+
+def _lag_corr(x: np.ndarray, lag: int) -> float:
+    """Pearson correlation of x[t] with x[t - lag] over pairs where both are known."""
+    if lag >= len(x):
+        return 0.0
+    a, b = x[lag:], x[:-lag]
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < 10:
+        return 0.0
+    a, b = a[ok], b[ok]
+    sa, sb = a.std(), b.std()
+    if sa <= 0.0 or sb <= 0.0:
+        return 0.0
+    return float(((a - a.mean()) * (b - b.mean())).mean() / (sa * sb))

@@ -16,6 +16,7 @@ number and order of learned values (causal and deterministic).
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 
 import numpy as np
 
@@ -26,6 +27,7 @@ MAX_SURPRISE = 12.0
 
 _LN10 = math.log(10.0)
 _MIN_EXCEEDANCES = 25
+_MIN_RECURRENCES = 10
 
 
 class TailCalibrator:
@@ -43,9 +45,12 @@ class TailCalibrator:
         "_history",
         "_inv_beta",
         "_min_history",
+        "_min_scale",
         "_n",
+        "_n_fit",
         "_refit_every",
         "_tail_fraction",
+        "_top",
         "_u",
     )
 
@@ -55,6 +60,7 @@ class TailCalibrator:
         refit_every: int = 50,
         tail_fraction: float = 0.05,
         min_history: int = 100,
+        min_scale: float = 0.0,
     ) -> None:
         if not 0.0 < tail_fraction < 1.0:
             raise ValueError("tail_fraction must be in (0, 1)")
@@ -67,6 +73,9 @@ class TailCalibrator:
         self._n = 0
         self._u = math.inf
         self._inv_beta = 0.0
+        self._min_scale = min_scale
+        self._top: list[float] = []
+        self._n_fit = 0
 
     def seed(self, values: list[float]) -> None:
         """Learn a batch of values and fit at once (calibration from a warm-up sample)."""
@@ -90,6 +99,12 @@ class TailCalibrator:
                 return 0.0
             return self._base * value / u if value > 0.0 else 0.0
         s = self._base + (value - u) * self._inv_beta
+        top = self._top
+        k = len(top) - bisect_left(top, value)
+        if k >= _MIN_RECURRENCES:
+            # Values this large already recur in the stream's own history: the observed
+            # frequency bounds how rare they can be, whatever the fitted tail says.
+            s = min(s, -math.log10(k / self._n_fit))
         return s if s < MAX_SURPRISE else MAX_SURPRISE
 
     def learn(self, value: float) -> None:
@@ -114,6 +129,8 @@ class TailCalibrator:
         beta = float(np.median(excess)) / math.log(2.0) if len(excess) else 0.0
         # A tail with no spread (constant feature) still needs a finite slope: any value
         # above it is then very surprising, which is the right answer for a stuck signal.
-        floor = 1e-6 * max(abs(u), 1e-3)
+        floor = max(1e-6 * max(abs(u), 1e-3), self._min_scale)
+        self._top = sorted(float(v) for v in part[k + 1 :])
+        self._n_fit = len(data)
         self._u = u
         self._inv_beta = 1.0 / (max(beta, floor) * _LN10)

@@ -30,6 +30,9 @@ __all__ = ["FEATURES", "MetricModel", "MetricReading", "UnivariateConfig"]
 FEATURES: tuple[str, ...] = ("level", "daily", "weekly", "burst", "drift")
 _DAY_S = 86_400.0
 _WEEK_S = 7 * _DAY_S
+_MIN_TAIL_SCALE = {"level": 0.25, "daily": 0.25, "weekly": 0.25, "burst": 0.1, "drift": 0.1}
+"""Smallest tail scale, in z units: a deviation of a fraction of the stream's own typical
+deviation is never extreme, even when the feature was constant so far (flat streams)."""
 _SETTLE_SAMPLES = 20
 """Samples before the level scale means anything; features are not calibrated on them."""
 
@@ -46,6 +49,8 @@ class UnivariateConfig:
     seasonal_alpha: float = 0.3
     history: int = 3000
     refit_every: int = 50
+    slow_scale_alpha: float = 0.002
+    scale_floor: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,10 @@ class MetricModel:
         self.n = 0
         self.level = 0.0
         self.scale = 0.0
+        self.slow_scale = 0.0
+        self.resolution = math.inf
+        self._last = math.nan
+        self._floor = 1e-9
         self._t_first: list[float] = []
         self._seasonal_decided = False
         self.profiles: list[SeasonalProfile | None] = [None, None]
@@ -74,15 +83,19 @@ class MetricModel:
         self._drift_sum = 0.0
         self._pushes = 0
         self.cal = {
-            name: TailCalibrator(history=config.history, refit_every=config.refit_every)
+            name: TailCalibrator(
+                history=config.history,
+                refit_every=config.refit_every,
+                min_scale=_MIN_TAIL_SCALE[name],
+            )
             for name in FEATURES
         }
 
     # -- reading (pure) ---------------------------------------------------------------
     def _zs(self, t: float, v: float) -> tuple[float, float, float, float]:
         """(z_level, z_daily, z_weekly, z_best); seasonal z is NaN where unknown."""
-        floor = 1e-9 + 1e-9 * abs(self.level)
-        z_level = (v - self.level) / (self.scale + floor)
+        floor = self._floor
+        z_level = (v - self.level) / max(self.scale, floor)
         best_z, best_scale = z_level, self.scale
         zs = [math.nan, math.nan]
         for k, prof in enumerate(self.profiles):
@@ -91,7 +104,7 @@ class MetricModel:
             exp = prof.expected(t)
             if exp != exp:
                 continue
-            z = (v - exp) / (prof.scale + floor)
+            z = (v - exp) / max(prof.scale, floor)
             zs[k] = z
             if prof.scale < best_scale:
                 best_z, best_scale = z, prof.scale
@@ -182,6 +195,7 @@ class MetricModel:
         self.n += 1
         if self.n == 1:
             self.level = v
+            self._last = v
             return
         r = v - self.level
         cap = cfg.clip_z * self.scale if self.n > 20 else abs(r)
@@ -189,6 +203,14 @@ class MetricModel:
         self.scale += a_s * (min(abs(r), cap) - self.scale)
         clipped = r if abs(r) <= cap else math.copysign(cap, r)
         self.level += max(cfg.level_alpha, 1.0 / self.n) * clipped
+        a_slow = max(cfg.slow_scale_alpha, 1.0 / self.n)
+        self.slow_scale += a_slow * (min(abs(r), 3.0 * cap) - self.slow_scale)
+        step = abs(v - self._last)
+        if 0.0 < step < self.resolution:
+            self.resolution = step
+        self._last = v
+        res = self.resolution if self.resolution != math.inf else 0.0
+        self._floor = max(cfg.scale_floor * self.slow_scale, 0.5 * res, 1e-9 * (1.0 + abs(v)))
 
     def _learn_seasonal(self, t: float, v: float) -> None:
         if not self._seasonal_decided:
