@@ -12,18 +12,15 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from cloud.db.incidents import IncidentStore
-from cloud.db.store import Store, StoredSample
-from cloud.diagnosis.diagnoser import DeviceDiagnoser, StreamScorer
-from cloud.diagnosis.profiles import ModelProfile, profile_for
+from cloud.db.store import AppliedBatch, LinkChange, Store, StoredSample
+from cloud.diagnosis.diagnoser import DeviceDiagnoser
+from cloud.diagnosis.profiles import profile_for
 from cloud.incidents.tracker import Decision, IncidentOpened, IncidentTracker, TrackerConfig
 
 log = logging.getLogger("aftercare.scoring")
-
-ScorerFactory = Callable[[ModelProfile], StreamScorer]
 
 
 @dataclass
@@ -42,18 +39,16 @@ class ScoringWorker:
         self,
         store: Store,
         incident_store: IncidentStore,
-        scorer_factory: ScorerFactory,
         tracker_config: TrackerConfig | None = None,
     ) -> None:
         self.store = store
         self.incident_store = incident_store
-        self.scorer_factory = scorer_factory
         self.tracker = IncidentTracker(tracker_config)
         self.stats = ScoringStats()
         self._diagnosers: dict[str, DeviceDiagnoser] = {}
         self._models: dict[str, str | None] = {}
         self._last_ts: dict[str, float] = {}
-        self._queue: queue.Queue[list[StoredSample] | None] = queue.Queue()
+        self._queue: queue.Queue[AppliedBatch | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="scoring")
 
     def start(self) -> None:
@@ -67,8 +62,9 @@ class ScoringWorker:
         if self._thread.is_alive():
             self._thread.join()
 
-    def submit(self, samples: list[StoredSample]) -> None:
-        self._queue.put(samples)
+    def submit(self, applied: AppliedBatch) -> None:
+        """Ingest listener: queue a stored batch for scoring and return at once."""
+        self._queue.put(applied)
 
     def wait_idle(self) -> None:
         """Block until everything submitted so far is scored (for tests and shutdown)."""
@@ -76,16 +72,21 @@ class ScoringWorker:
 
     def _run(self) -> None:
         while True:
-            samples = self._queue.get()
+            applied = self._queue.get()
             try:
-                if samples is None:
+                if applied is None:
                     return
-                self.score(samples)
+                self.note_links(applied.link_changes)
+                self.score(applied.new_samples)
             except Exception:
                 self.stats.errors += 1
-                log.exception("scoring a batch of %d samples failed", len(samples or []))
+                log.exception("scoring a batch failed")
             finally:
                 self._queue.task_done()
+
+    def note_links(self, changes: list[LinkChange]) -> None:
+        for change in changes:
+            self._diagnoser(change.device_id).observe_link(change.at, change.online)
 
     def score(self, samples: list[StoredSample]) -> list[Decision]:
         """Score samples (any devices, each device's in seq order) and record decisions."""
@@ -119,8 +120,7 @@ class ScoringWorker:
         if diagnoser is None:
             device = self.store.get_device(device_id)
             model = device.model if device else None
-            profile = profile_for(model)
-            diagnoser = DeviceDiagnoser(profile, self.scorer_factory(profile))
+            diagnoser = DeviceDiagnoser(profile_for(model))
             self._diagnosers[device_id] = diagnoser
             self._models[device_id] = model
         return diagnoser

@@ -47,13 +47,23 @@ class StoredSample:
 
 
 @dataclass(frozen=True)
+class LinkChange:
+    """A device came online or went offline (its Last Will), as the cloud saw it."""
+
+    device_id: str
+    online: bool
+    at: float
+
+
+@dataclass(frozen=True)
 class AppliedBatch:
-    """What one ingest transaction wrote: samples that were new (not redeliveries), and
-    the seq ranges per device now safe to acknowledge."""
+    """What one ingest transaction wrote: samples that were new (not redeliveries), the
+    seq ranges per device now safe to acknowledge, and presence changes."""
 
     new_samples: list[StoredSample]
     stored_ranges: dict[str, list[tuple[int, int]]]
     dead_letters: int
+    link_changes: list[LinkChange]
 
 
 class Store:
@@ -105,7 +115,8 @@ class Store:
         for message, _ in batch.telemetry:
             seqs.setdefault(message.device_id, set()).update(s.seq for s in message.samples)
         stored_ranges = {device: ranges_of(sorted(found)) for device, found in seqs.items()}
-        return AppliedBatch(new_samples, stored_ranges, len(batch.dead_letters))
+        links = [LinkChange(s.device_id, s.online, at) for s, at in batch.statuses]
+        return AppliedBatch(new_samples, stored_ranges, len(batch.dead_letters), links)
 
     def _touch_devices(self, conn: Any, batch: Triage) -> None:
         """Register unseen devices and update presence, model and firmware."""

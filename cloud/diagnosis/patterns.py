@@ -14,6 +14,7 @@ from collections import deque
 
 WARMUP_SAMPLES = 60
 CHANCE_RUN = 1e-6
+RESTING_VALUES = 32
 """A run of exact repeats is called stuck once chance would produce it this rarely."""
 
 
@@ -32,6 +33,11 @@ class RepeatTracker:
         self._continued = 0.0
         self._repeats = 0.0
         self._last: float | None = None
+        self._resting: dict[float, int] = {}
+        """Values the stream has rested on before (0 A while idle, a pinned 100 %)."""
+        self.low = math.inf
+        self.high = -math.inf
+        """The range seen so far: a reading pinned at its end is clamped, not frozen."""
 
     @property
     def p_continue(self) -> float:
@@ -49,19 +55,33 @@ class RepeatTracker:
             decay = 1 - self.learning_rate
             self._continued = self._continued * decay + (self.run - 1)
             self._repeats = self._repeats * decay + self.run
+            self._remember_resting(self._last)
         self.run = self.run + 1 if repeated else 0
         self._last = value
-        if self.samples >= WARMUP_SAMPLES and self.run >= self.min_run():
+        resting = value in self._resting or value == 0.0 or not self.low < value < self.high
+        if self.samples >= WARMUP_SAMPLES and self.run >= self.min_run() and not resting:
             return min(1.0, self.run / (2 * self.min_run()))
         self.samples += 1
+        self.low, self.high = min(self.low, value), max(self.high, value)
         rate = max(self.learning_rate, 1 / self.samples)  # a plain mean while young
         self.p_repeat += rate * (float(repeated) - self.p_repeat)
         return 0.0
 
+    def _remember_resting(self, value: float | None) -> None:
+        if value is None:
+            return
+        self._resting[value] = self._resting.get(value, 0) + 1
+        if len(self._resting) > RESTING_VALUES:
+            rarest = min(self._resting, key=self._resting.__getitem__)
+            del self._resting[rarest]
+
 
 class SpikeTracker:
-    """Scores the recent rate of isolated spikes: x[t-1] far from both neighbours, which
-    agree with each other. A step (a charging session starting) is not a spike."""
+    """Finds isolated spikes: x[t-1] far from both neighbours, which agree with each
+    other. A step (a charging session starting) is not a spike. ``observe`` says whether
+    the previous sample was one; ``record`` keeps the verdict the caller accepts (a jump
+    seen on several metrics at once is physics, not a faulty sensor) and returns the
+    recent spike rate as a score."""
 
     def __init__(
         self, factor: float = 8.0, window: int = 30, learning_rate: float = 1 / 100
@@ -72,23 +92,67 @@ class SpikeTracker:
         self.samples = 0
         self._recent: deque[float] = deque(maxlen=3)
         self._spikes: deque[bool] = deque(maxlen=window)
+        self.base_rate = 0.0
+        """Accepted spikes per sample over the stream's life: some physics jumps too."""
 
-    def update(self, value: float) -> float:
+    def observe(self, value: float) -> bool:
         self._recent.append(value)
-        spike = False
-        if len(self._recent) == 3:
-            before, peak, after = self._recent
-            rise, fall = peak - before, peak - after
-            excursion = min(abs(rise), abs(fall))
-            spike = (
-                self.samples >= WARMUP_SAMPLES
-                and rise * fall > 0
-                and excursion > self.factor * max(self.mean_abs_diff, 1e-9)
-                and abs(after - before) < excursion / 3
-            )
-            if not spike:
-                self.samples += 1
-                rate = max(self.learning_rate, 1 / self.samples)
-                self.mean_abs_diff += rate * (abs(after - peak) - self.mean_abs_diff)
+        if len(self._recent) < 3:
+            return False
+        before, peak, after = self._recent
+        rise, fall = peak - before, peak - after
+        excursion = min(abs(rise), abs(fall))
+        spike = (
+            self.samples >= WARMUP_SAMPLES
+            and rise * fall > 0
+            and excursion > self.factor * max(self.mean_abs_diff, 1e-9)
+            and abs(after - before) < excursion / 3
+        )
+        if not spike:
+            self.samples += 1
+            rate = max(self.learning_rate, 1 / self.samples)
+            self.mean_abs_diff += rate * (abs(after - peak) - self.mean_abs_diff)
+        return spike
+
+    def record(self, spike: bool) -> float:
+        """Score the recent spike count against what this stream's own base rate makes
+        likely (a Poisson bound), so a metric whose physics jumps now and then is not
+        called faulty for it."""
         self._spikes.append(spike)
-        return min(1.0, sum(self._spikes) / 2)
+        count = sum(self._spikes)
+        if self.samples >= WARMUP_SAMPLES:
+            self.base_rate += self.learning_rate / 10 * (float(spike) - self.base_rate)
+        expected = self.base_rate * len(self._spikes)
+        bound = max(3.0, expected + 4 * math.sqrt(expected) + 1)
+        return min(1.0, count / bound)
+
+
+class CounterTracker:
+    """Learns whether a metric is a counter (energy meters, uptime): one that goes up and
+    never down, but for resets. A counter's level says nothing; its increments do. The
+    verdict is reached once, after warm-up and a few increases, and then kept, so the
+    stream fed to the detectors does not change meaning halfway."""
+
+    def __init__(self) -> None:
+        self.samples = 0
+        self.decreases = 0
+        self.increases = 0
+        self.is_counter: bool | None = None
+        self._last: float | None = None
+
+    def view(self, value: float) -> float | None:
+        """What the detectors should see: the value, its increment for a counter, or
+        None while undecided."""
+        last, self._last = self._last, value
+        if last is None:
+            return None
+        if self.is_counter is None:
+            self.samples += 1
+            self.decreases += value < last
+            self.increases += value > last
+            if self.samples >= WARMUP_SAMPLES and self.increases >= 5:
+                self.is_counter = self.decreases <= self.samples // 100
+            return None
+        if not self.is_counter:
+            return value
+        return max(0.0, value - last)

@@ -35,6 +35,11 @@ class TrackerConfig:
             raise ValueError("open_after and close_after must be at least 1")
 
 
+SLOW_EVIDENCE = ("anomaly/", "sensor-drift/")
+"""Signatures named only by a learned detector, not by a limit or a fault's shape: they
+must persist longer before they become an incident."""
+
+
 @dataclass(frozen=True)
 class IncidentOpened:
     device_id: str
@@ -68,8 +73,11 @@ class _State:
 class IncidentTracker:
     """Feed it each device's findings in sample order; it answers with decisions."""
 
-    def __init__(self, config: TrackerConfig | None = None) -> None:
+    def __init__(
+        self, config: TrackerConfig | None = None, slow_config: TrackerConfig | None = None
+    ) -> None:
         self.config = config or TrackerConfig()
+        self.slow_config = slow_config or TrackerConfig(open_after=15, close_after=15)
         self._states: dict[tuple[str, str], _State] = {}
 
     def restore_open(self, device_id: str, signature: str) -> None:
@@ -95,7 +103,7 @@ class IncidentTracker:
     def _step(
         self, device_id: str, signature: str, ts: float, score: float, finding: Finding | None
     ) -> Decision | None:
-        config = self.config
+        config = self.slow_config if signature.startswith(SLOW_EVIDENCE) else self.config
         state = self._states.setdefault((device_id, signature), _State())
         if score >= config.open_threshold:
             if state.above == 0:

@@ -21,7 +21,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy.exc import OperationalError
 
-from cloud.db.store import AppliedBatch, Store, StoredSample
+from cloud.db.store import AppliedBatch, Store
 from cloud.ingest.triage import RawMessage, triage
 from cloud.settings import CloudSettings
 from device_agent import contract
@@ -31,7 +31,8 @@ from device_agent.settings import parse_mqtt_url
 
 log = logging.getLogger("aftercare.ingest")
 
-NewSamplesListener = Callable[[list[StoredSample]], None]
+AppliedListener = Callable[[AppliedBatch], None]
+"""Called after each stored batch (in the writer thread: hand work off, return fast)."""
 
 
 @dataclass
@@ -52,7 +53,7 @@ class IngestWorker:
         settings: CloudSettings,
         store: Store,
         clock: Clock,
-        listeners: list[NewSamplesListener] | None = None,
+        listeners: list[AppliedListener] | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -170,19 +171,19 @@ class IngestWorker:
         for letter in sorted_batch.dead_letters:
             log.info("dead letter topic=%s reason=%s", letter.topic, letter.reason)
         self._acknowledge(applied)
-        if applied.new_samples:
-            self._notify(applied.new_samples)
+        if applied.new_samples or applied.link_changes:
+            self._notify(applied)
         return applied
 
-    def _notify(self, new_samples: list[StoredSample]) -> None:
+    def _notify(self, applied: AppliedBatch) -> None:
         """A failing listener (say, a detector bug) is counted and logged with its
         traceback; the samples are stored already and ingest carries on."""
         for listener in self.listeners:
             try:
-                listener(new_samples)
+                listener(applied)
             except Exception:
                 self.stats.listener_errors += 1
-                log.exception("new-samples listener %r failed", listener)
+                log.exception("ingest listener %r failed", listener)
 
     def _acknowledge(self, applied: AppliedBatch) -> None:
         for device_id, ranges in applied.stored_ranges.items():

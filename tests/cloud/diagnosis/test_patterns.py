@@ -30,13 +30,18 @@ def test_a_metric_that_often_holds_still_is_not_called_stuck() -> None:
 
 def test_isolated_spikes_are_flagged_but_a_step_is_not() -> None:
     tracker = SpikeTracker()
+
+    def update(value: float) -> float:
+        return tracker.record(tracker.observe(value))
+
     series = _noisy(300)
-    assert max(tracker.update(v) for v in series) == 0.0
-    step = [tracker.update(v + 15) for v in _noisy(50, seed=3)]
+    assert max(update(v) for v in series) == 0.0
+    step = [update(v + 15) for v in _noisy(50, seed=3)]
     assert max(step) == 0.0
     spiked = _noisy(40, seed=4)
     spiked[10] += 30
+    spiked[18] += 30
     spiked[25] -= 30
-    scores = [tracker.update(v + 15) for v in spiked]
+    scores = [update(v + 15) for v in spiked]
     assert scores[11] > 0
     assert scores[26] >= 1.0
