@@ -24,8 +24,8 @@ __all__ = ["AlertPolicy", "AlertState"]
 class AlertPolicy:
     """Decision parameters, in surprise units (−log10 probability)."""
 
-    threshold: float = 3.5
-    release: float = 2.0
+    threshold: float = 3.0
+    release: float = 1.5
     state_threshold: float = 2.5
     state_release: float = 1.5
     quiet_samples: int = 60

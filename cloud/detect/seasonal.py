@@ -67,8 +67,12 @@ class SeasonalProfile:
         self.strong = False
 
     def ready(self, t: float) -> bool:
-        """True once the stream has shown this period and the residual scale has settled."""
-        return self.strong and t - self._t0 >= self._period_s and self.visits >= 10
+        """True once a whole period has been seen and the residual scale has settled.
+
+        A ready profile is scored (so its calibration learns); it is only *trusted* for
+        alerts while ``strong`` (the stream demonstrably has the period).
+        """
+        return t - self._t0 >= self._period_s and self.visits >= 10
 
     def _index(self, t: float) -> int:
         return int((t % self._period_s) / self._bin_s) % len(self._bins)

@@ -33,6 +33,7 @@ _WEEK_S = 7 * _DAY_S
 _MIN_TAIL_SCALE = {"level": 0.25, "daily": 0.25, "weekly": 0.25, "burst": 0.1, "drift": 0.1}
 """Smallest tail scale, in z units: a deviation of a fraction of the stream's own typical
 deviation is never extreme, even when the feature was constant so far (flat streams)."""
+_LOG10 = [0.0] + [math.log10(k) for k in range(1, len(FEATURES) + 1)]
 _SETTLE_SAMPLES = 20
 """Samples before the level scale means anything; features are not calibrated on them."""
 
@@ -106,7 +107,7 @@ class MetricModel:
                 continue
             z = (v - exp) / max(prof.scale, floor)
             zs[k] = z
-            if prof.scale < best_scale:
+            if prof.strong and prof.scale < best_scale:
                 best_z, best_scale = z, prof.scale
         return z_level, zs[0], zs[1], best_z
 
@@ -153,13 +154,23 @@ class MetricModel:
         self, feats: tuple[float, ...], z_best: float, mask: tuple[bool, ...] | None
     ) -> MetricReading:
         best, best_name = 0.0, FEATURES[0]
+        p_day, p_week = self.profiles
+        views = 0
         for k, (name, f) in enumerate(zip(FEATURES, feats, strict=True)):
             if mask is not None and not mask[k]:
                 continue
+            if (k == 1 and not (p_day and p_day.strong)) or (
+                k == 2 and not (p_week and p_week.strong)
+            ):
+                continue
+            views += 1
             s = self.cal[name].surprise(f) if f == f else 0.0
             if s > best:
                 best, best_name = s, name
-        return MetricReading(min(best, MAX_SURPRISE), z_best, best_name, self.level)
+        # Multiple testing: the largest of ``views`` surprises is less rare than any one
+        # of them (Bonferroni), so more views must not mean more false alarms.
+        best -= _LOG10[views]
+        return MetricReading(min(max(best, 0.0), MAX_SURPRISE), z_best, best_name, self.level)
 
     def read(self, t: float, v: float, mask: tuple[bool, ...] | None = None) -> MetricReading:
         """Surprise of value ``v`` at time ``t`` given everything learned so far.
