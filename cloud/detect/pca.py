@@ -28,6 +28,10 @@ __all__ = ["PcaDetector", "PcaModel"]
 
 _EXPLAINED = 0.8
 DRIFT_HORIZON = 2.0
+REFIT_MEMORY = 4
+"""Refits use up to this many warm-ups' worth of normal samples (more of the cycle)."""
+NORMAL_SURPRISE = 1.5
+"""Samples whose surprise stays below this are taken as normal for refitting."""
 
 
 class PcaModel:
@@ -81,7 +85,12 @@ class PcaDetector:
     """T² + SPE of a fixed PCA model of the warm-up, smoothed and self-calibrated."""
 
     def __init__(
-        self, metrics: Sequence[str], warmup_samples: int = 150, smooth: int = 5, seed: int = 0
+        self,
+        metrics: Sequence[str],
+        warmup_samples: int = 150,
+        smooth: int = 15,
+        seed: int = 0,
+        refit_every: int | None = None,
     ) -> None:
         del seed  # SVD is deterministic
         if not metrics:
@@ -93,7 +102,13 @@ class PcaDetector:
         self._train: list[list[float]] = []
         self.model: PcaModel | None = None
         self._recent: deque[tuple[float, float]] = deque(maxlen=max(smooth - 1, 1))
-        self._cal = (TailCalibrator(min_history=10), TailCalibrator(min_history=10))
+        self._cal = _calibrators()
+        self.refit_every = refit_every if refit_every is not None else self.warmup_samples
+        self._normal: deque[list[float]] = deque(maxlen=REFIT_MEMORY * self.warmup_samples)
+        self._latest: deque[list[float]] = deque(maxlen=self.warmup_samples)
+        self._since_fit = 0
+        self._normal_since_fit = 0
+        self.refits = 0
 
     def _vector(self, x: Mapping[str, float]) -> list[float]:
         out = []
@@ -133,21 +148,59 @@ class PcaDetector:
             return 0.0, 0.0
         stats = self._stats(model, x)
         t2, spe = self._smoothed(stats)
-        self.n += 1
-        self._recent.append(stats)
-        return self._cal[0].surprise(t2), self._cal[1].surprise(spe)
+        parts = self._cal[0].surprise(t2), self._cal[1].surprise(spe)
+        self._after(x, stats, parts)
+        return parts
 
     def score_one(self, x: Mapping[str, float]) -> float:
         return max(self.surprise_parts(x)) / MAX_SURPRISE
 
     def learn_one(self, x: Mapping[str, float]) -> None:
-        self.n += 1
         if self.model is not None:
-            self._recent.append(self._stats(self.model, x))
+            stats = self._stats(self.model, x)
+            t2, spe = self._smoothed(stats)
+            self._after(x, stats, (self._cal[0].surprise(t2), self._cal[1].surprise(spe)))
             return
+        self.n += 1
         self._train.append(self._vector(x))
         if len(self._train) >= self.warmup_samples:
             self._fit()
+
+    def _after(
+        self, x: Mapping[str, float], stats: tuple[float, float], parts: tuple[float, float]
+    ) -> None:
+        """Learn one scored sample: keep it for the next refit if it looked normal.
+
+        Why refit: a device's normal behaviour drifts (seasons, wear, a cycle that was
+        not in the first samples); a model frozen at warm-up then flags healthy data for
+        ever. Only samples the model itself judged normal are kept, so a lasting fault is
+        not absorbed into the baseline.
+        """
+        self.n += 1
+        self._recent.append(stats)
+        row = self._vector(x)
+        self._latest.append(row)
+        if max(parts) < NORMAL_SURPRISE:
+            self._normal.append(row)
+            self._normal_since_fit += 1
+        self._since_fit += 1
+        if self._since_fit < self.refit_every:
+            return
+        mostly_flagged = 2 * self._normal_since_fit < self._since_fit
+        if not mostly_flagged and len(self._normal) >= self.warmup_samples:
+            self._refit(list(self._normal))
+        elif mostly_flagged and self._since_fit >= REFIT_MEMORY * self.refit_every:
+            # Flagged for this long, the "fault" is the device's new normal (a re-fit
+            # after maintenance, a cycle the warm-up never saw): re-baseline on it.
+            self._normal.extend(self._latest)
+            self._refit(list(self._latest))
+
+    def _refit(self, rows: list[list[float]]) -> None:
+        self._train = rows
+        self._cal = _calibrators()
+        self._recent.clear()
+        self._fit()
+        self.refits += 1
 
     def _fit(self) -> None:
         data = np.asarray(self._train, dtype=np.float64)
@@ -167,3 +220,9 @@ class PcaDetector:
         for row in stats[-(self.smooth - 1) :] if self.smooth > 1 else []:
             self._recent.append((float(row[0]), float(row[1])))
         self._train = []
+        self._since_fit = 0
+        self._normal_since_fit = 0
+
+
+def _calibrators() -> tuple[TailCalibrator, TailCalibrator]:
+    return TailCalibrator(min_history=10), TailCalibrator(min_history=10)
