@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from cloud.diagnosis.diagnoser import DeviceDiagnoser
 from cloud.diagnosis.profiles import profile_for
 from cloud.incidents.tracker import IncidentOpened, IncidentTracker
+from cloud.learning import FleetModel
 from device_agent.clock import ManualClock
 from firmware_sim.faults import FaultWindow, plan_faults
 from firmware_sim.models import MODELS, SimulatedDevice, build_device
@@ -42,7 +43,13 @@ class Outcome:
 
 
 def simulate(
-    devices: int, days: float, interval_s: float, seed: int, faults_per_day: float, warmup_h: float
+    devices: int,
+    days: float,
+    interval_s: float,
+    seed: int,
+    faults_per_day: float,
+    warmup_h: float,
+    train_fleet_model: bool = True,
 ) -> Outcome:
     clock = ManualClock(START_S)
     models = sorted(MODELS)
@@ -62,7 +69,15 @@ def simulate(
         for device in fleet:
             for fault in plan[device.device_id]:
                 device.inject(fault)
-    diagnosers = {d.device_id: DeviceDiagnoser(profile_for(d.model)) for d in fleet}
+    fleet_models: dict[str, FleetModel] = {}
+    history: dict[str, list[dict[str, float]]] = defaultdict(list)
+    diagnosers = {
+        d.device_id: DeviceDiagnoser(
+            profile_for(d.model), lambda model=d.model: fleet_models.get(model)
+        )
+        for d in fleet
+    }
+    train_at_step = int(warmup_h * 3600 / interval_s) if train_fleet_model else -1
     tracker = IncidentTracker()
     outcome = Outcome()
     link_up = {d.device_id: True for d in fleet}
@@ -73,11 +88,17 @@ def simulate(
             if up != link_up[device.device_id]:  # the broker's Last Will / reconnect
                 link_up[device.device_id] = up
                 diagnosers[device.device_id].observe_link(clock.now(), up)
-            findings = diagnosers[device.device_id].observe(clock.now(), device.read_metrics())
+            metrics = device.read_metrics()
+            if step < train_at_step:
+                history[device.model].append(metrics)
+            findings = diagnosers[device.device_id].observe(clock.now(), metrics)
             for decision in tracker.observe(device.device_id, clock.now(), findings):
                 if isinstance(decision, IncidentOpened):
                     outcome.incidents.append(decision)
             outcome.samples += 1
+        if step == train_at_step:  # as the cloud's trainer would, from stored history
+            for model, samples in history.items():
+                fleet_models[model] = FleetModel.fit(model, samples)
         clock.advance(interval_s)
         if step % max(1, steps // 10) == 0:
             print(f"  {step / steps:4.0%} simulated", file=sys.stderr, flush=True)
@@ -150,6 +171,7 @@ def main() -> None:
     parser.add_argument("--faults-per-day", type=float, default=1.0, help="per device")
     parser.add_argument("--warmup-hours", type=float, default=12.0)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--no-fleet-model", action="store_true", help="cold start: no model")
     args = parser.parse_args()
 
     started = time.perf_counter()

@@ -1,13 +1,17 @@
 """One device's diagnosis: from each sample to findings named by fault signature.
 
-Three layers, strongest evidence first:
+Layers, strongest evidence first:
 1. the model profile's hard limits (``overheat/compressor`` above the rated temperature);
-2. pattern detectors that recognise a fault by its shape (``sensor-stuck/<metric>``,
-   ``spike/<metric>``);
-3. the learned streaming anomaly detector (the same one ``aftercare detect`` runs), whose
-   most deviant metric and direction are named through the profile
-   (``overheat/connector``, ``memory-leak/firmware``...), as ``sensor-drift/<metric>``
-   when it is the detector's slow drift view that fires, or else ``anomaly/<metric>``.
+2. detectors that recognise a fault by its shape: a frozen reading
+   (``sensor-stuck/<metric>``), isolated spikes (``spike/<metric>``), an unusually steady
+   trend, and a link that keeps dropping (``connectivity/flapping``);
+3. learned detectors: the device's own streaming baselines (the detector ``aftercare
+   detect`` runs) and, once trained, the fleet model of the device's product model, which
+   knows how its metrics move together.
+
+A deviant metric and its direction are named through the profile (a hot compressor is
+``overheat/compressor``, falling free memory ``memory-leak/firmware``); a steady trend
+otherwise is ``sensor-drift/<metric>``, anything else ``anomaly/<metric>``.
 
 Pure and causal: it sees one device's samples in order and nothing else.
 """
@@ -16,13 +20,14 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from cloud.detect import AlertPolicy, Assessment, MonitorConfig, StreamMonitor
 from cloud.detect.tail import MAX_SURPRISE
-from cloud.diagnosis.patterns import CounterTracker, RepeatTracker, SpikeTracker
+from cloud.diagnosis.patterns import CounterTracker, RepeatTracker, SpikeTracker, TrendTracker
 from cloud.diagnosis.profiles import Direction, ModelProfile
 from cloud.incidents.tracker import Finding
+from cloud.learning import FleetModel
 
 FLAP_WINDOW_S = 3600.0
 FLAPS = 3
@@ -31,6 +36,8 @@ EXTRA_SURPRISE = 1.0
 """A device is judged on every metric at every sample, so the per-test bar is raised by
 log10(#metrics) (Bonferroni) plus this much, for about one false alarm in several
 device-months at a one-minute telemetry interval."""
+
+FleetModelSource = Callable[[], FleetModel | None]
 
 
 def device_monitor_config(metric_count: int) -> MonitorConfig:
@@ -47,14 +54,23 @@ def device_monitor_config(metric_count: int) -> MonitorConfig:
     return MonitorConfig(multivariate=False, policy=policy)
 
 
+def _no_fleet_model() -> FleetModel | None:
+    return None
+
+
 class DeviceDiagnoser:
     """Findings for one device, sample by sample."""
 
-    def __init__(self, profile: ModelProfile) -> None:
+    def __init__(
+        self, profile: ModelProfile, fleet_model: FleetModelSource = _no_fleet_model
+    ) -> None:
         self.profile = profile
+        self.fleet_model = fleet_model
         self.monitor: StreamMonitor | None = None
+        self._alert_surprise = math.inf
         self._repeats: dict[str, RepeatTracker] = {}
         self._spikes: dict[str, SpikeTracker] = {}
+        self._trends: dict[str, TrendTracker] = {}
         self._counters: dict[str, CounterTracker] = {}
         self._drops: deque[float] = deque(maxlen=64)
 
@@ -63,57 +79,50 @@ class DeviceDiagnoser:
         if not online:
             self._drops.append(at)
 
-    def _link_finding(self, ts: float, findings: dict[str, Finding]) -> None:
-        recent = sum(1 for at in self._drops if ts - FLAP_WINDOW_S <= at <= ts)
-        if recent:
-            _keep_strongest(
-                findings,
-                Finding(
-                    "connectivity/flapping",
-                    min(1.0, recent / FLAPS),
-                    {
-                        "detector": "presence",
-                        "drops_last_hour": recent,
-                    },
-                ),
-            )
-
     def observe(self, ts: float, metrics: Mapping[str, float]) -> dict[str, Finding]:
+        """Judge one sample (then learn from it); returns findings by signature."""
         finite = {m: v for m, v in metrics.items() if math.isfinite(v)}
         findings: dict[str, Finding] = {}
+        self._limits(finite, findings)
+        self._link(ts, findings)
+        views = self._views(finite)
+        explained = self._shapes(finite, views, findings)
+        if self.monitor is None:
+            config = device_monitor_config(len(finite))
+            self.monitor = StreamMonitor(config=config)
+            self._alert_surprise = config.policy.threshold
+        self._baselines(self.monitor.update(ts, views), explained, findings, finite)
+        self._fleet(finite, explained, findings)
+        return findings
+
+    def _views(self, metrics: Mapping[str, float]) -> dict[str, float]:
+        """What learned detectors see: values, or increments of counters."""
+        views = {}
+        for metric, value in metrics.items():
+            view = self._counters.setdefault(metric, CounterTracker()).view(value)
+            if view is not None:
+                views[metric] = view
+        return views
+
+    def _limits(self, metrics: Mapping[str, float], findings: dict[str, Finding]) -> None:
         for limit in self.profile.limits:
-            value = finite.get(limit.metric)
+            value = metrics.get(limit.metric)
             if value is None:
                 continue
             beyond = value > limit.value if limit.direction == "high" else value < limit.value
             if beyond:
-                _keep_strongest(
-                    findings,
-                    Finding(
-                        limit.signature,
-                        1.0,
-                        {
-                            "detector": "limit",
-                            "metric": limit.metric,
-                            "value": value,
-                            "limit": limit.value,
-                        },
-                    ),
-                )
-        explained = self._patterns(finite, findings)
-        self._link_finding(ts, findings)
-        if self.monitor is None:
-            self.monitor = StreamMonitor(config=device_monitor_config(len(finite)))
-        views = {}
-        for metric, value in finite.items():
-            view = self._counters.setdefault(metric, CounterTracker()).view(value)
-            if view is not None:
-                views[metric] = view
-        assessment = self.monitor.update(ts, views)
-        self._learned(assessment, explained, findings, finite)
-        return findings
+                evidence = {"detector": "limit", "metric": limit.metric, "value": value}
+                _keep(findings, Finding(limit.signature, 1.0, {**evidence, "limit": limit.value}))
 
-    def _patterns(self, metrics: Mapping[str, float], findings: dict[str, Finding]) -> set[str]:
+    def _link(self, ts: float, findings: dict[str, Finding]) -> None:
+        recent = sum(1 for at in self._drops if ts - FLAP_WINDOW_S <= at <= ts)
+        if recent:
+            evidence = {"detector": "presence", "drops_last_hour": recent}
+            _keep(findings, Finding("connectivity/flapping", min(1.0, recent / FLAPS), evidence))
+
+    def _shapes(
+        self, metrics: Mapping[str, float], views: Mapping[str, float], findings: dict[str, Finding]
+    ) -> set[str]:
         """Run shape detectors; returns the metrics they explain."""
         explained = set()
         jumps = {
@@ -121,41 +130,36 @@ class DeviceDiagnoser:
         }
         lone_jump = sum(jumps.values()) == 1  # several at once: physics, not a sensor
         for metric, value in metrics.items():
+            evidence: dict[str, object] = {"metric": metric, "value": value}
             spikes = self._spikes[metric].record(jumps[metric] and lone_jump)
-            counter = self._counters.get(metric)
+            counter = self._counters[metric].is_counter
             stuck = self._repeats.setdefault(metric, RepeatTracker()).update(value)
-            if stuck > 0 and not (counter is not None and counter.is_counter):
+            if stuck > 0 and not counter:
                 explained.add(metric)
-                _keep_strongest(
+                repeats = self._repeats[metric].run
+                _keep(
                     findings,
                     Finding(
                         f"sensor-stuck/{metric}",
                         stuck,
-                        {
-                            "detector": "repeat",
-                            "metric": metric,
-                            "value": value,
-                            "repeats": self._repeats[metric].run,
-                        },
+                        {**evidence, "detector": "repeat", "repeats": repeats},
                     ),
                 )
             if spikes > 0:
                 explained.add(metric)
-                _keep_strongest(
-                    findings,
-                    Finding(
-                        f"spike/{metric}",
-                        spikes,
-                        {
-                            "detector": "spike",
-                            "metric": metric,
-                            "value": value,
-                        },
-                    ),
+                _keep(
+                    findings, Finding(f"spike/{metric}", spikes, {**evidence, "detector": "spike"})
                 )
+            if counter is False and metric not in explained and self._watches_trend(metric):
+                trend = self._trends.setdefault(metric, TrendTracker()).update(views[metric])
+                direction: Direction = "high" if trend > 0 else "low"
+                name = self.profile.trends.get((metric, direction))
+                if name and abs(trend) >= self._alert_surprise:
+                    evidence.update(detector="trend", surprise=round(abs(trend), 2))
+                    _keep(findings, Finding(name, _severity(abs(trend)), evidence))
         return explained
 
-    def _learned(
+    def _baselines(
         self,
         assessment: Assessment,
         explained: set[str],
@@ -170,16 +174,12 @@ class DeviceDiagnoser:
         if not candidates:
             return
         top = max(candidates, key=lambda c: abs(c.z))
-        direction: Direction = "high" if top.z > 0 else "low"
-        signature = self.profile.meaning.get((top.metric, direction))
-        if signature is None:
-            kind = "sensor-drift" if top.detector == "drift" else "anomaly"
-            signature = f"{kind}/{top.metric}"
-        _keep_strongest(
+        name = self._name(top.metric, top.z, "sensor-drift" if top.detector == "drift" else "")
+        _keep(
             findings,
             Finding(
-                signature,
-                max(0.5, min(1.0, assessment.surprise / MAX_SURPRISE)),
+                name,
+                _severity(assessment.surprise),
                 {
                     "detector": top.detector,
                     "surprise": round(top.surprise, 2),
@@ -187,14 +187,62 @@ class DeviceDiagnoser:
                     "value": metrics.get(top.metric),
                     "baseline": top.baseline,
                     "z": round(top.z, 2),
-                    "direction": direction,
                     "others": {c.metric: round(c.z, 2) for c in candidates[:5] if c is not top},
                 },
             ),
         )
 
+    def _fleet(
+        self, metrics: Mapping[str, float], explained: set[str], findings: dict[str, Finding]
+    ) -> None:
+        """The fleet model: relationships between metrics that one metric alone hides."""
+        model = self.fleet_model()
+        if model is None:
+            return
+        judged = model.score_one(metrics)
+        if judged.surprise < self._alert_surprise:
+            return
+        residuals = [(m, r) for m, r in judged.contributions if m not in explained]
+        if not residuals:
+            return
+        metric, residual = residuals[0]
+        _keep(
+            findings,
+            Finding(
+                self._name(metric, residual, ""),
+                _severity(judged.surprise),
+                {
+                    "detector": "fleet",
+                    "surprise": round(judged.surprise, 2),
+                    "metric": metric,
+                    "value": metrics.get(metric),
+                    "expected": model.expected(metrics).get(metric),
+                    "residual": round(residual, 2),
+                },
+            ),
+        )
 
-def _keep_strongest(findings: dict[str, Finding], finding: Finding) -> None:
+    def _watches_trend(self, metric: str) -> bool:
+        """Trends are watched only where the profile says what one means: a physical
+        metric's slopes follow weather and usage over weeks, more than a device's first
+        hours can teach, so elsewhere a steep slope is no evidence of a fault."""
+        return any(m == metric for m, _ in self.profile.trends)
+
+    def _name(self, metric: str, signed: float, kind: str) -> str:
+        """The signature for ``metric`` deviating in the direction of ``signed``: the
+        profile's meaning first, else ``kind/metric`` (``anomaly`` by default)."""
+        direction: Direction = "high" if signed > 0 else "low"
+        meaning = self.profile.meaning.get((metric, direction))
+        return meaning or f"{kind or 'anomaly'}/{metric}"
+
+
+def _severity(surprise: float) -> float:
+    """Any anomaly state counts as evidence (≥ 0.5); rarer evidence scores higher."""
+    return max(0.5, min(1.0, surprise / MAX_SURPRISE))
+
+
+def _keep(findings: dict[str, Finding], finding: Finding) -> None:
+    """Keep the strongest finding per signature."""
     current = findings.get(finding.signature)
     if current is None or finding.score > current.score:
         findings[finding.signature] = finding

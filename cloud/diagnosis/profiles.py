@@ -32,7 +32,14 @@ class ModelProfile:
     meaning: dict[tuple[str, Direction], str] = field(default_factory=dict)
     """(metric, direction of a sustained deviation) -> signature, e.g. a compressor running
     hotter than its own baseline is ``overheat/compressor``."""
+    trends: dict[tuple[str, Direction], str] = field(default_factory=dict)
+    """(metric, direction of an unusually steady trend) -> signature: where a slope alone
+    means a fault (free memory draining away is a leak long before it runs out)."""
 
+
+FIRMWARE_TRENDS: dict[tuple[str, Direction], str] = {
+    ("mem_free_kb", "low"): "memory-leak/firmware",
+}
 
 FIRMWARE_MEANING: dict[tuple[str, Direction], str] = {
     ("mem_free_kb", "low"): "memory-leak/firmware",
@@ -48,11 +55,13 @@ PROFILES: dict[str, ModelProfile] = {
             ("cop", "low"): "overheat/compressor",
             **FIRMWARE_MEANING,
         },
+        trends=dict(FIRMWARE_TRENDS),
     ),
     "evcharger-ec11": ModelProfile(
         model="evcharger-ec11",
         limits=(Limit("connector_temp_c", "high", 70.0, "overheat/connector"),),
         meaning={("connector_temp_c", "high"): "overheat/connector", **FIRMWARE_MEANING},
+        trends=dict(FIRMWARE_TRENDS),
     ),
 }
 
@@ -61,4 +70,6 @@ def profile_for(model: str | None) -> ModelProfile:
     """The model's profile, or a generic one that knows only the firmware metrics."""
     if model in PROFILES:
         return PROFILES[model]
-    return ModelProfile(model=model or "unknown", meaning=dict(FIRMWARE_MEANING))
+    return ModelProfile(
+        model=model or "unknown", meaning=dict(FIRMWARE_MEANING), trends=dict(FIRMWARE_TRENDS)
+    )
