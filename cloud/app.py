@@ -22,6 +22,7 @@ from cloud.db.incidents import IncidentStore
 from cloud.db.store import Store
 from cloud.ingest.worker import IngestWorker
 from cloud.learning import FleetHistory, ModelRegistry, Trainer, retrain_forever
+from cloud.scoring import ScoringWorker
 from cloud.settings import CloudSettings
 from device_agent.clock import Clock, SystemClock
 
@@ -65,8 +66,11 @@ class CloudService:
         self.store = Store(self.engine)
         self.tokens = TokenStore(self.engine, self.clock)
         self.incidents = IncidentStore(self.engine)
-        self.ingest = IngestWorker(settings, self.store, self.clock)
         self.model_registry = ModelRegistry(self.engine, settings.model_dir, self.clock)
+        self.scoring = ScoringWorker(self.store, self.incidents, self.model_registry.latest)
+        self.ingest = IngestWorker(
+            settings, self.store, self.clock, listeners=[self.scoring.submit]
+        )
         self.trainer = Trainer(
             FleetHistory(self.engine),
             self.model_registry,
@@ -83,9 +87,13 @@ class CloudService:
             model_trainer=self.trainer,
         )
         self._server: _EmbeddedServer | None = None
+        self._retraining: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> CloudService:
+        """Start scoring, ingest and the retraining schedule."""
+        self.scoring.start()
         self.ingest.start()
+        self._retraining = asyncio.create_task(self.retrain_forever())
         return self
 
     async def __aexit__(
@@ -94,7 +102,11 @@ class CloudService:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self._retraining is not None:
+            self._retraining.cancel()
+            await asyncio.gather(self._retraining, return_exceptions=True)
         await asyncio.to_thread(self.ingest.stop)
+        await asyncio.to_thread(self.scoring.stop)
         self.engine.dispose()
 
     @property
@@ -107,7 +119,7 @@ class CloudService:
 
     async def retrain_forever(self) -> None:
         """Retrain each device model's fleet model every ``retrain_interval_s`` until
-        cancelled (not started by :meth:`serve`; the caller decides)."""
+        cancelled (started on entering the service)."""
         await retrain_forever(self.trainer, self.clock, self.settings.retrain_interval_s)
 
     async def serve(self, started: asyncio.Event | None = None) -> None:

@@ -61,6 +61,7 @@ async def run_demo(options: DemoOptions) -> int:
         settings = CloudSettings(
             mqtt_url=mqtt_url,
             http_port=options.port,
+            model_dir=str(folder / "models"),
             database_url=os.environ.get(
                 ENV_PREFIX + "DATABASE_URL", f"sqlite:///{folder / 'aftercare-demo.db'}"
             ),

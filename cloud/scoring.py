@@ -9,9 +9,11 @@ by a resend) are counted and not scored: streaming detectors only move forward.
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from cloud.db.incidents import IncidentStore
@@ -19,6 +21,7 @@ from cloud.db.store import AppliedBatch, LinkChange, Store, StoredSample
 from cloud.diagnosis.diagnoser import DeviceDiagnoser
 from cloud.diagnosis.profiles import profile_for
 from cloud.incidents.tracker import Decision, IncidentOpened, IncidentTracker, TrackerConfig
+from cloud.learning import FleetModel
 
 log = logging.getLogger("aftercare.scoring")
 
@@ -39,10 +42,12 @@ class ScoringWorker:
         self,
         store: Store,
         incident_store: IncidentStore,
+        fleet_models: Callable[[str], FleetModel | None] = lambda _model: None,
         tracker_config: TrackerConfig | None = None,
     ) -> None:
         self.store = store
         self.incident_store = incident_store
+        self.fleet_models = fleet_models
         self.tracker = IncidentTracker(tracker_config)
         self.stats = ScoringStats()
         self._diagnosers: dict[str, DeviceDiagnoser] = {}
@@ -115,12 +120,20 @@ class ScoringWorker:
             self.stats.resolved += len(decisions) - opened
         return [d for d, _ in decisions]
 
+    def _fleet_model(self, model: str | None) -> FleetModel | None:
+        return self.fleet_models(model) if model else None
+
     def _diagnoser(self, device_id: str) -> DeviceDiagnoser:
+        """The device's diagnoser; rebuilt once if its model becomes known after its first
+        samples arrived (a status message that came late)."""
         diagnoser = self._diagnosers.get(device_id)
-        if diagnoser is None:
+        if diagnoser is None or self._models[device_id] is None:
             device = self.store.get_device(device_id)
             model = device.model if device else None
-            diagnoser = DeviceDiagnoser(profile_for(model))
-            self._diagnosers[device_id] = diagnoser
-            self._models[device_id] = model
+            if diagnoser is None or model is not None:
+                diagnoser = DeviceDiagnoser(
+                    profile_for(model), functools.partial(self._fleet_model, model)
+                )
+                self._diagnosers[device_id] = diagnoser
+                self._models[device_id] = model
         return diagnoser

@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -27,7 +28,7 @@ from sqlalchemy.exc import OperationalError
 from cloud.app import CloudService
 from cloud.broker import EmbeddedBroker, free_port
 from cloud.settings import CloudSettings
-from device_agent.clock import SystemClock
+from device_agent.clock import Clock, SystemClock
 from firmware_sim.fleet import Fleet, FleetSpec
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -187,7 +188,9 @@ def any_database_url(
 
 
 def cloud_settings(broker: Broker, database_url: str, **overrides: object) -> CloudSettings:
+    model_dir = Path(tempfile.mkdtemp(prefix="aftercare-models-"))
     values: dict[str, object] = {
+        "model_dir": str(model_dir),
         "mqtt_url": broker.url,
         "database_url": database_url,
         "http_port": 0,
@@ -211,8 +214,10 @@ class RunningCloud:
 
 
 @contextlib.asynccontextmanager
-async def running_cloud(settings: CloudSettings) -> AsyncIterator[RunningCloud]:
-    async with CloudService(settings) as service:
+async def running_cloud(
+    settings: CloudSettings, clock: Clock | None = None
+) -> AsyncIterator[RunningCloud]:
+    async with CloudService(settings, clock) as service:
         started = asyncio.Event()
         task = asyncio.create_task(service.serve(started))
         await asyncio.wait_for(started.wait(), 10)
