@@ -57,17 +57,21 @@ class PcaModel:
         self.components = vt[:k]
         self.variances = np.maximum(var[:k], 1e-12)
         self.has_residual = k < d
-        self._inv_var = 1.0 / self.variances
+        self._inv_var_k = 1.0 / (self.variances * k)
+        self._inv_std = 1.0 / self.std
 
     def statistics_one(self, row: NDArray[np.float64]) -> tuple[float, float]:
-        """(T² / k, SPE) of one row (the per-sample hot path)."""
-        z = (row - self.mean) / self.std
+        """(T² / k, SPE) of one row (the per-sample hot path).
+
+        The components are orthonormal, so SPE = |z|² − |proj|² needs no reconstruction.
+        """
+        z = (row - self.mean) * self._inv_std
         proj = self.components @ z
-        t2 = float(np.dot(proj * proj, self._inv_var)) / len(self.variances)
+        pp = proj * proj
+        t2 = float(pp @ self._inv_var_k)
         if not self.has_residual:
             return t2, 0.0
-        resid = z - proj @ self.components
-        return t2, float(np.dot(resid, resid))
+        return t2, max(float(z @ z) - float(pp.sum()), 0.0)
 
     def statistics(self, rows: NDArray[np.float64]) -> NDArray[np.float64]:
         """(T² / k, SPE) per row of a 2-D array."""
@@ -102,8 +106,12 @@ class PcaDetector:
         self._train: list[list[float]] = []
         self.model: PcaModel | None = None
         self._recent: deque[tuple[float, float]] = deque(maxlen=max(smooth - 1, 1))
+        self._sums = [0.0, 0.0]
+        self._pushes = 0
         self._cal = _calibrators()
-        self.refit_every = refit_every if refit_every is not None else self.warmup_samples
+        self.refit_every = (
+            refit_every if refit_every is not None else REFIT_MEMORY * self.warmup_samples
+        )
         self._normal: deque[list[float]] = deque(maxlen=REFIT_MEMORY * self.warmup_samples)
         self._latest: deque[list[float]] = deque(maxlen=self.warmup_samples)
         self._since_fit = 0
@@ -117,27 +125,36 @@ class PcaDetector:
             out.append(float(v) if v is not None else math.nan)
         return out
 
-    def _stats(self, model: PcaModel, x: Mapping[str, float]) -> tuple[float, float]:
-        row = np.array(self._vector(x), dtype=np.float64)
-        missing = ~np.isfinite(row)
-        if missing.any():
+    def _stats(self, model: PcaModel, values: list[float]) -> tuple[float, float]:
+        row = np.array(values, dtype=np.float64)
+        if not math.isfinite(sum(values)):
+            missing = ~np.isfinite(row)
             row[missing] = model.mean[missing]  # a missing metric carries no evidence
         return model.statistics_one(row)
 
     def _smoothed(self, stats: tuple[float, float]) -> tuple[float, float]:
-        k = min(len(self._recent), self.smooth - 1)
-        t2, spe = stats
-        for i in range(1, k + 1):
-            a, b = self._recent[-i]
-            t2 += a
-            spe += b
-        return t2 / (k + 1), spe / (k + 1)
+        """Mean of the last ``smooth`` statistics, this one included (O(1) running sums)."""
+        k = len(self._recent) + 1
+        return (self._sums[0] + stats[0]) / k, (self._sums[1] + stats[1]) / k
+
+    def _push(self, stats: tuple[float, float]) -> None:
+        recent = self._recent
+        if len(recent) == recent.maxlen:
+            a, b = recent[0]
+            self._sums[0] -= a
+            self._sums[1] -= b
+        recent.append(stats)
+        self._sums[0] += stats[0]
+        self._sums[1] += stats[1]
+        self._pushes += 1
+        if self._pushes % 1000 == 0:  # recompute exactly: no floating-point creep
+            self._sums = [sum(a for a, _ in recent), sum(b for _, b in recent)]
 
     def surprise_parts(self, x: Mapping[str, float]) -> tuple[float, float]:
         """Surprise of the smoothed T² and SPE (0, 0 during warm-up)."""
         if self.model is None:
             return 0.0, 0.0
-        t2, spe = self._smoothed(self._stats(self.model, x))
+        t2, spe = self._smoothed(self._stats(self.model, self._vector(x)))
         return self._cal[0].surprise(t2), self._cal[1].surprise(spe)
 
     def step(self, x: Mapping[str, float]) -> tuple[float, float]:
@@ -146,10 +163,11 @@ class PcaDetector:
         if model is None:
             self.learn_one(x)
             return 0.0, 0.0
-        stats = self._stats(model, x)
+        row = self._vector(x)
+        stats = self._stats(model, row)
         t2, spe = self._smoothed(stats)
         parts = self._cal[0].surprise(t2), self._cal[1].surprise(spe)
-        self._after(x, stats, parts)
+        self._after(row, stats, parts)
         return parts
 
     def score_one(self, x: Mapping[str, float]) -> float:
@@ -157,9 +175,10 @@ class PcaDetector:
 
     def learn_one(self, x: Mapping[str, float]) -> None:
         if self.model is not None:
-            stats = self._stats(self.model, x)
+            row = self._vector(x)
+            stats = self._stats(self.model, row)
             t2, spe = self._smoothed(stats)
-            self._after(x, stats, (self._cal[0].surprise(t2), self._cal[1].surprise(spe)))
+            self._after(row, stats, (self._cal[0].surprise(t2), self._cal[1].surprise(spe)))
             return
         self.n += 1
         self._train.append(self._vector(x))
@@ -167,7 +186,7 @@ class PcaDetector:
             self._fit()
 
     def _after(
-        self, x: Mapping[str, float], stats: tuple[float, float], parts: tuple[float, float]
+        self, row: list[float], stats: tuple[float, float], parts: tuple[float, float]
     ) -> None:
         """Learn one scored sample: keep it for the next refit if it looked normal.
 
@@ -177,8 +196,7 @@ class PcaDetector:
         not absorbed into the baseline.
         """
         self.n += 1
-        self._recent.append(stats)
-        row = self._vector(x)
+        self._push(stats)
         self._latest.append(row)
         if max(parts) < NORMAL_SURPRISE:
             self._normal.append(row)
@@ -199,6 +217,7 @@ class PcaDetector:
         self._train = rows
         self._cal = _calibrators()
         self._recent.clear()
+        self._sums = [0.0, 0.0]
         self._fit()
         self.refits += 1
 
@@ -218,7 +237,7 @@ class PcaDetector:
             cal.seed([float(v) for v in smoothed])
         self.model = PcaModel(data)
         for row in stats[-(self.smooth - 1) :] if self.smooth > 1 else []:
-            self._recent.append((float(row[0]), float(row[1])))
+            self._push((float(row[0]), float(row[1])))
         self._train = []
         self._since_fit = 0
         self._normal_since_fit = 0

@@ -39,6 +39,7 @@ class SeasonalProfile:
         "_slot_n",
         "_slot_sum",
         "_t0",
+        "_test_every",
         "strong",
         "visits",
     )
@@ -62,8 +63,9 @@ class SeasonalProfile:
         self._slot = -1
         self._slot_sum = 0.0
         self._slot_n = 0
-        self._series = np.full(3 * n_bins, np.nan)
+        self._series: list[float] = [math.nan] * (3 * n_bins)
         self._pushed = 0
+        self._test_every = max(n_bins // 8, 1)
         self.strong = False
 
     def ready(self, t: float) -> bool:
@@ -75,7 +77,7 @@ class SeasonalProfile:
         return t - self._t0 >= self._period_s and self.visits >= 10
 
     def _index(self, t: float) -> int:
-        return int((t % self._period_s) / self._bin_s) % len(self._bins)
+        return int(t // self._bin_s) % len(self._bins)
 
     def expected(self, t: float) -> float:
         """Learned value for the phase of ``t`` (NaN if never seen)."""
@@ -90,34 +92,51 @@ class SeasonalProfile:
         """Fold one sample into its phase bin and the residual scale."""
         if self._t0 != self._t0:
             self._t0 = t
-        self._track(t, value)
-        i = self._index(t)
-        old = self._bins[i]
+        slot = int(t // self._bin_s)
+        if slot == self._slot:  # the common case: same bin-wide slot as the last sample
+            self._slot_sum += value
+            self._slot_n += 1
+        elif slot == self._slot + 1 and self._slot >= 0:  # next slot: close this one
+            series = self._series
+            pushed = self._pushed
+            series[pushed % len(series)] = self._slot_sum / self._slot_n
+            self._pushed = pushed = pushed + 1
+            if pushed % self._test_every == 0 and pushed >= 2 * len(self._bins):
+                self.strong = self._periodic()
+            self._slot, self._slot_sum, self._slot_n = slot, value, 1
+        else:
+            self._track(slot, value)
+        bins = self._bins
+        i = slot % len(bins)
+        old = bins[i]
         if old != old:  # NaN: first visit of this phase
-            self._bins[i] = value
+            bins[i] = value
             return
         resid = abs(value - old)
         self.visits += 1
-        a = max(self._scale_alpha, 1.0 / self.visits)
-        cap = 4.0 * self._scale if self.visits > 20 else resid
-        self._scale += a * (min(resid, cap) - self._scale)
-        self._bins[i] = old + self._alpha * (value - old)
+        a = 1.0 / self.visits
+        if a < self._scale_alpha:
+            a = self._scale_alpha
+        if self.visits > 20:
+            cap = 4.0 * self._scale
+            if resid > cap:
+                resid = cap
+        self._scale += a * (resid - self._scale)
+        bins[i] = old + self._alpha * (value - old)
 
-    def _track(self, t: float, value: float) -> None:
-        """Keep a bin-averaged copy of the recent series to test for the period."""
-        slot = int(t // self._bin_s)
-        if slot == self._slot or self._slot < 0:
-            self._slot = slot
-            self._slot_sum += value
-            self._slot_n += 1
+    def _track(self, slot: int, value: float) -> None:
+        """Close the previous slot: keep a bin-averaged copy of the series (period test)."""
+        if self._slot < 0:
+            self._slot, self._slot_sum, self._slot_n = slot, value, 1
             return
         n = len(self._bins)
+        series = self._series
         gap = min(max(slot - self._slot, 1), n)  # skipped slots (or a clock step back)
         for k in range(gap):
-            mean = self._slot_sum / self._slot_n if k == 0 else math.nan
-            self._series[self._pushed % len(self._series)] = mean
-            self._pushed += 1
-            if self._pushed >= 2 * n and self._pushed % max(n // 8, 1) == 0:
+            pushed = self._pushed
+            series[pushed % len(series)] = self._slot_sum / self._slot_n if k == 0 else math.nan
+            self._pushed = pushed = pushed + 1
+            if pushed % self._test_every == 0 and pushed >= 2 * n:
                 self.strong = self._periodic()
         self._slot, self._slot_sum, self._slot_n = slot, value, 1
 
@@ -133,7 +152,7 @@ class SeasonalProfile:
         m = min(self._pushed, len(self._series))
         start = self._pushed - m
         idx = np.arange(start, self._pushed) % len(self._series)
-        x = self._series[idx]
+        x = np.asarray(self._series, dtype=np.float64)[idx]
         r_full = _lag_corr(x, n)
         r_half = _lag_corr(x, max(n // 2, 1))
         return r_full >= 0.5 and r_full >= r_half + 0.2

@@ -79,8 +79,11 @@ class TailCalibrator:
 
     def seed(self, values: list[float]) -> None:
         """Learn a batch of values and fit at once (calibration from a warm-up sample)."""
-        for v in values:
+        for v in values[: max(len(values) - self._history, 0)]:
             self.learn(v)
+        for v in values[max(len(values) - self._history, 0) :]:
+            self._buf[self._n % self._history] = v
+            self._n += 1
         if self._n >= 2:
             self._refit()
 
@@ -130,7 +133,7 @@ class TailCalibrator:
         # A tail with no spread (constant feature) still needs a finite slope: any value
         # above it is then very surprising, which is the right answer for a stuck signal.
         floor = max(1e-6 * max(abs(u), 1e-3), self._min_scale)
-        self._top = sorted(float(v) for v in part[k + 1 :])
+        self._top = np.sort(part[k + 1 :]).tolist()
         self._n_fit = len(data)
         self._u = u
         self._inv_beta = 1.0 / (max(beta, floor) * _LN10)

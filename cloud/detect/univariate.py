@@ -49,7 +49,7 @@ class UnivariateConfig:
     drift_len: int = 40
     seasonal_alpha: float = 0.3
     history: int = 3000
-    refit_every: int = 50
+    refit_every: int = 100
     slow_scale_alpha: float = 0.002
     scale_floor: float = 0.5
 
@@ -74,6 +74,7 @@ class MetricModel:
         self.scale = 0.0
         self.slow_scale = 0.0
         self.resolution = math.inf
+        self._half_res = 0.0
         self._last = math.nan
         self._floor = 1e-9
         self._t_first: list[float] = []
@@ -91,6 +92,9 @@ class MetricModel:
             )
             for name in FEATURES
         }
+        self._cals = [self.cal[name] for name in FEATURES]
+        self._views_key: tuple[object, ...] = ()
+        self._active: list[tuple[int, str, TailCalibrator]] = []
 
     # -- reading (pure) ---------------------------------------------------------------
     def _zs(self, t: float, v: float) -> tuple[float, float, float, float]:
@@ -150,27 +154,35 @@ class MetricModel:
         burst, drift = self._windows(z_best)
         return (abs(z_level), abs(z_day), abs(z_week), burst, drift), z_best
 
+    def _views(self, mask: tuple[bool, ...] | None) -> list[tuple[int, str, TailCalibrator]]:
+        """Views allowed to judge: not masked, and seasonal ones only while periodic."""
+        p_day, p_week = self.profiles
+        key = (mask, p_day is not None and p_day.strong, p_week is not None and p_week.strong)
+        if key != self._views_key:
+            self._views_key = key
+            self._active = [
+                (k, name, self.cal[name])
+                for k, name in enumerate(FEATURES)
+                if (mask is None or mask[k]) and (k not in (1, 2) or key[k])
+            ]
+        return self._active
+
     def _judge(
         self, feats: tuple[float, ...], z_best: float, mask: tuple[bool, ...] | None
     ) -> MetricReading:
         best, best_name = 0.0, FEATURES[0]
-        p_day, p_week = self.profiles
-        views = 0
-        for k, (name, f) in enumerate(zip(FEATURES, feats, strict=True)):
-            if mask is not None and not mask[k]:
-                continue
-            if (k == 1 and not (p_day and p_day.strong)) or (
-                k == 2 and not (p_week and p_week.strong)
-            ):
-                continue
-            views += 1
-            s = self.cal[name].surprise(f) if f == f else 0.0
+        views = self._views(mask)
+        for k, name, cal in views:
+            f = feats[k]
+            s = cal.surprise(f) if f == f else 0.0
             if s > best:
                 best, best_name = s, name
         # Multiple testing: the largest of ``views`` surprises is less rare than any one
         # of them (Bonferroni), so more views must not mean more false alarms.
-        best -= _LOG10[views]
-        return MetricReading(min(max(best, 0.0), MAX_SURPRISE), z_best, best_name, self.level)
+        best -= _LOG10[len(views)]
+        if best < 0.0:
+            best = 0.0
+        return MetricReading(min(best, MAX_SURPRISE), z_best, best_name, self.level)
 
     def read(self, t: float, v: float, mask: tuple[bool, ...] | None = None) -> MetricReading:
         """Surprise of value ``v`` at time ``t`` given everything learned so far.
@@ -187,16 +199,18 @@ class MetricModel:
 
     def step(self, t: float, v: float, mask: tuple[bool, ...] | None = None) -> MetricReading:
         """``read`` then ``learn`` with one feature computation (the fast path)."""
-        feats, z_best = self.features(t, v)
+        z_level, z_day, z_week, z_best = self._zs(t, v)
+        burst, drift = self._windows(z_best)
+        feats = (abs(z_level), abs(z_day), abs(z_week), burst, drift)
         reading = self._judge(feats, z_best, mask)
         self._learn_features(t, v, feats, z_best)
         return reading
 
     def _learn_features(self, t: float, v: float, feats: tuple[float, ...], z_best: float) -> None:
-        settled = self.n >= _SETTLE_SAMPLES
-        for name, f in zip(FEATURES, feats, strict=True):
-            if settled and f == f:  # a view that cannot judge yet (NaN) must not teach it
-                self.cal[name].learn(f)
+        if self.n >= _SETTLE_SAMPLES:
+            for cal, f in zip(self._cals, feats, strict=True):
+                if f == f:  # a view that cannot judge yet (NaN) must not teach it
+                    cal.learn(f)
         self._push_recent(z_best)
         self._learn_level(v)
         self._learn_seasonal(t, v)
@@ -209,19 +223,26 @@ class MetricModel:
             self._last = v
             return
         r = v - self.level
-        cap = cfg.clip_z * self.scale if self.n > 20 else abs(r)
-        a_s = max(cfg.scale_alpha, 1.0 / self.n)
-        self.scale += a_s * (min(abs(r), cap) - self.scale)
-        clipped = r if abs(r) <= cap else math.copysign(cap, r)
-        self.level += max(cfg.level_alpha, 1.0 / self.n) * clipped
-        a_slow = max(cfg.slow_scale_alpha, 1.0 / self.n)
-        self.slow_scale += a_slow * (min(abs(r), 3.0 * cap) - self.slow_scale)
+        ar = abs(r)
+        n = self.n
+        cap = cfg.clip_z * self.scale if n > 20 else ar
+        inv_n = 1.0 / n
+        a_s = cfg.scale_alpha if cfg.scale_alpha > inv_n else inv_n
+        self.scale += a_s * ((ar if ar < cap else cap) - self.scale)
+        clipped = r if ar <= cap else math.copysign(cap, r)
+        self.level += (cfg.level_alpha if cfg.level_alpha > inv_n else inv_n) * clipped
+        # Long-run scale and resolution floor the fast scale: a stream that is flat for a
+        # while (zeros between bursts, a quantised sensor) must not make tiny changes
+        # look like thousands of deviations.
+        a_slow = cfg.slow_scale_alpha if cfg.slow_scale_alpha > inv_n else inv_n
+        cap3 = 3.0 * cap
+        self.slow_scale += a_slow * ((ar if ar < cap3 else cap3) - self.slow_scale)
         step = abs(v - self._last)
         if 0.0 < step < self.resolution:
             self.resolution = step
+            self._half_res = 0.5 * step
         self._last = v
-        res = self.resolution if self.resolution != math.inf else 0.0
-        self._floor = max(cfg.scale_floor * self.slow_scale, 0.5 * res, 1e-9 * (1.0 + abs(v)))
+        self._floor = max(cfg.scale_floor * self.slow_scale, self._half_res, 1e-9 * (1.0 + abs(v)))
 
     def _learn_seasonal(self, t: float, v: float) -> None:
         if not self._seasonal_decided:
