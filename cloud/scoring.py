@@ -10,6 +10,7 @@ by a resend) are counted and not scored: streaming detectors only move forward.
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import queue
 import threading
@@ -96,23 +97,30 @@ class ScoringWorker:
     def score(self, samples: list[StoredSample]) -> list[Decision]:
         """Score samples (any devices, each device's in seq order) and record decisions."""
         decisions: list[tuple[Decision, str | None]] = []
-        for sample in sorted(samples, key=lambda s: (s.device_id, s.seq)):
-            if sample.ts < self._last_ts.get(sample.device_id, float("-inf")):
-                self.stats.late += 1
+        ordered = sorted(samples, key=lambda s: (s.device_id, s.seq))
+        for device_id, group in itertools.groupby(ordered, key=lambda s: s.device_id):
+            runs = []
+            for sample in group:
+                if sample.ts < self._last_ts.get(device_id, float("-inf")):
+                    self.stats.late += 1
+                    continue
+                self._last_ts[device_id] = sample.ts
+                runs.append(sample)
+            if not runs:
                 continue
-            self._last_ts[sample.device_id] = sample.ts
-            diagnoser = self._diagnoser(sample.device_id)
-            findings = diagnoser.observe(sample.ts, sample.metrics)
-            model = self._models[sample.device_id]
-            for decision in self.tracker.observe(sample.device_id, sample.ts, findings):
-                decisions.append((decision, model))
-                log.info(
-                    "device=%s incident %s signature=%s",
-                    sample.device_id,
-                    type(decision).__name__,
-                    decision.signature,
-                )
-            self.stats.scored += 1
+            diagnoser = self._diagnoser(device_id)
+            found = diagnoser.observe_many([(s.ts, s.metrics) for s in runs])
+            model = self._models[device_id]
+            for sample, findings in zip(runs, found, strict=True):
+                for decision in self.tracker.observe(device_id, sample.ts, findings):
+                    decisions.append((decision, model))
+                    log.info(
+                        "device=%s incident %s signature=%s",
+                        device_id,
+                        type(decision).__name__,
+                        decision.signature,
+                    )
+            self.stats.scored += len(runs)
         if decisions:
             self.incident_store.record(decisions)
             opened = sum(isinstance(d, IncidentOpened) for d, _ in decisions)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from cloud.detect import AlertPolicy, Assessment, MonitorConfig, StreamMonitor
 from cloud.detect.tail import MAX_SURPRISE
@@ -81,19 +81,34 @@ class DeviceDiagnoser:
 
     def observe(self, ts: float, metrics: Mapping[str, float]) -> dict[str, Finding]:
         """Judge one sample (then learn from it); returns findings by signature."""
-        finite = {m: v for m, v in metrics.items() if math.isfinite(v)}
-        findings: dict[str, Finding] = {}
-        self._limits(finite, findings)
-        self._link(ts, findings)
-        views = self._views(finite)
-        explained = self._shapes(finite, views, findings)
-        if self.monitor is None:
-            config = device_monitor_config(len(finite))
-            self.monitor = StreamMonitor(config=config)
-            self._alert_surprise = config.policy.threshold
-        self._baselines(self.monitor.update(ts, views), explained, findings, finite)
-        self._fleet(finite, explained, findings)
-        return findings
+        return self.observe_many([(ts, metrics)])[0]
+
+    def observe_many(
+        self, samples: Sequence[tuple[float, Mapping[str, float]]]
+    ) -> list[dict[str, Finding]]:
+        """Judge a run of this device's samples in order, the fleet model in one
+        vectorised pass; the same findings as calling :meth:`observe` for each."""
+        model = self.fleet_model()
+        fleet_scores = model.score_many(model.matrix(m for _, m in samples)) if model else None
+        results = []
+        for index, (ts, metrics) in enumerate(samples):
+            finite = {m: v for m, v in metrics.items() if math.isfinite(v)}
+            findings: dict[str, Finding] = {}
+            self._limits(finite, findings)
+            self._link(ts, findings)
+            views = self._views(finite)
+            explained = self._shapes(finite, views, findings)
+            if self.monitor is None:
+                config = device_monitor_config(len(finite))
+                self.monitor = StreamMonitor(config=config)
+                self._alert_surprise = config.policy.threshold
+            self._baselines(self.monitor.update(ts, views), explained, findings, finite)
+            if model is not None and fleet_scores is not None:
+                tail = 1.0 - float(fleet_scores.score[index])
+                if tail <= 10.0**-self._alert_surprise:
+                    self._fleet(model, finite, explained, findings)
+            results.append(findings)
+        return results
 
     def _views(self, metrics: Mapping[str, float]) -> dict[str, float]:
         """What learned detectors see: values, or increments of counters."""
@@ -193,12 +208,14 @@ class DeviceDiagnoser:
         )
 
     def _fleet(
-        self, metrics: Mapping[str, float], explained: set[str], findings: dict[str, Finding]
+        self,
+        model: FleetModel,
+        metrics: Mapping[str, float],
+        explained: set[str],
+        findings: dict[str, Finding],
     ) -> None:
-        """The fleet model: relationships between metrics that one metric alone hides."""
-        model = self.fleet_model()
-        if model is None:
-            return
+        """The fleet model: relationships between metrics that one metric alone hides.
+        Called only for samples the batch pass found unusual."""
         judged = model.score_one(metrics)
         if judged.surprise < self._alert_surprise:
             return
