@@ -30,6 +30,8 @@ class AlertPolicy:
     state_release: float = 1.5
     quiet_samples: int = 60
     rearm_samples: int = 10
+    hold_samples: int = 15
+    hold_fraction: float = 0.1
     fatigue_step: float = 0.5
     fatigue_samples: float = 500.0
 
@@ -37,7 +39,16 @@ class AlertPolicy:
 class AlertState:
     """Mutable per-stream decision state for one :class:`AlertPolicy`."""
 
-    __slots__ = ("_calm", "_decay", "_fatigue", "_in_anomaly", "_since_alert", "policy")
+    __slots__ = (
+        "_anomaly_len",
+        "_calm",
+        "_clear",
+        "_decay",
+        "_fatigue",
+        "_in_anomaly",
+        "_since_alert",
+        "policy",
+    )
 
     def __init__(self, policy: AlertPolicy) -> None:
         self.policy = policy
@@ -46,6 +57,8 @@ class AlertState:
         self._since_alert = 1 << 30
         self._in_anomaly = False
         self._calm = 0
+        self._clear = 0
+        self._anomaly_len = 0
 
     def step(self, surprise: float, state_surprise: float = 0.0) -> tuple[float, bool, bool]:
         """Fold one sample's surprise; returns (emitted surprise, is_anomaly, alerted)."""
@@ -65,6 +78,15 @@ class AlertState:
             self._fatigue += p.fatigue_step
         if alerted or state_surprise >= p.state_threshold:
             self._in_anomaly = True
-        elif self._in_anomaly and surprise < p.release and state_surprise < p.state_release:
-            self._in_anomaly = False
+            self._anomaly_len += 1
+            self._clear = 0
+        elif self._in_anomaly:
+            self._anomaly_len += 1
+            self._clear = self._clear + 1 if state_surprise < p.state_release else 0
+            # Off-delay: a fault that lasted a while does not end on its first quiet
+            # sample (alarm chattering); the hold grows with how long it lasted.
+            hold = min(p.hold_fraction * self._anomaly_len, p.hold_samples)
+            if surprise < p.release and self._clear > hold:
+                self._in_anomaly = False
+                self._anomaly_len = 0
         return max(emitted, 0.0), self._in_anomaly, alerted
