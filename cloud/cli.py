@@ -29,6 +29,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--duration", type=_positive_float, help="stop after S seconds")
     demo.add_argument("--out", type=Path, help="folder for demo.json and the SQLite file")
     demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument(
+        "--speed",
+        type=_positive_float,
+        default=60.0,
+        help="device time per real second (default 60: an hour of device life a minute)",
+    )
+    demo.add_argument(
+        "--faults-per-day",
+        type=float,
+        default=2.0,
+        help="occasional faults per device per device-day (default 2; 0 = healthy)",
+    )
 
     cloud = commands.add_parser("cloud", help="the cloud service")
     cloud_commands = cloud.add_subparsers(dest="cloud_command", required=True)
@@ -52,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--device-id", help="AFTERCARE_DEVICE_ID")
     run.add_argument("--mqtt-url", help="AFTERCARE_MQTT_URL")
     run.add_argument("--model", default="heatpump-hp200", help="simulated device model")
+
+    detect = commands.add_parser(
+        "detect", help="score a time-series CSV with the cloud's streaming detector"
+    )
+    detect.add_argument("input", type=Path, help="CSV with a timestamp and numeric columns")
+    detect.add_argument("-o", "--output", type=Path, help="output CSV (default: stdout)")
 
     sim = commands.add_parser("sim", help="simulated fleets")
     sim_commands = sim.add_subparsers(dest="sim_command", required=True)
@@ -86,8 +104,14 @@ def _dispatch(args: argparse.Namespace) -> int:
             duration_s=args.duration,
             out=args.out,
             seed=args.seed,
+            speed=args.speed,
+            fault_rate_per_device_day=args.faults_per_day,
         )
         return asyncio.run(run_demo(options))
+    if args.command == "detect":
+        from cloud.detect_csv import run_detect
+
+        return run_detect(args.input, args.output, sys.stdout)
     if args.command == "cloud":
         from cloud import commands
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from cloud.app import CloudService
 from cloud.broker import EmbeddedBroker
 from cloud.settings import CloudSettings
-from device_agent.clock import SystemClock
+from device_agent.clock import ScaledClock, SystemClock
 from device_agent.settings import ENV_PREFIX
 from firmware_sim.fleet import Fleet, FleetSpec
 
@@ -38,7 +38,11 @@ class DemoOptions:
     duration_s: float | None = None
     out: Path | None = None
     seed: int = 1
-    telemetry_interval_s: float = 2.0
+    speed: float = 60.0
+    """Device time per real second: detectors learn a device in its first simulated hours
+    and faults come after those, so the demo shows incidents within minutes."""
+    fault_rate_per_device_day: float = 2.0
+    telemetry_interval_s: float = 60.0
 
 
 @contextlib.contextmanager
@@ -66,12 +70,14 @@ async def run_demo(options: DemoOptions) -> int:
                 ENV_PREFIX + "DATABASE_URL", f"sqlite:///{folder / 'aftercare-demo.db'}"
             ),
         )
-        clock = SystemClock()
+        clock = ScaledClock(SystemClock().now(), options.speed)
         spec = FleetSpec(
             devices=options.devices,
             mqtt_url=mqtt_url,
             seed=options.seed,
             telemetry_interval_s=options.telemetry_interval_s,
+            flush_interval_s=1.0,
+            fault_rate_per_device_day=options.fault_rate_per_device_day,
         )
         fleet = Fleet(spec, clock)
         stack.callback(fleet.close)
@@ -118,7 +124,11 @@ async def _serve_fleet(
         print(f"API:       {api}  (OpenAPI: {api.removesuffix('/api/v1')}/docs)", flush=True)
         print(f"service token: {service_token}", flush=True)
         print(f"owner token:   {owner_token}  (owns {', '.join(owned)})", flush=True)
-        print(f"{len(fleet.device_ids)} simulated devices reporting; Ctrl-C stops", flush=True)
+        print(
+            f"{len(fleet.device_ids)} simulated devices reporting, device time x"
+            f"{options.speed:g}; incidents at {api}/incidents; Ctrl-C stops",
+            flush=True,
+        )
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), options.duration_s)
         running.cancel()

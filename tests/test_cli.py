@@ -63,3 +63,28 @@ def test_bad_scenario_file_is_a_clear_error(
     error = capsys.readouterr().err
     assert "fleet.devices" in error
     assert "duration_s" in error
+
+
+def test_detect_scores_every_row_of_a_csv(tmp_path: Path) -> None:
+    source = tmp_path / "series.csv"
+    rows = ["timestamp,value"]
+    for i in range(400):
+        value = 100.0 if i == 300 else 10.0 + (i % 7) * 0.1
+        rows.append(f"2024-01-01 {i // 60:02d}:{i % 60:02d}:00,{value}")
+    source.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "scores.csv"
+    assert main(["detect", str(source), "-o", str(out)]) == 0
+    lines = out.read_text().splitlines()
+    assert lines[0] == "timestamp,anomaly_score,is_anomaly"
+    assert len(lines) == 401
+    flagged = [i for i, line in enumerate(lines[1:]) if line.endswith(",1")]
+    assert 300 in flagged
+
+
+def test_detect_refuses_a_csv_without_numbers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "words.csv"
+    source.write_text("timestamp,name\n2024-01-01 00:00:00,pump\n")
+    assert main(["detect", str(source)]) == 2
+    assert "numeric" in capsys.readouterr().err
