@@ -29,6 +29,7 @@ __all__ = ["PcaDetector", "PcaModel"]
 _EXPLAINED = 0.8
 DRIFT_HORIZON = 2.0
 REFIT_MEMORY = 4
+MIN_MEMORY = 2000
 """Refits use up to this many warm-ups' worth of normal samples (more of the cycle)."""
 NORMAL_SURPRISE = 1.5
 """Samples whose surprise stays below this are taken as normal for refitting."""
@@ -112,7 +113,9 @@ class PcaDetector:
         self.refit_every = (
             refit_every if refit_every is not None else REFIT_MEMORY * self.warmup_samples
         )
-        self._normal: deque[list[float]] = deque(maxlen=REFIT_MEMORY * self.warmup_samples)
+        self._normal: deque[list[float]] = deque(
+            maxlen=max(REFIT_MEMORY * self.warmup_samples, MIN_MEMORY)
+        )
         self._latest: deque[list[float]] = deque(maxlen=self.warmup_samples)
         self._since_fit = 0
         self._normal_since_fit = 0
@@ -207,11 +210,11 @@ class PcaDetector:
         mostly_flagged = 2 * self._normal_since_fit < self._since_fit
         if not mostly_flagged and len(self._normal) >= self.warmup_samples:
             self._refit(list(self._normal))
-        elif mostly_flagged and self._since_fit >= REFIT_MEMORY * self.refit_every:
+        elif mostly_flagged and self._since_fit >= 2 * self.refit_every:
             # Flagged for this long, the "fault" is the device's new normal (a re-fit
             # after maintenance, a cycle the warm-up never saw): re-baseline on it.
             self._normal.extend(self._latest)
-            self._refit(list(self._latest))
+            self._refit(list(self._normal))
 
     def _refit(self, rows: list[list[float]]) -> None:
         self._train = rows
