@@ -30,6 +30,7 @@ from benchmarks.nab_scoring import (
     prepare_file,
     probation_rows,
 )
+from cloud.detect import MonitorConfig
 from cloud.detect_csv import read_table, score_table
 
 PUBLISHED = {"ARTime": 73.55, "Numenta HTM": 69.52, "CAD OSE": 66.13, "Windowed Gaussian": 37.70}
@@ -52,9 +53,14 @@ def label_windows(times_s: list[float], spans: list[list[str]]) -> list[Window]:
 
 
 def score_file(path: Path) -> tuple[list[float], np.ndarray]:
-    """(epoch seconds, anomaly_score per row) exactly as ``aftercare detect`` computes."""
+    """(epoch seconds, anomaly_score per row) exactly as ``aftercare detect`` computes.
+
+    NAB's protocol lets a detector learn from the probation period: it is the warm-up
+    (as SKAB's training part is for ``benchmarks.skab``); nothing else is set per file.
+    """
     table = read_table(path)
-    scores = np.array([a.score for a in score_table(table)], dtype=np.float64)
+    config = MonitorConfig(warmup_samples=probation_rows(len(table.times_s)))
+    scores = np.array([a.score for a in score_table(table, config)], dtype=np.float64)
     return table.times_s, scores
 
 

@@ -235,8 +235,8 @@ class MetricModel:
         # while (zeros between bursts, a quantised sensor) must not make tiny changes
         # look like thousands of deviations.
         a_slow = cfg.slow_scale_alpha if cfg.slow_scale_alpha > inv_n else inv_n
-        cap3 = 3.0 * cap
-        self.slow_scale += a_slow * ((ar if ar < cap3 else cap3) - self.slow_scale)
+        slow_cap = 3.0 * cfg.clip_z * self.slow_scale if n > 20 else ar
+        self.slow_scale += a_slow * ((ar if ar < slow_cap else slow_cap) - self.slow_scale)
         step = abs(v - self._last)
         if 0.0 < step < self.resolution:
             self.resolution = step
