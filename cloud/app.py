@@ -77,6 +77,7 @@ class CloudService:
             self.clock,
             window_s=settings.train_window_s,
             max_samples=settings.train_max_samples,
+            min_span_s=settings.train_min_span_s,
         )
         self.api = create_api(
             self.store,

@@ -121,7 +121,9 @@ async def _serve_fleet(
                 "owner_device_ids": owned,
             }
             (folder / "demo.json").write_text(json.dumps(demo_json, indent=2) + "\n")
-        print(f"API:       {api}  (OpenAPI: {api.removesuffix('/api/v1')}/docs)", flush=True)
+        root = api.removesuffix("/api/v1")
+        print(f"dashboard: {root}/#token={service_token}", flush=True)
+        print(f"API:       {api}  (OpenAPI: {root}/docs)", flush=True)
         print(f"service token: {service_token}", flush=True)
         print(f"owner token:   {owner_token}  (owns {', '.join(owned)})", flush=True)
         print(

@@ -27,4 +27,5 @@ class CloudSettings(BaseSettings):
     model_dir: str = "models"
     retrain_interval_s: float = Field(default=86_400.0, gt=0)
     train_window_s: float = Field(default=7 * 86_400.0, gt=0)
+    train_min_span_s: float = Field(default=86_400.0, ge=0)
     train_max_samples: int = Field(default=200_000, ge=1)

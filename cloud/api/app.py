@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from fastapi import APIRouter, FastAPI
 
-from cloud.api.routes import devices, health, incidents, models
+from cloud.api.routes import devices, health, incidents, models, pages
 from cloud.auth import TokenStore
 from cloud.db.incidents import IncidentStore
 from cloud.db.store import Store
@@ -41,4 +41,5 @@ def create_api(
     api.include_router(models.router)
     app.include_router(api)
     app.include_router(health.router)
+    app.include_router(pages.router)
     return app

@@ -45,6 +45,17 @@ class FleetHistory:
         with self.engine.connect() as conn:
             return sorted(str(m) for m in conn.scalars(query))
 
+    def span_s(self, device_model: str, until: float) -> float:
+        """How long (in sample time) the fleet of ``device_model`` has been reporting."""
+        query = (
+            select(func.min(samples.c.ts))
+            .select_from(samples.join(devices, devices.c.id == samples.c.device_id))
+            .where(devices.c.model == device_model)
+        )
+        with self.engine.connect() as conn:
+            first = conn.scalar(query)
+        return 0.0 if first is None else max(0.0, until - float(first))
+
     def window(
         self, device_model: str, since: float, until: float, max_samples: int
     ) -> HistoryWindow:

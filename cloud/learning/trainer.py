@@ -65,6 +65,7 @@ class Trainer:
         max_samples: int = 200_000,
         min_samples: int = 500,
         min_devices: int = 2,
+        min_span_s: float = 0.0,
         options: FitOptions | None = None,
     ) -> None:
         self.history = history
@@ -74,6 +75,9 @@ class Trainer:
         self.max_samples = max_samples
         self.min_samples = min_samples
         self.min_devices = min_devices
+        self.min_span_s = min_span_s
+        """History must cover this much time (a full daily cycle, say) before a model is
+        fitted: a model of one night's telemetry would call every morning an anomaly."""
         self.options = options or FitOptions()
 
     def train(self, device_model: str) -> TrainingReport:
@@ -84,6 +88,15 @@ class Trainer:
         """
         started = time.perf_counter()
         now = self.clock.now()
+        span_s = self.history.span_s(device_model, now)
+        if span_s < self.min_span_s:
+            raise NotEnoughHistory(
+                device_model,
+                f"the fleet has reported for {span_s:.0f} s; {self.min_span_s:g} s of history "
+                "are needed",
+                samples=0,
+                devices=0,
+            )
         window = self.history.window(device_model, now - self.window_s, now, self.max_samples)
         if len(window.samples) < self.min_samples or window.n_devices < self.min_devices:
             raise NotEnoughHistory(

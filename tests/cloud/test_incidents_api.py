@@ -80,3 +80,14 @@ async def test_incidents_are_listed_filtered_and_scoped_to_owners(
         assert (await api.get(f"/api/v1/incidents/{other}", headers=as_alice)).status_code == 404
         assert (await api.get("/api/v1/incidents")).status_code == 401
     service.engine.dispose()
+
+
+async def test_the_fleet_page_is_served(broker: Broker, database_url: str) -> None:
+    service = CloudService(cloud_settings(broker, database_url))
+    transport = httpx.ASGITransport(app=service.api)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        page = await client.get("/")
+    assert page.status_code == 200
+    assert "<title>Aftercare fleet</title>" in page.text
+    assert "/api/v1" in page.text
+    service.engine.dispose()

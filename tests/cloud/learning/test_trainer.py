@@ -58,6 +58,21 @@ def test_cold_start_returns_no_model_and_says_why(engine: Engine, tmp_path: Path
     assert list(tmp_path.iterdir()) == []
 
 
+def test_no_model_until_the_history_spans_the_required_time(
+    engine: Engine, tmp_path: Path
+) -> None:
+    store_fleet(engine, devices_n=5, per_device=200)  # 2,000 s of history
+    clock = ManualClock(NOW)
+    trainer = Trainer(
+        FleetHistory(engine), ModelRegistry(engine, tmp_path, clock), clock, min_span_s=86_400.0
+    )
+    with pytest.raises(NotEnoughHistory, match="86400 s of history are needed"):
+        trainer.train(MODEL)
+    clock.advance(86_400.0)
+    trainer.window_s = 2 * 86_400.0
+    assert trainer.train(MODEL).version == 1
+
+
 def test_training_stores_increasing_versions_that_flag_faults(
     engine: Engine, tmp_path: Path
 ) -> None:
