@@ -2,14 +2,17 @@
 
 Why a policy on top of calibrated surprise: one incident produces a run of surprising
 samples; operators (and NAB) want one early alert per incident, not one per sample.
-After an alert the emitted score is held low for ``quiet_samples``; each alert also
+After an alert the emitted score is held low while the same anomaly persists: until the
+surprise has stayed below ``release`` for ``rearm_samples`` in a row (or at most
+``quiet_samples``), so a new incident soon after is still reported; each alert also
 raises a "fatigue" offset that decays over ``fatigue_samples`` so that a stream that
 keeps alerting needs ever stronger evidence (a noisy stream should not page all day).
 The anomaly *state* (``is_anomaly``) is a separate hysteresis: it starts with an alert and
 lasts while the raw surprise stays above ``release``, so a lasting fault is reported for
 as long as it lasts. Evidence that is already averaged over a window (the multivariate
 statistic, ``state_surprise``) may also start the state on its own at the lower
-``state_threshold`` and keep it until it falls below ``state_release``.
+``state_threshold`` and keep it until it falls below ``state_release``, with an
+off-delay of up to ``hold_samples`` (a tenth of the anomaly's length) against chattering.
 """
 
 from __future__ import annotations

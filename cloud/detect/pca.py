@@ -5,9 +5,11 @@ flow no longer matches the pump current) while each sensor alone stays in its us
 range. A PCA model of the healthy warm-up period captures those relationships; T²
 measures how far a sample is inside the model's plane, SPE how far it is off it.
 
-The model is fitted once, when ``warmup_samples`` samples have been learned, and then
-kept fixed: an adaptive multivariate baseline would absorb a lasting fault within
-minutes. Statistics are averaged over the last ``smooth`` samples (one noisy sample is
+The model is fitted when ``warmup_samples`` samples have been learned and then held
+fixed between refits: a continuously adaptive baseline would absorb a lasting fault
+within minutes. Every ``refit_every`` samples it is refitted on the samples it judged
+normal (so normal drift is followed, faults are not); if it has flagged most samples
+for two refit periods, that is taken as a new normal and it re-baselines. Statistics are averaged over the last ``smooth`` samples (one noisy sample is
 weak evidence, a run is strong) and calibrated into a surprise with two-fold
 out-of-sample statistics of the warm-up, so that in-sample over-fitting does not make
 the threshold too tight.

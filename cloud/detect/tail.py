@@ -8,7 +8,9 @@ means the same false-alarm rate everywhere, and nothing has to be tuned per file
 The tail above the ``1 - tail_fraction`` quantile is modelled as exponential (the
 peaks-over-threshold idea with a shape parameter of 0): it extrapolates beyond the largest
 value seen, which an empirical quantile cannot do with a few hundred samples. The fit is
-refreshed every ``refit_every`` learned values from a ring buffer of the last ``history``
+bounded by recurrence (a value exceeded ≥ 10 times in the history is at most as rare as
+that count says: recurring spikes are normal for that stream) and refreshed every
+``refit_every`` learned values from a ring buffer of the last ``history``
 values, so the cost per sample is O(1) amortised and the result depends only on the
 number and order of learned values (causal and deterministic).
 """
