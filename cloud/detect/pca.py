@@ -10,9 +10,10 @@ fixed between refits: a continuously adaptive baseline would absorb a lasting fa
 within minutes. Every ``refit_every`` samples it is refitted on the samples it judged
 normal (so normal drift is followed, faults are not); if it has flagged most samples
 for two refit periods, that is taken as a new normal and it re-baselines. Statistics
-are averaged over the last ``smooth`` samples (one noisy sample is weak evidence, a run is strong) and calibrated into a surprise with two-fold
-out-of-sample statistics of the warm-up, so that in-sample over-fitting does not make
-the threshold too tight.
+are averaged over the last ``smooth`` samples (one noisy sample is weak evidence, a
+run is strong) and calibrated into a surprise with two-fold out-of-sample statistics
+of the training rows, so that in-sample over-fitting does not make the threshold too
+tight.
 """
 
 from __future__ import annotations
