@@ -164,7 +164,7 @@ class Agent:
             qos=1,
             retain=True,
         )
-        async with aiomqtt.Client(
+        client = aiomqtt.Client(
             host,
             port,
             identifier=self.device_id,
@@ -172,7 +172,19 @@ class Agent:
             clean_session=False,
             keepalive=self.settings.keepalive_s,
             timeout=10,
-        ) as client:
+        )
+        try:
+            await self._run_session(client, host, port)
+        finally:
+            # aiomqtt records an unexpected disconnection on a private future that nobody
+            # awaits once the session is over; consume it so asyncio does not log it as
+            # "never retrieved" (the loss itself was already handled and logged).
+            lost = client._disconnected
+            if lost.done() and not lost.cancelled():
+                lost.exception()
+
+    async def _run_session(self, client: aiomqtt.Client, host: str, port: int) -> None:
+        async with client:
             await client.subscribe(contract.topic(self.device_id, Channel.COMMANDS), qos=1)
             await client.subscribe(contract.topic(self.device_id, Channel.ACK), qos=1)
             await client.publish(
