@@ -111,7 +111,7 @@ class DeviceDiagnoser:
         return results
 
     def _views(self, metrics: Mapping[str, float]) -> dict[str, float]:
-        """What learned detectors see: values, or increments of counters."""
+        """What learned detectors see: every metric but counters."""
         views = {}
         for metric, value in metrics.items():
             view = self._counters.setdefault(metric, CounterTracker()).view(value)

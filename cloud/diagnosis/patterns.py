@@ -132,10 +132,11 @@ class SpikeTracker:
 
 
 class CounterTracker:
-    """Learns whether a metric is a counter (energy meters, uptime): one that goes up and
-    never down, but for resets. A counter's level says nothing; its increments do. The
-    verdict is reached once, after warm-up and a few increases, and then kept, so the
-    stream fed to the detectors does not change meaning halfway."""
+    """Learns whether a metric is a counter (energy meters, run hours, uptime): one that
+    goes up and never down, but for resets. A counter's level only grows, and its
+    increments repeat what a rate metric already says (energy is the integral of power),
+    so learned detectors leave counters out. The verdict is reached once, after warm-up
+    and a few increases, and then kept, so the detectors' inputs do not change meaning."""
 
     def __init__(self) -> None:
         self.samples = 0
@@ -145,8 +146,7 @@ class CounterTracker:
         self._last: float | None = None
 
     def view(self, value: float) -> float | None:
-        """What the detectors should see: the value, its increment for a counter, or
-        None while undecided."""
+        """The value for learned detectors, or None (a counter, or still undecided)."""
         last, self._last = self._last, value
         if last is None:
             return None
@@ -156,11 +156,7 @@ class CounterTracker:
             self.increases += value > last
             if self.samples >= WARMUP_SAMPLES and self.increases >= 5:
                 self.is_counter = self.decreases <= self.samples // 100
-            if self.is_counter is None:
-                return None
-        if not self.is_counter:
-            return value
-        return max(0.0, value - last)
+        return value if self.is_counter is False else None
 
 
 class TrendTracker:

@@ -1,0 +1,115 @@
+"""A device's diagnosis on synthetic series: each fault shape gets its own signature, and
+normal behaviour (resting values, counters, physics moving several metrics at once,
+daily cycles) gets none."""
+
+from __future__ import annotations
+
+import math
+import random
+
+from cloud.diagnosis.diagnoser import DeviceDiagnoser
+from cloud.diagnosis.profiles import ModelProfile, profile_for
+from cloud.incidents.tracker import Finding
+
+T0 = 1_767_225_600.0
+STEP_S = 60.0
+
+
+def _run(
+    diagnoser: DeviceDiagnoser, rows: list[dict[str, float]], start: int = 0
+) -> list[dict[str, Finding]]:
+    return [diagnoser.observe(T0 + (start + i) * STEP_S, row) for i, row in enumerate(rows)]
+
+
+def _healthy(n: int, seed: int = 1) -> list[dict[str, float]]:
+    """A daily temperature cycle with noise, an idle/charging current, a counter and
+    free memory that wanders around a level."""
+    rng = random.Random(seed)
+    rows = []
+    energy = 1000.0
+    for i in range(n):
+        hour = (i * STEP_S / 3600) % 24
+        charging = hour >= 18 or hour < 6
+        current = 16 + rng.gauss(0, 0.2) if charging else 0.0
+        energy += current * 230 / 1000 / 60
+        rows.append(
+            {
+                "temp_c": 20 + 5 * math.sin(2 * math.pi * hour / 24) + rng.gauss(0, 0.3),
+                "current_a": current,
+                "energy_kwh": energy,
+                "mem_free_kb": 700 + rng.gauss(0, 8),
+            }
+        )
+    return rows
+
+
+def _signatures(results: list[dict[str, Finding]]) -> set[str]:
+    return {s for findings in results for s, f in findings.items() if f.score >= 0.5}
+
+
+def test_a_healthy_device_gives_no_findings_once_it_has_seen_a_day() -> None:
+    diagnoser = DeviceDiagnoser(profile_for(None))
+    results = _run(diagnoser, _healthy(3 * 1440))
+    assert _signatures(results[1440:]) == set()
+
+
+def test_a_frozen_sensor_inside_its_range_is_named_stuck() -> None:
+    diagnoser = DeviceDiagnoser(profile_for(None))
+    rows = _healthy(800)
+    _run(diagnoser, rows[:700])
+    frozen = [dict(row, temp_c=rows[699]["temp_c"]) for row in rows[700:]]
+    results = _run(diagnoser, frozen, start=700)
+    first = next(i for i, f in enumerate(results) if "sensor-stuck/temp_c" in f)
+    assert first <= 6
+    assert results[first]["sensor-stuck/temp_c"].explanation["detector"] == "repeat"
+
+
+def test_isolated_spikes_are_named_but_a_step_on_every_metric_is_not() -> None:
+    diagnoser = DeviceDiagnoser(profile_for(None))
+    rows = _healthy(1000)
+    _run(diagnoser, rows[:600])
+    spiky = [dict(r) for r in rows[600:700]]
+    for i in (10, 20, 30, 40):
+        spiky[i]["temp_c"] += 40
+    assert "spike/temp_c" in _signatures(_run(diagnoser, spiky, start=600))
+    together = [dict(r) for r in rows[700:800]]
+    for i in (10, 20, 30, 40):
+        together[i] = {k: v * 3 for k, v in together[i].items()}
+    assert not any(s.startswith("spike/") for s in _signatures(_run(diagnoser, together, 700)))
+
+
+def test_draining_memory_is_named_a_leak_by_the_profile() -> None:
+    diagnoser = DeviceDiagnoser(profile_for("heatpump-hp200"))
+    rows = _healthy(1200)
+    _run(diagnoser, rows[:900])
+    leaking = [
+        dict(r, mem_free_kb=700 - 2.5 * i + random.Random(i).gauss(0, 8))
+        for i, r in enumerate(rows[900:1150])
+    ]
+    results = _run(diagnoser, leaking, start=900)
+    first = next(i for i, f in enumerate(results) if "memory-leak/firmware" in f)
+    assert first < 120, "found well before memory runs out (at about 280 samples)"
+
+
+def test_a_link_that_keeps_dropping_is_flapping() -> None:
+    diagnoser = DeviceDiagnoser(ModelProfile(model="x"))
+    rows = _healthy(10)
+    for k in range(3):
+        diagnoser.observe_link(T0 + k * 60, online=False)
+    finding = diagnoser.observe(T0 + 200, rows[0])["connectivity/flapping"]
+    assert finding.score == 1.0
+    assert finding.explanation["drops_last_hour"] == 3
+    assert "connectivity/flapping" not in diagnoser.observe(T0 + 2 * 3600, rows[1])
+
+
+def test_a_hard_limit_names_its_fault_at_once() -> None:
+    diagnoser = DeviceDiagnoser(profile_for("evcharger-ec11"))
+    findings = diagnoser.observe(T0, {"connector_temp_c": 95.0, "current_a": 16.0})
+    assert findings["overheat/connector"].explanation["detector"] == "limit"
+
+
+def test_missing_and_non_finite_metrics_are_ignored() -> None:
+    diagnoser = DeviceDiagnoser(profile_for(None))
+    _run(diagnoser, _healthy(200))
+    assert diagnoser.observe(T0 + 201 * STEP_S, {"temp_c": math.nan}) == {}
+    assert diagnoser.observe(T0 + 202 * STEP_S, {}) == {}
