@@ -7,7 +7,7 @@ opens with the simulator's ground-truth fault windows:
 - per signature: precision, recall and detection delay (in telemetry intervals);
 - on a healthy fleet (no faults): false incidents per device-day.
 
-    python benchmarks/fleet_detection.py --devices 40 --days 3 --interval 60
+    python benchmarks/fleet_detection.py --devices 40 --days 4 --interval 60
 
 Faults start after ``--warmup-hours`` so detectors have learned normal first, as they
 would have in a fleet that has been reporting for a while.
@@ -166,10 +166,10 @@ def report(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--devices", type=int, default=40)
-    parser.add_argument("--days", type=float, default=3.0)
+    parser.add_argument("--days", type=float, default=4.0)
     parser.add_argument("--interval", type=float, default=60.0, help="telemetry interval (s)")
     parser.add_argument("--faults-per-day", type=float, default=1.0, help="per device")
-    parser.add_argument("--warmup-hours", type=float, default=12.0)
+    parser.add_argument("--warmup-hours", type=float, default=24.0)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--no-fleet-model", action="store_true", help="cold start: no model")
     args = parser.parse_args()

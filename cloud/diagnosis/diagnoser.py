@@ -32,6 +32,13 @@ from cloud.learning import FleetModel
 FLAP_WINDOW_S = 3600.0
 FLAPS = 3
 """Drops within the window that make a flapping link rather than bad luck."""
+DRIFT_STREAK = 10
+"""Anomalous samples in a row on one metric in one direction: the baseline would have
+followed a step by then, so the metric keeps wandering off: a drift."""
+LEARNING_PERIOD_S = 86_400.0
+"""Device time before the learned baselines may name a fault: what a device does once a
+day (a hot-water run, an evening charge) is new to it until it has lived a whole day.
+Limits and shapes need no such wait."""
 EXTRA_SURPRISE = 1.0
 """A device is judged on every metric at every sample, so the per-test bar is raised by
 log10(#metrics) (Bonferroni) plus this much, for about one false alarm in several
@@ -73,6 +80,9 @@ class DeviceDiagnoser:
         self._trends: dict[str, TrendTracker] = {}
         self._counters: dict[str, CounterTracker] = {}
         self._drops: deque[float] = deque(maxlen=64)
+        self._first_ts: float | None = None
+        self._streak: dict[str, deque[float]] = {}
+        """Signed deviations of the metric that has been the most deviant lately."""
 
     def observe_link(self, at: float, online: bool) -> None:
         """Presence as the broker reports it: each unplanned drop (Last Will) counts."""
@@ -89,7 +99,11 @@ class DeviceDiagnoser:
         """Judge a run of this device's samples in order, the fleet model in one
         vectorised pass; the same findings as calling :meth:`observe` for each."""
         model = self.fleet_model()
-        fleet_scores = model.score_many(model.matrix(m for _, m in samples)) if model else None
+        fleet_scores = None
+        if model is not None:  # counters leave the fleet model's range as they grow
+            counters = {m for m, c in self._counters.items() if c.is_counter}
+            rows = ({k: v for k, v in m.items() if k not in counters} for _, m in samples)
+            fleet_scores = model.score_many(model.matrix(rows))
         results = []
         for index, (ts, metrics) in enumerate(samples):
             finite = {m: v for m, v in metrics.items() if math.isfinite(v)}
@@ -102,7 +116,13 @@ class DeviceDiagnoser:
                 config = device_monitor_config(len(finite))
                 self.monitor = StreamMonitor(config=config)
                 self._alert_surprise = config.policy.threshold
-            self._baselines(self.monitor.update(ts, views), explained, findings, finite)
+            assessment = self.monitor.update(ts, views)
+            if self._first_ts is None:
+                self._first_ts = ts
+            if ts - self._first_ts < LEARNING_PERIOD_S:
+                results.append(findings)
+                continue
+            self._baselines(assessment, explained, findings, finite)
             if model is not None and fleet_scores is not None:
                 tail = 1.0 - float(fleet_scores.score[index])
                 if tail <= 10.0**-self._alert_surprise:
@@ -181,15 +201,21 @@ class DeviceDiagnoser:
         findings: dict[str, Finding],
         metrics: Mapping[str, float],
     ) -> None:
-        if not assessment.is_anomaly:
-            return
         candidates = [
             c for c in assessment.contributions if c.metric not in explained and c.metric != "*"
         ]
-        if not candidates:
+        if not assessment.is_anomaly or not candidates:
+            self._streak.clear()
             return
         top = max(candidates, key=lambda c: abs(c.z))
-        name = self._name(top.metric, top.z, "sensor-drift" if top.detector == "drift" else "")
+        streak = self._streak.setdefault(top.metric, deque(maxlen=DRIFT_STREAK))
+        if streak and (streak[-1] > 0) != (top.z > 0):
+            streak.clear()
+        streak.append(top.z)
+        for other in [m for m in self._streak if m != top.metric]:
+            del self._streak[other]
+        drifting = top.detector == "drift" or len(streak) == DRIFT_STREAK
+        name = self._name(top.metric, top.z, "sensor-drift" if drifting else "")
         _keep(
             findings,
             Finding(
@@ -216,7 +242,8 @@ class DeviceDiagnoser:
     ) -> None:
         """The fleet model: relationships between metrics that one metric alone hides.
         Called only for samples the batch pass found unusual."""
-        judged = model.score_one(metrics)
+        counters = {m for m, c in self._counters.items() if c.is_counter}
+        judged = model.score_one({k: v for k, v in metrics.items() if k not in counters})
         if judged.surprise < self._alert_surprise:
             return
         residuals = [(m, r) for m, r in judged.contributions if m not in explained]

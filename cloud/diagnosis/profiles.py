@@ -60,7 +60,12 @@ PROFILES: dict[str, ModelProfile] = {
     "evcharger-ec11": ModelProfile(
         model="evcharger-ec11",
         limits=(Limit("connector_temp_c", "high", 70.0, "overheat/connector"),),
-        meaning={("connector_temp_c", "high"): "overheat/connector", **FIRMWARE_MEANING},
+        meaning={
+            ("connector_temp_c", "high"): "overheat/connector",
+            # the charger lowers its own current limit when its connector runs hot
+            ("current_limit_a", "low"): "overheat/connector",
+            **FIRMWARE_MEANING,
+        },
         trends=dict(FIRMWARE_TRENDS),
     ),
 }

@@ -80,6 +80,14 @@ class IncidentTracker:
         self.slow_config = slow_config or TrackerConfig(open_after=15, close_after=15)
         self._states: dict[tuple[str, str], _State] = {}
 
+    def _symptom(self, device_id: str, signature: str) -> bool:
+        """A learned-only finding on a device with a named incident open is most likely
+        a consequence of it (a leak also loads the CPU): it opens nothing new."""
+        return signature.startswith(SLOW_EVIDENCE) and any(
+            st.open and d == device_id and not s.startswith(SLOW_EVIDENCE)
+            for (d, s), st in self._states.items()
+        )
+
     def restore_open(self, device_id: str, signature: str) -> None:
         """Carry on tracking an incident that was open before a restart, so it can still
         resolve and is not opened twice."""
@@ -92,7 +100,8 @@ class IncidentTracker:
         """Account one sample; signatures absent from ``findings`` score 0."""
         decisions: list[Decision] = []
         signatures = set(findings) | {s for (d, s) in self._states if d == device_id}
-        for signature in sorted(signatures):
+        # named signatures first, so their symptoms in the same sample are recognised
+        for signature in sorted(signatures, key=lambda s: (s.startswith(SLOW_EVIDENCE), s)):
             finding = findings.get(signature)
             score = finding.score if finding else 0.0
             decision = self._step(device_id, signature, ts, score, finding)
@@ -117,7 +126,12 @@ class IncidentTracker:
             state.above = 0
             state.below = 0
         state.peak = max(state.peak, score) if state.open else score
-        if not state.open and state.above >= config.open_after and finding is not None:
+        if (
+            not state.open
+            and state.above >= config.open_after
+            and finding is not None
+            and not self._symptom(device_id, signature)
+        ):
             state.open = True
             state.peak = score
             return IncidentOpened(

@@ -59,3 +59,13 @@ def test_opens_and_resolutions_alternate(scores: list[float]) -> None:
         name == ("IncidentOpened" if i % 2 == 0 else "IncidentResolved")
         for i, name in enumerate(events)
     )
+
+
+def test_learned_only_findings_on_a_device_with_a_named_incident_are_symptoms() -> None:
+    tracker = IncidentTracker(TrackerConfig(open_after=1), TrackerConfig(open_after=1))
+    leak = Finding("memory-leak/firmware", 0.9)
+    cpu = Finding("anomaly/cpu_load_pct", 0.9)
+    opened = tracker.observe("d1", 1.0, {leak.signature: leak, cpu.signature: cpu})
+    assert [d.signature for d in opened] == ["memory-leak/firmware"]
+    elsewhere = tracker.observe("d2", 1.0, {cpu.signature: cpu})
+    assert [d.signature for d in elsewhere] == ["anomaly/cpu_load_pct"]
