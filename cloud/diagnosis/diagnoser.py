@@ -19,7 +19,7 @@ Pure and causal: it sees one device's samples in order and nothing else.
 from __future__ import annotations
 
 import math
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Callable, Mapping, Sequence
 
 from cloud.detect import AlertPolicy, Assessment, MonitorConfig, StreamMonitor
@@ -75,12 +75,16 @@ class DeviceDiagnoser:
         self.fleet_model = fleet_model
         self.monitor: StreamMonitor | None = None
         self._alert_surprise = math.inf
-        self._repeats: dict[str, RepeatTracker] = {}
-        self._spikes: dict[str, SpikeTracker] = {}
-        self._trends: dict[str, TrendTracker] = {}
-        self._counters: dict[str, CounterTracker] = {}
+        self._repeats: defaultdict[str, RepeatTracker] = defaultdict(RepeatTracker)
+        self._spikes: defaultdict[str, SpikeTracker] = defaultdict(SpikeTracker)
+        self._trends: defaultdict[str, TrendTracker] = defaultdict(TrendTracker)
+        self._counters: defaultdict[str, CounterTracker] = defaultdict(CounterTracker)
         self._drops: deque[float] = deque(maxlen=64)
         self._first_ts: float | None = None
+        self._trend_metrics = {metric for metric, _ in profile.trends}
+        """Trends are watched only where the profile says what one means: a physical
+        metric's slopes follow weather and usage over weeks, more than a device's first
+        hours can teach, so elsewhere a steep slope is no evidence of a fault."""
         self._streak: dict[str, deque[float]] = {}
         """Signed deviations of the metric that has been the most deviant lately."""
 
@@ -134,7 +138,7 @@ class DeviceDiagnoser:
         """What learned detectors see: every metric but counters."""
         views = {}
         for metric, value in metrics.items():
-            view = self._counters.setdefault(metric, CounterTracker()).view(value)
+            view = self._counters[metric].view(value)
             if view is not None:
                 views[metric] = view
         return views
@@ -160,38 +164,41 @@ class DeviceDiagnoser:
     ) -> set[str]:
         """Run shape detectors; returns the metrics they explain."""
         explained = set()
-        jumps = {
-            m: self._spikes.setdefault(m, SpikeTracker()).observe(v) for m, v in metrics.items()
-        }
+        jumps = {m: self._spikes[m].observe(v) for m, v in metrics.items()}
         lone_jump = sum(jumps.values()) == 1  # several at once: physics, not a sensor
         for metric, value in metrics.items():
-            evidence: dict[str, object] = {"metric": metric, "value": value}
             spikes = self._spikes[metric].record(jumps[metric] and lone_jump)
             counter = self._counters[metric].is_counter
-            stuck = self._repeats.setdefault(metric, RepeatTracker()).update(value)
+            repeats = self._repeats[metric]
+            stuck = repeats.update(value)
             if stuck > 0 and not counter:
                 explained.add(metric)
-                repeats = self._repeats[metric].run
+                evidence = {"detector": "repeat", "metric": metric, "value": value}
                 _keep(
                     findings,
-                    Finding(
-                        f"sensor-stuck/{metric}",
-                        stuck,
-                        {**evidence, "detector": "repeat", "repeats": repeats},
-                    ),
+                    Finding(f"sensor-stuck/{metric}", stuck, {**evidence, "repeats": repeats.run}),
                 )
             if spikes > 0:
                 explained.add(metric)
-                _keep(
-                    findings, Finding(f"spike/{metric}", spikes, {**evidence, "detector": "spike"})
-                )
-            if counter is False and metric not in explained and self._watches_trend(metric):
-                trend = self._trends.setdefault(metric, TrendTracker()).update(views[metric])
-                direction: Direction = "high" if trend > 0 else "low"
-                name = self.profile.trends.get((metric, direction))
+                evidence = {"detector": "spike", "metric": metric, "value": value}
+                _keep(findings, Finding(f"spike/{metric}", spikes, evidence))
+            if counter is False and metric in self._trend_metrics and metric not in explained:
+                trend = self._trends[metric].update(views[metric])
+                name = self.profile.trends.get((metric, "high" if trend > 0 else "low"))
                 if name and abs(trend) >= self._alert_surprise:
-                    evidence.update(detector="trend", surprise=round(abs(trend), 2))
-                    _keep(findings, Finding(name, _severity(abs(trend)), evidence))
+                    _keep(
+                        findings,
+                        Finding(
+                            name,
+                            _severity(abs(trend)),
+                            {
+                                "detector": "trend",
+                                "metric": metric,
+                                "value": value,
+                                "surprise": round(abs(trend), 2),
+                            },
+                        ),
+                    )
         return explained
 
     def _baselines(
@@ -265,12 +272,6 @@ class DeviceDiagnoser:
                 },
             ),
         )
-
-    def _watches_trend(self, metric: str) -> bool:
-        """Trends are watched only where the profile says what one means: a physical
-        metric's slopes follow weather and usage over weeks, more than a device's first
-        hours can teach, so elsewhere a steep slope is no evidence of a fault."""
-        return any(m == metric for m, _ in self.profile.trends)
 
     def _name(self, metric: str, signed: float, kind: str) -> str:
         """The signature for ``metric`` deviating in the direction of ``signed``: the

@@ -63,7 +63,8 @@ class RepeatTracker:
         self.run = self.run + 1 if repeated else 0
         self._last = value
         resting = value in self._resting or value == 0.0 or not self.low < value < self.high
-        if self.samples >= WARMUP_SAMPLES and self.run >= self.min_run() and not resting:
+        long_run = self.run >= 4 and self.run >= self.min_run()
+        if self.samples >= WARMUP_SAMPLES and long_run and not resting:
             return min(1.0, self.run / (2 * self.min_run()))
         self.samples += 1
         self.low, self.high = min(self.low, value), max(self.high, value)
