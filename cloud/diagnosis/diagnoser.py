@@ -85,8 +85,9 @@ class DeviceDiagnoser:
         """Trends are watched only where the profile says what one means: a physical
         metric's slopes follow weather and usage over weeks, more than a device's first
         hours can teach, so elsewhere a steep slope is no evidence of a fault."""
-        self._streak: dict[str, deque[float]] = {}
-        """Signed deviations of the metric that has been the most deviant lately."""
+        self._streaks: dict[str, tuple[str, deque[float]]] = {}
+        """Per learned source: the metric it found most deviant lately, and its signed
+        deviations on the anomalous samples in a row since."""
 
     def observe_link(self, at: float, online: bool) -> None:
         """Presence as the broker reports it: each unplanned drop (Last Will) counts."""
@@ -131,6 +132,8 @@ class DeviceDiagnoser:
                 tail = 1.0 - float(fleet_scores.score[index])
                 if tail <= 10.0**-self._alert_surprise:
                     self._fleet(model, finite, explained, findings)
+                else:
+                    self._streaks.pop("fleet", None)
             results.append(findings)
         return results
 
@@ -212,16 +215,10 @@ class DeviceDiagnoser:
             c for c in assessment.contributions if c.metric not in explained and c.metric != "*"
         ]
         if not assessment.is_anomaly or not candidates:
-            self._streak.clear()
+            self._streaks.pop("baseline", None)
             return
         top = max(candidates, key=lambda c: abs(c.z))
-        streak = self._streak.setdefault(top.metric, deque(maxlen=DRIFT_STREAK))
-        if streak and (streak[-1] > 0) != (top.z > 0):
-            streak.clear()
-        streak.append(top.z)
-        for other in [m for m in self._streak if m != top.metric]:
-            del self._streak[other]
-        drifting = top.detector == "drift" or len(streak) == DRIFT_STREAK
+        drifting = self._persists("baseline", top.metric, top.z) or top.detector == "drift"
         name = self._name(top.metric, top.z, "sensor-drift" if drifting else "")
         _keep(
             findings,
@@ -251,16 +248,16 @@ class DeviceDiagnoser:
         Called only for samples the batch pass found unusual."""
         counters = {m for m, c in self._counters.items() if c.is_counter}
         judged = model.score_one({k: v for k, v in metrics.items() if k not in counters})
-        if judged.surprise < self._alert_surprise:
-            return
         residuals = [(m, r) for m, r in judged.contributions if m not in explained]
-        if not residuals:
+        if judged.surprise < self._alert_surprise or not residuals:
+            self._streaks.pop("fleet", None)
             return
         metric, residual = residuals[0]
+        drifting = self._persists("fleet", metric, residual)
         _keep(
             findings,
             Finding(
-                self._name(metric, residual, ""),
+                self._name(metric, residual, "sensor-drift" if drifting else ""),
                 _severity(judged.surprise),
                 {
                     "detector": "fleet",
@@ -272,6 +269,16 @@ class DeviceDiagnoser:
                 },
             ),
         )
+
+    def _persists(self, source: str, metric: str, signed: float) -> bool:
+        """Whether ``source`` has found ``metric`` off in the same direction for
+        DRIFT_STREAK anomalous samples in a row (a baseline follows a step within that)."""
+        streak_metric, streak = self._streaks.get(source, ("", deque[float]()))
+        if streak_metric != metric or (streak and (streak[-1] > 0) != (signed > 0)):
+            streak = deque(maxlen=DRIFT_STREAK)
+            self._streaks[source] = (metric, streak)
+        streak.append(signed)
+        return len(streak) == DRIFT_STREAK
 
     def _name(self, metric: str, signed: float, kind: str) -> str:
         """The signature for ``metric`` deviating in the direction of ``signed``: the
