@@ -21,8 +21,6 @@ from device_agent.clock import ScaledClock, SystemClock
 from device_agent.settings import ENV_PREFIX
 from firmware_sim.fleet import Fleet, FleetSpec
 
-DRAIN_TIMEOUT_S = 30.0
-
 
 class ScenarioError(ValueError):
     """A scenario file that cannot be run; the message says where and why."""
@@ -42,6 +40,8 @@ class Expectations(BaseModel):
 
     all_connected: bool = True
     max_unacknowledged_samples: int | None = Field(default=0, ge=0)
+    drain_timeout_s: float = Field(default=30.0, gt=0)
+    """Real seconds the fleet gets, after the run, to deliver what it still holds."""
 
 
 class Scenario(BaseModel):
@@ -96,7 +96,7 @@ async def run_scenario(scenario: Scenario, mqtt_url: str) -> list[str]:
         limit = scenario.expect.max_unacknowledged_samples
         if limit is not None:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(_drained(fleet, limit), DRAIN_TIMEOUT_S)
+                await asyncio.wait_for(_drained(fleet, limit), scenario.expect.drain_timeout_s)
             if fleet.unacknowledged() > limit:
                 failures.append(f"max_unacknowledged_samples: {fleet.unacknowledged()} > {limit}")
         _report(scenario, fleet)
