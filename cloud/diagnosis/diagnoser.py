@@ -19,7 +19,7 @@ Pure and causal: it sees one device's samples in order and nothing else.
 from __future__ import annotations
 
 import math
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Mapping, Sequence
 
 from cloud.detect import AlertPolicy, Assessment, MonitorConfig, StreamMonitor
@@ -169,12 +169,16 @@ class DeviceDiagnoser:
         explained = set()
         jumps = {m: self._spikes[m].observe(v) for m, v in metrics.items()}
         lone_jump = sum(jumps.values()) == 1  # several at once: physics, not a sensor
+        stuck_scores = {m: self._repeats[m].update(v) for m, v in metrics.items()}
+        # Runs that began on the same sample on several metrics are a controller holding
+        # its limits (compressor and pump pinned together), not a sensor that froze.
+        starts = Counter(self._repeats[m].run_start for m in metrics if self._repeats[m].run)
         for metric, value in metrics.items():
             spikes = self._spikes[metric].record(jumps[metric] and lone_jump)
             counter = self._counters[metric].is_counter
             repeats = self._repeats[metric]
-            stuck = repeats.update(value)
-            if stuck > 0 and not counter:
+            stuck = stuck_scores[metric]
+            if stuck > 0 and not counter and starts[repeats.run_start] == 1:
                 explained.add(metric)
                 evidence = {"detector": "repeat", "metric": metric, "value": value}
                 _keep(

@@ -19,7 +19,6 @@ CHANCE_RUN = 1e-6
 RESTING_VALUES = 32
 UNUSUAL_TREND_SURPRISE = 3.0
 """Trends rarer than one in 10^3 are not learned from (they may be the fault)."""
-"""A run of exact repeats is called stuck once chance would produce it this rarely."""
 
 
 class RepeatTracker:
@@ -41,7 +40,17 @@ class RepeatTracker:
         """Values the stream has rested on before (0 A while idle, a pinned 100 %)."""
         self.low = math.inf
         self.high = -math.inf
-        """The range seen so far: a reading pinned at its end is clamped, not frozen."""
+        """The range seen so far: a reading pinned at an end reached before is clamped
+        (a speed at its 100 % limit), not frozen; a reading that froze at a new extreme
+        is not."""
+        self._seen = 0
+        self._low_at = 0
+        self._high_at = 0
+
+    @property
+    def run_start(self) -> int:
+        """Index of the sample the current run of repeats started from."""
+        return self._seen - self.run
 
     @property
     def p_continue(self) -> float:
@@ -62,14 +71,22 @@ class RepeatTracker:
             self._remember_resting(self._last)
         self.run = self.run + 1 if repeated else 0
         self._last = value
-        resting = value in self._resting or value == 0.0 or not self.low < value < self.high
+        self._seen += 1
+        clamped = (value == self.high and self._high_at < self.run_start) or (
+            value == self.low and self._low_at < self.run_start
+        )
+        resting = clamped or value == 0.0 or value in self._resting
         long_run = self.run >= 4 and self.run >= self.min_run()
         if self.samples >= WARMUP_SAMPLES and long_run and not resting:
             return min(1.0, self.run / (2 * self.min_run()))
-        self.samples += 1
-        self.low, self.high = min(self.low, value), max(self.high, value)
-        rate = max(self.learning_rate, 1 / self.samples)  # a plain mean while young
-        self.p_repeat += rate * (float(repeated) - self.p_repeat)
+        if value > self.high:
+            self.high, self._high_at = value, self._seen
+        if value < self.low:
+            self.low, self._low_at = value, self._seen
+        if self.run < 2 or resting:  # a suspicious run in progress teaches nothing yet
+            self.samples += 1
+            rate = max(self.learning_rate, 1 / self.samples)  # a plain mean while young
+            self.p_repeat += rate * (float(repeated) - self.p_repeat)
         return 0.0
 
     def _remember_resting(self, value: float | None) -> None:

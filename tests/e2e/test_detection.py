@@ -1,13 +1,16 @@
 """Detection end to end: a fault injected in a simulated device opens an incident with
 the right signature within a few telemetry intervals; a healthy fleet opens none.
 
-Device time runs 600 times faster than real time (one telemetry interval of 60 s every
-0.1 s), shared by the fleet and the cloud through one ScaledClock.
+Device time runs 300 times faster than real time (one telemetry interval of 60 s every
+0.2 s), shared by the fleet and the cloud through one ScaledClock. Delays are measured in
+device time, from the fault's start to the sample that opened the incident, so a busy
+machine slows the test down but does not change what it checks.
 """
 
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 import pytest
 
@@ -19,7 +22,7 @@ from tests.conftest import Broker, cloud_settings, running_cloud, running_fleet
 
 pytestmark = pytest.mark.e2e
 
-SPEED = 600.0
+SPEED = 300.0
 INTERVAL_S = 60.0
 
 
@@ -49,13 +52,13 @@ async def test_a_stuck_sensor_opens_one_incident_with_its_signature(
         token = cloud.service.tokens.issue("service")
         incidents: list[dict[str, object]] = []
         async with cloud.client(token) as api:
-            while clock.now() < fault_at + 30 * INTERVAL_S and not incidents:
+            while clock.now() < fault_at + 120 * INTERVAL_S and not incidents:
                 await asyncio.sleep(0.5)
                 incidents = (await api.get("/api/v1/incidents")).json()
         assert [(i["device_id"], i["signature"], i["status"]) for i in incidents] == [
             (faulty.device.device_id, "sensor-stuck/supply_temp_c", "open")
         ]
-        opened_at = clock.now()  # upper bound on the opening time
+        opened_at = datetime.fromisoformat(str(incidents[0]["opened_at"])).timestamp()
         delay_intervals = (opened_at - fault_at) / INTERVAL_S
         assert delay_intervals <= 15, f"detected after {delay_intervals:.0f} intervals"
         async with cloud.client(token) as api:

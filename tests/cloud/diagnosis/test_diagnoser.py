@@ -113,3 +113,13 @@ def test_missing_and_non_finite_metrics_are_ignored() -> None:
     _run(diagnoser, _healthy(200))
     assert diagnoser.observe(T0 + 201 * STEP_S, {"temp_c": math.nan}) == {}
     assert diagnoser.observe(T0 + 202 * STEP_S, {}) == {}
+
+
+def test_actuators_pinned_together_are_a_controller_at_its_limits_not_stuck() -> None:
+    diagnoser = DeviceDiagnoser(profile_for(None))
+    rng = random.Random(5)
+    rows = [
+        {"speed_pct": 60 + rng.gauss(0, 5), "pump_pct": 50 + rng.gauss(0, 4)} for _ in range(300)
+    ]
+    rows += [{"speed_pct": 100.0, "pump_pct": 80.0} for _ in range(30)]
+    assert not any(s.startswith("sensor-stuck/") for s in _signatures(_run(diagnoser, rows)))
