@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 
 from cloud.app import CloudService
-from cloud.ingest.triage import RawMessage, triage
 from cloud.incidents.tracker import IncidentOpened, IncidentResolved
+from cloud.ingest.triage import RawMessage, triage
 from device_agent import contract
 from device_agent.contract import Channel
 from tests.conftest import Broker, cloud_settings

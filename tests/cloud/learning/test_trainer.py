@@ -58,9 +58,7 @@ def test_cold_start_returns_no_model_and_says_why(engine: Engine, tmp_path: Path
     assert list(tmp_path.iterdir()) == []
 
 
-def test_no_model_until_the_history_spans_the_required_time(
-    engine: Engine, tmp_path: Path
-) -> None:
+def test_no_model_until_the_history_spans_the_required_time(engine: Engine, tmp_path: Path) -> None:
     store_fleet(engine, devices_n=5, per_device=200)  # 2,000 s of history
     clock = ManualClock(NOW)
     trainer = Trainer(
