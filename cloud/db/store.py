@@ -7,11 +7,12 @@ duplicates a row. One ingest batch is one transaction.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, Insert, Table, and_, func, select, update
+from sqlalchemy import Engine, Insert, Table, and_, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cloud.db.schema import (
@@ -152,23 +153,39 @@ class Store:
         ]
         if new_rows:
             conn.execute(self._insert_ignoring_duplicates(devices), new_rows)
+        # one executemany per shape of update (telemetry-only, status...), not one per device
+        updates: defaultdict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
         for device_id, entry in seen.items():
             if device_id in existing:
-                conn.execute(update(devices).where(devices.c.id == device_id).values(**entry))
+                params = {"b_id": device_id, **{f"b_{k}": v for k, v in entry.items()}}
+                updates[tuple(sorted(entry))].append(params)
+        for keys, params_list in updates.items():
+            statement = (
+                update(devices)
+                .where(devices.c.id == bindparam("b_id"))
+                .values({key: bindparam(f"b_{key}") for key in keys})
+            )
+            conn.execute(statement, params_list)
 
     def _insert_samples(self, conn: Any, batch: Triage) -> list[StoredSample]:
-        rows = [
-            {"device_id": m.device_id, "seq": s.seq, "ts": s.ts, "metrics": dict(s.metrics)}
+        """Insert, ignoring (device, seq) already stored; returns the samples that were
+        new, so a redelivery is never scored twice."""
+        offered = [
+            StoredSample(m.device_id, s.seq, s.ts, dict(s.metrics))
             for m, _ in batch.telemetry
             for s in m.samples
         ]
-        if not rows:
+        if not offered:
             return []
         statement = self._insert_ignoring_duplicates(samples).returning(
-            samples.c.device_id, samples.c.seq, samples.c.ts, samples.c.metrics
+            samples.c.device_id, samples.c.seq
         )
-        inserted = conn.execute(statement, rows).all()
-        new = [StoredSample(r.device_id, r.seq, r.ts, r.metrics) for r in inserted]
+        rows = [
+            {"device_id": s.device_id, "seq": s.seq, "ts": s.ts, "metrics": s.metrics}
+            for s in offered
+        ]
+        inserted = {(r.device_id, r.seq) for r in conn.execute(statement, rows)}
+        new = [s for s in offered if (s.device_id, s.seq) in inserted]
         new.sort(key=lambda s: (s.device_id, s.seq))
         return new
 
