@@ -52,7 +52,6 @@ PROFILES: dict[str, ModelProfile] = {
         limits=(Limit("compressor_temp_c", "high", 105.0, "overheat/compressor"),),
         meaning={
             ("compressor_temp_c", "high"): "overheat/compressor",
-            ("cop", "low"): "overheat/compressor",
             **FIRMWARE_MEANING,
         },
         trends=dict(FIRMWARE_TRENDS),
