@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +13,7 @@ import httpx
 import pytest
 
 from cloud.cli import main
+from tests.conftest import Broker, RunningCloud
 
 pytestmark = pytest.mark.e2e
 
@@ -88,3 +91,39 @@ def test_detect_refuses_a_csv_without_numbers(
     source.write_text("timestamp,name\n2024-01-01 00:00:00,pump\n")
     assert main(["detect", str(source)]) == 2
     assert "numeric" in capsys.readouterr().err
+
+
+async def test_agent_run_reports_to_the_cloud_and_stops_on_sigterm(
+    broker: Broker, cloud: RunningCloud, tmp_path: Path
+) -> None:
+    config = tmp_path / "agent.toml"
+    config.write_text(
+        'device_id = "hp-cli-1"\ntelemetry_interval_s = 0.2\nflush_interval_s = 0.2\n'
+        f'outbox_path = "{tmp_path / "outbox.db"}"\n'
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "cloud.cli",
+        "agent",
+        "run",
+        "--config",
+        str(config),
+        "--mqtt-url",
+        broker.url,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        for _ in range(100):
+            if len(cloud.service.store.stored_seqs("hp-cli-1")) >= 5:
+                break
+            await asyncio.sleep(0.1)
+        assert len(cloud.service.store.stored_seqs("hp-cli-1")) >= 5
+        device = cloud.service.store.get_device("hp-cli-1")
+        assert device is not None
+        assert device.model == "heatpump-hp200"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), 15) == 0
+    assert (tmp_path / "outbox.db").exists(), "the durable outbox is the configured file"
