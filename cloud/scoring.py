@@ -72,10 +72,6 @@ class ScoringWorker:
         """Ingest listener: queue a stored batch for scoring and return at once."""
         self._queue.put(applied)
 
-    def wait_idle(self) -> None:
-        """Block until everything submitted so far is scored (for tests and shutdown)."""
-        self._queue.join()
-
     def _run(self) -> None:
         while True:
             applied = self._queue.get()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 from enum import StrEnum
-from typing import Annotated, Any, Literal, TypeAlias
+from typing import Annotated, Literal, TypeAlias
 
 from pydantic import (
     BaseModel,
@@ -246,8 +246,3 @@ def ranges_of(seqs: list[int]) -> list[tuple[int, int]]:
         else:
             ranges.append((seq, seq))
     return ranges
-
-
-def as_dict(message: Message) -> dict[str, Any]:
-    """A JSON-ready dict of a message (for logs and dead letters)."""
-    return message.model_dump(mode="json", exclude_none=True)

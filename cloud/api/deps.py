@@ -8,6 +8,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from cloud.auth import Principal, TokenStore
+from cloud.db.incidents import IncidentStore
 from cloud.db.store import DeviceRecord, Store
 
 _bearer = HTTPBearer(auto_error=False)
@@ -40,7 +41,13 @@ def get_principal(
     return principal
 
 
+def get_incident_store(request: Request) -> IncidentStore:
+    incident_store: IncidentStore = request.app.state.incidents
+    return incident_store
+
+
 StoreDep = Annotated[Store, Depends(get_store)]
+IncidentStoreDep = Annotated[IncidentStore, Depends(get_incident_store)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 

@@ -93,9 +93,6 @@ class IncidentTracker:
         resolve and is not opened twice."""
         self._states[(device_id, signature)] = _State(open=True)
 
-    def open_signatures(self, device_id: str) -> list[str]:
-        return sorted(s for (d, s), st in self._states.items() if d == device_id and st.open)
-
     def observe(self, device_id: str, ts: float, findings: Mapping[str, Finding]) -> list[Decision]:
         """Account one sample; signatures absent from ``findings`` score 0."""
         decisions: list[Decision] = []

@@ -132,11 +132,7 @@ class IngestWorker:
         while len(batch) < self.settings.ingest_batch_max:
             remaining = deadline - time.monotonic()
             try:
-                batch.append(
-                    self._queue.get(timeout=max(remaining, 0.0))
-                    if remaining > 0
-                    else self._queue.get_nowait()
-                )
+                batch.append(self._queue.get(timeout=max(remaining, 0.0)))
             except queue.Empty:
                 break
         return batch

@@ -5,24 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, status
 from pydantic import BaseModel
 
-from cloud.api.deps import PrincipalDep, StoreDep
+from cloud.api.deps import IncidentStoreDep, PrincipalDep, StoreDep
 from cloud.api.schemas import TelemetryPoint, to_datetime
-from cloud.db.incidents import IncidentFilter, IncidentRecord, IncidentStore
+from cloud.db.incidents import IncidentFilter, IncidentRecord
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
 
 EVIDENCE_MARGIN_S = 600.0
-
-
-def get_incident_store(request: Request) -> IncidentStore:
-    incident_store: IncidentStore = request.app.state.incidents
-    return incident_store
-
-
-IncidentStoreDep = Annotated[IncidentStore, Depends(get_incident_store)]
 
 
 class FixAttemptOut(BaseModel):
