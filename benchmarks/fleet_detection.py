@@ -27,7 +27,8 @@ from cloud.diagnosis.profiles import profile_for
 from cloud.incidents.tracker import IncidentOpened, IncidentTracker
 from cloud.learning import FleetModel
 from device_agent.clock import ManualClock
-from firmware_sim.faults import FaultWindow, plan_faults
+from firmware_sim.fault_plan import plan_faults
+from firmware_sim.faults import FaultWindow
 from firmware_sim.models import MODELS, SimulatedDevice, build_device
 
 START_S = 1_767_225_600.0  # 2026-01-01T00:00:00Z: winter, the heat pumps work hard

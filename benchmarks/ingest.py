@@ -25,10 +25,10 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from cloud.broker import free_port
 from cloud.db.engine import migrate, open_engine
-from cloud.db.store import Store
+from cloud.db.telemetry import TelemetryStore
 from cloud.ingest.worker import IngestWorker
+from cloud.mqtt.broker import free_port
 from cloud.settings import CloudSettings
 from device_agent import contract
 from device_agent.clock import ManualClock, SystemClock
@@ -116,7 +116,7 @@ def ingest_rate(port: int, database_url: str, payloads: list[tuple[str, bytes]])
     settings = CloudSettings(
         mqtt_url=f"mqtt://127.0.0.1:{port}", database_url=database_url, ingest_client_id="bench"
     )
-    worker = IngestWorker(settings, Store(engine), SystemClock())
+    worker = IngestWorker(settings, TelemetryStore(engine), SystemClock())
     total_samples = sum(
         len(contract.TelemetryBatch.model_validate_json(p).samples) for _, p in payloads
     )

@@ -30,8 +30,8 @@ from benchmarks.nab_scoring import (
     prepare_file,
     probation_rows,
 )
+from cloud.cli.detect import read_table, score_table
 from cloud.detect import MonitorConfig
-from cloud.detect_csv import read_table, score_table
 
 PUBLISHED = {"ARTime": 73.55, "Numenta HTM": 69.52, "CAD OSE": 66.13, "Windowed Gaussian": 37.70}
 

@@ -18,11 +18,12 @@ from collections import defaultdict
 
 from cloud.db.engine import migrate, open_engine
 from cloud.db.incidents import IncidentStore
-from cloud.db.store import Store, StoredSample
+from cloud.db.records import StoredSample
+from cloud.db.telemetry import TelemetryStore
 from cloud.detect import MonitorConfig, StreamMonitor
 from cloud.ingest.triage import RawMessage, triage
 from cloud.learning import FleetModel
-from cloud.scoring import ScoringWorker
+from cloud.scoring.worker import ScoringWorker
 from device_agent import contract
 from device_agent.clock import ManualClock
 from device_agent.contract import Channel
@@ -45,7 +46,7 @@ def simulate(devices: int, samples: int) -> list[list[StoredSample]]:
     return steps
 
 
-def register(store: Store, steps: list[list[StoredSample]]) -> None:
+def register(store: TelemetryStore, steps: list[list[StoredSample]]) -> None:
     """Devices must be known (with their model) as ingest would have made them."""
     messages = []
     for sample in steps[0]:
@@ -69,7 +70,7 @@ def run(steps: list[list[StoredSample]], batch: int, models: dict[str, FleetMode
     with tempfile.TemporaryDirectory() as folder:
         engine = open_engine(f"sqlite:///{folder}/bench.db")
         migrate(engine)
-        store = Store(engine)
+        store = TelemetryStore(engine)
         register(store, steps)
         worker = ScoringWorker(store, IncidentStore(engine), models.get)
         work = batches(steps, batch)

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from cloud.cli.detect import Table, read_table, score_table
 from cloud.detect import MonitorConfig
-from cloud.detect_csv import Table, read_table, score_table
 
 TRAIN_ROWS = 400
 LABELS = ("anomaly", "changepoint")

@@ -1,7 +1,8 @@
 """Composition root of the cloud process: settings in, a running service out.
 
-Builds the database, token store, ingest worker and HTTP API from :class:`CloudSettings`
-and runs them together. Nothing here happens at import time.
+Everything is built when the service is entered, never at import time and never in a
+constructor. The database side is wired once, in :mod:`cloud.db.repositories`, which
+``aftercare cloud token`` and ``aftercare cloud train`` reuse without starting a worker.
 """
 
 from __future__ import annotations
@@ -14,28 +15,17 @@ from collections.abc import Generator
 from types import TracebackType
 
 import uvicorn
+from fastapi import FastAPI
 
 from cloud.api.app import create_api
-from cloud.auth import TokenStore
-from cloud.db.engine import migrate, open_engine
-from cloud.db.incidents import IncidentStore
-from cloud.db.store import Store
+from cloud.db.repositories import Repositories, build_repositories, open_database
 from cloud.ingest.worker import IngestWorker
-from cloud.learning import FleetHistory, ModelRegistry, Trainer, retrain_forever
-from cloud.scoring import ScoringWorker
+from cloud.scoring.retrain import retrain_forever
+from cloud.scoring.worker import ScoringWorker
 from cloud.settings import CloudSettings
 from device_agent.clock import Clock, SystemClock
 
 log = logging.getLogger("aftercare.cloud")
-
-
-class _EmbeddedServer(uvicorn.Server):
-    """Uvicorn without its own signal handling: the process's entry point decides what
-    Ctrl-C means (the demo stops the fleet and the broker too)."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield
 
 
 class PortInUse(RuntimeError):
@@ -55,46 +45,53 @@ def bind_http_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+class _EmbeddedServer(uvicorn.Server):
+    """Uvicorn without its own signal handling: the process's entry point decides what
+    Ctrl-C means (the demo stops the fleet and the broker too)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
 class CloudService:
-    """The cloud: ``async with CloudService(settings) as cloud: await cloud.serve()``."""
+    """The cloud: ``async with CloudService(settings) as cloud: await cloud.serve()``.
+
+    Entering opens and migrates the database and starts scoring, ingest and the
+    retraining schedule; leaving stops them in reverse order and closes the database.
+    """
+
+    repos: Repositories
+    scoring: ScoringWorker
+    ingest: IngestWorker
+    api: FastAPI
 
     def __init__(self, settings: CloudSettings, clock: Clock | None = None) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
-        self.engine = open_engine(settings.database_url)
-        migrate(self.engine)
-        self.store = Store(self.engine)
-        self.tokens = TokenStore(self.engine, self.clock)
-        self.incidents = IncidentStore(self.engine)
-        self.model_registry = ModelRegistry(self.engine, settings.model_dir, self.clock)
-        self.scoring = ScoringWorker(self.store, self.incidents, self.model_registry.latest)
-        self.ingest = IngestWorker(
-            settings, self.store, self.clock, listeners=[self.scoring.submit]
-        )
-        self.trainer = Trainer(
-            FleetHistory(self.engine),
-            self.model_registry,
-            self.clock,
-            window_s=settings.train_window_s,
-            max_samples=settings.train_max_samples,
-            min_span_s=settings.train_min_span_s,
-        )
-        self.api = create_api(
-            self.store,
-            self.tokens,
-            self.incidents,
-            lambda: self.ingest.connected,
-            model_registry=self.model_registry,
-            model_trainer=self.trainer,
-        )
+        self._stack = contextlib.AsyncExitStack()
         self._server: _EmbeddedServer | None = None
-        self._retraining: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> CloudService:
-        """Start scoring, ingest and the retraining schedule."""
-        self.scoring.start()
-        self.ingest.start()
-        self._retraining = asyncio.create_task(self.retrain_forever())
+        async with contextlib.AsyncExitStack() as stack:
+            engine = stack.enter_context(open_database(self.settings.database_url))
+            self.repos = build_repositories(engine, self.settings, self.clock)
+            self.scoring = ScoringWorker(
+                self.repos.telemetry, self.repos.incidents, self.repos.models.latest
+            )
+            self.ingest = IngestWorker(
+                self.settings, self.repos.telemetry, self.clock, listeners=[self.scoring.submit]
+            )
+            self.api = create_api(self.repos, lambda: self.ingest.connected)
+            self.scoring.start()
+            stack.push_async_callback(asyncio.to_thread, self.scoring.stop)
+            self.ingest.start()
+            stack.push_async_callback(asyncio.to_thread, self.ingest.stop)
+            retraining = asyncio.create_task(
+                retrain_forever(self.repos.trainer, self.clock, self.settings.retrain_interval_s)
+            )
+            stack.push_async_callback(_cancel, retraining)
+            self._stack = stack.pop_all()
         return self
 
     async def __aexit__(
@@ -103,12 +100,7 @@ class CloudService:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._retraining is not None:
-            self._retraining.cancel()
-            await asyncio.gather(self._retraining, return_exceptions=True)
-        await asyncio.to_thread(self.ingest.stop)
-        await asyncio.to_thread(self.scoring.stop)
-        self.engine.dispose()
+        await self._stack.aclose()
 
     @property
     def http_port(self) -> int:
@@ -117,11 +109,6 @@ class CloudService:
             raise RuntimeError("the HTTP server is not running")
         sockets = self._server.servers[0].sockets
         return int(sockets[0].getsockname()[1])
-
-    async def retrain_forever(self) -> None:
-        """Retrain each device model's fleet model every ``retrain_interval_s`` until
-        cancelled (started on entering the service)."""
-        await retrain_forever(self.trainer, self.clock, self.settings.retrain_interval_s)
 
     async def serve(self, started: asyncio.Event | None = None) -> None:
         """Serve HTTP until cancelled; sets ``started`` once the port is bound."""
@@ -149,3 +136,8 @@ class CloudService:
             self._server.should_exit = True
             with contextlib.suppress(Exception):
                 await serving
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)

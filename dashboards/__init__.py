@@ -1,9 +1,8 @@
 """Web pages served by the cloud (fleet and owner views) and Grafana dashboards."""
 
 from importlib.resources import files
-from importlib.resources.abc import Traversable
 
 
-def static_dir() -> Traversable:
-    """Where the packaged pages live."""
-    return files("dashboards") / "static"
+def read_page(name: str) -> str:
+    """The packaged page ``static/<name>``, as text."""
+    return (files("dashboards") / "static" / name).read_text(encoding="utf-8")

@@ -23,6 +23,7 @@ from device_agent.clock import Clock
 from device_agent.commands import CommandRunner
 from device_agent.contract import Channel
 from device_agent.hal import Hal
+from device_agent.link import Link
 from device_agent.outbox import Outbox
 from device_agent.settings import AgentSettings, parse_mqtt_url
 
@@ -50,12 +51,12 @@ class AgentStats:
 
 
 class _LinkDown(Exception):
-    """The device's link went down on purpose (simulated radio loss)."""
+    """The device's :class:`Link` reported the network gone."""
 
 
 class Agent:
-    """One device's agent. ``run()`` until cancelled; ``set_link(False)`` drops the
-    session as a lost radio link would."""
+    """One device's agent: ``run()`` until cancelled. ``link`` is how the product tells
+    the agent its network is down (see :class:`Link`)."""
 
     def __init__(
         self,
@@ -64,6 +65,7 @@ class Agent:
         clock: Clock,
         outbox: Outbox | None = None,
         rng: random.Random | None = None,
+        link: Link | None = None,
     ) -> None:
         self.settings = settings
         self.hal = hal
@@ -75,11 +77,9 @@ class Agent:
         )
         self.stats = AgentStats()
         self.connected = asyncio.Event()
-        self.sampling = True  # False pauses telemetry production (the session stays up)
+        self.link = link or Link()
+        self._sampling = True
         self._rng = rng or random.Random()
-        self._link_up = asyncio.Event()
-        self._link_up.set()
-        self._link_down = asyncio.Event()
         self._sent_upto = -1
         self._last_ack_progress_s = 0.0
         self._commands = CommandRunner(settings.device_id, hal, clock, settings.command_timeout_s)
@@ -88,14 +88,15 @@ class Agent:
     def device_id(self) -> str:
         return self.settings.device_id
 
-    def set_link(self, up: bool) -> None:
-        """Simulate the device's network link coming and going."""
-        if up:
-            self._link_down.clear()
-            self._link_up.set()
-        else:
-            self._link_up.clear()
-            self._link_down.set()
+    async def drain(self, timeout_s: float) -> bool:
+        """Stop taking samples and wait until the cloud has acknowledged everything in the
+        outbox: the first half of a graceful shutdown (before a reboot or an update).
+        Returns whether the outbox emptied within ``timeout_s``; sampling stays stopped."""
+        self._sampling = False
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while len(self.outbox) and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+        return len(self.outbox) == 0
 
     async def run(self) -> None:
         """Sample and stay connected until cancelled."""
@@ -118,7 +119,7 @@ class Agent:
         interval_s = self.settings.telemetry_interval_s
         next_at = self.clock.now()
         while True:
-            if self.sampling:
+            if self._sampling:
                 self.sample_once()
             next_at += interval_s
             await self.clock.sleep(next_at - self.clock.now())
@@ -127,7 +128,7 @@ class Agent:
         host, port = parse_mqtt_url(self.settings.mqtt_url)
         attempt = 0
         while True:
-            await self._link_up.wait()
+            await self.link.wait_up()
             connects_before = self.stats.connects
             try:
                 await self._session(host, port)
@@ -207,7 +208,7 @@ class Agent:
     async def _watch_link(self, client: aiomqtt.Client) -> None:
         """A lost link sends no DISCONNECT: cut the socket so the broker sees what it
         would see on a real radio loss, and publishes the Last Will."""
-        await self._link_down.wait()
+        await self.link.wait_down()
         sock = client._client.socket()  # aiomqtt keeps its paho client private
         if isinstance(sock, socket.socket):
             with contextlib.suppress(OSError):

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "AFTERCARE_"
@@ -48,6 +48,14 @@ class AgentSettings(BaseSettings):
     reconnect_max_s: float = Field(default=30.0, gt=0)
     keepalive_s: int = Field(default=30, ge=5)
     command_timeout_s: float = Field(default=60.0, gt=0)
+    model: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    """The product model reported to the cloud (selects profiles and playbooks)."""
+    firmware: str = "unknown"
+    metrics_command: str | None = None
+    """A program that prints the current readings as one JSON object (name -> number)."""
+    action_command: str | None = None
+    """A program run as ``ACTION_COMMAND <action>`` with the parameters as JSON on stdin."""
+    hal_timeout_s: float = Field(default=10.0, gt=0)
 
 
 def load_agent_settings(config_path: Path | None = None, **overrides: Any) -> AgentSettings:
@@ -63,4 +71,17 @@ def load_agent_settings(config_path: Path | None = None, **overrides: Any) -> Ag
             raise SettingsError(f"{config_path}: unknown settings {sorted(unknown)}")
         values = {k: v for k, v in values.items() if ENV_PREFIX + k.upper() not in os.environ}
     values.update({k: v for k, v in overrides.items() if v is not None})
-    return AgentSettings(**values)
+    try:
+        return AgentSettings(**values)
+    except ValidationError as exc:
+        raise SettingsError(describe_invalid(exc)) from None
+
+
+def describe_invalid(exc: ValidationError) -> str:
+    """One line naming each bad setting and where to set it."""
+    problems = []
+    for error in exc.errors():
+        name = ".".join(str(part) for part in error["loc"])
+        where = f"--{name.replace('_', '-')}, {ENV_PREFIX}{name.upper()} or {name} in --config"
+        problems.append(f"{name}: {error['msg'].lower()} (set {where})")
+    return "bad agent settings: " + "; ".join(problems)

@@ -7,6 +7,7 @@ the real agent end to end::
     device.inject(Fault.from_signature("overheat/compressor", start_s=clock.now() + 3600))
 """
 
+from firmware_sim.fault_plan import plan_faults
 from firmware_sim.faults import (
     REMEDIES,
     Fault,
@@ -15,7 +16,6 @@ from firmware_sim.faults import (
     FaultWindow,
     InvalidFault,
     Remedy,
-    plan_faults,
     remedy_for,
 )
 from firmware_sim.models import (

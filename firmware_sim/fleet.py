@@ -19,7 +19,8 @@ from device_agent.agent import Agent
 from device_agent.clock import Clock
 from device_agent.outbox import Outbox
 from device_agent.settings import AgentSettings
-from firmware_sim.faults import Fault, plan_faults
+from firmware_sim.fault_plan import plan_faults
+from firmware_sim.faults import Fault
 from firmware_sim.models import MODELS, SimulatedDevice, build_device
 
 log = logging.getLogger("aftercare.sim")
@@ -127,7 +128,7 @@ class Fleet:
     async def _follow_links(self) -> None:
         while True:
             for unit in self.units:
-                unit.agent.set_link(unit.device.link_up())
+                unit.agent.link.set(unit.device.link_up())
             await asyncio.sleep(LINK_POLL_S)
 
     async def wait_connected(self, timeout_s: float) -> None:
@@ -139,6 +140,11 @@ class Fleet:
         except TimeoutError:
             missing = [u.agent.device_id for u in self.units if not u.agent.connected.is_set()]
             raise TimeoutError(f"{len(missing)} agents not connected: {missing[:5]}") from None
+
+    async def drain(self, timeout_s: float) -> None:
+        """Stop every agent's sampling and wait (at most ``timeout_s``) until the cloud
+        has acknowledged what their outboxes hold."""
+        await asyncio.gather(*(unit.agent.drain(timeout_s) for unit in self.units))
 
     def unacknowledged(self) -> int:
         """Samples still waiting in outboxes for the cloud's acknowledgement."""

@@ -9,7 +9,6 @@ cloud holds everything the fleet produced.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import os
 from pathlib import Path
@@ -91,25 +90,16 @@ async def run_scenario(scenario: Scenario, mqtt_url: str) -> list[str]:
                 await fleet.wait_connected(timeout_s=1.0)
             except TimeoutError as exc:
                 failures.append(f"all_connected: {exc}")
-        for unit in fleet.units:  # stop producing, let the outboxes drain
-            unit.agent.sampling = False
+        await fleet.drain(scenario.expect.drain_timeout_s)
         limit = scenario.expect.max_unacknowledged_samples
-        if limit is not None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(_drained(fleet, limit), scenario.expect.drain_timeout_s)
-            if fleet.unacknowledged() > limit:
-                failures.append(f"max_unacknowledged_samples: {fleet.unacknowledged()} > {limit}")
+        if limit is not None and fleet.unacknowledged() > limit:
+            failures.append(f"max_unacknowledged_samples: {fleet.unacknowledged()} > {limit}")
         _report(scenario, fleet)
     finally:
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)
         fleet.close()
     return failures
-
-
-async def _drained(fleet: Fleet, limit: int) -> None:
-    while fleet.unacknowledged() > limit:
-        await asyncio.sleep(0.2)
 
 
 def _report(scenario: Scenario, fleet: Fleet) -> None:

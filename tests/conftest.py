@@ -13,7 +13,6 @@ import os
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -26,7 +25,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from cloud.app import CloudService
-from cloud.broker import EmbeddedBroker, free_port
+from cloud.mqtt.broker import EmbeddedBroker, free_port
 from cloud.settings import CloudSettings
 from device_agent.clock import Clock, SystemClock
 from firmware_sim.fleet import Fleet, FleetSpec
@@ -187,10 +186,12 @@ def any_database_url(
         pytest.skip("PostgreSQL not reachable (required under CI=true)")
 
 
-def cloud_settings(broker: Broker, database_url: str, **overrides: object) -> CloudSettings:
-    model_dir = Path(tempfile.mkdtemp(prefix="aftercare-models-"))
+def cloud_settings(
+    broker: Broker, database_url: str, folder: Path, **overrides: object
+) -> CloudSettings:
+    """Settings for a cloud under test; its model files go to ``folder`` (a tmp_path)."""
     values: dict[str, object] = {
-        "model_dir": str(model_dir),
+        "model_dir": str(folder / "models"),
         "mqtt_url": broker.url,
         "database_url": database_url,
         "http_port": 0,
@@ -230,8 +231,8 @@ async def running_cloud(
 
 
 @pytest.fixture
-async def cloud(broker: Broker, database_url: str) -> AsyncIterator[RunningCloud]:
-    async with running_cloud(cloud_settings(broker, database_url)) as running:
+async def cloud(broker: Broker, database_url: str, tmp_path: Path) -> AsyncIterator[RunningCloud]:
+    async with running_cloud(cloud_settings(broker, database_url, tmp_path)) as running:
         yield running
 
 
@@ -249,11 +250,7 @@ async def running_fleet(fleet: Fleet) -> AsyncIterator[Fleet]:
 
 async def drain(fleet: Fleet, timeout_s: float = 30.0) -> None:
     """Stop producing and wait until the cloud has acknowledged every sample."""
-    for unit in fleet.units:
-        unit.agent.sampling = False
-    deadline = time.monotonic() + timeout_s
-    while fleet.unacknowledged() and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
+    await fleet.drain(timeout_s)
     assert fleet.unacknowledged() == 0, f"{fleet.unacknowledged()} samples never acknowledged"
 
 

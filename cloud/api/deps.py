@@ -7,26 +7,44 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from cloud.auth import Principal, TokenStore
+from cloud.db.fleet_models import ModelRegistry
 from cloud.db.incidents import IncidentStore
-from cloud.db.store import DeviceRecord, Store
+from cloud.db.records import DeviceRecord
+from cloud.db.repositories import Repositories
+from cloud.db.telemetry import TelemetryStore
+from cloud.db.tokens import Principal
+from cloud.learning import Trainer
 
 _bearer = HTTPBearer(auto_error=False)
 
 
-def get_store(request: Request) -> Store:
-    store: Store = request.app.state.store
-    return store
+def get_repos(request: Request) -> Repositories:
+    repos: Repositories = request.app.state.repos
+    return repos
 
 
-def get_tokens(request: Request) -> TokenStore:
-    tokens: TokenStore = request.app.state.tokens
-    return tokens
+ReposDep = Annotated[Repositories, Depends(get_repos)]
+
+
+def get_telemetry_store(repos: ReposDep) -> TelemetryStore:
+    return repos.telemetry
+
+
+def get_incident_store(repos: ReposDep) -> IncidentStore:
+    return repos.incidents
+
+
+def get_model_registry(repos: ReposDep) -> ModelRegistry:
+    return repos.models
+
+
+def get_trainer(repos: ReposDep) -> Trainer:
+    return repos.trainer
 
 
 def get_principal(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    tokens: Annotated[TokenStore, Depends(get_tokens)],
+    repos: ReposDep,
 ) -> Principal:
     unauthorised = HTTPException(
         status.HTTP_401_UNAUTHORIZED,
@@ -35,20 +53,27 @@ def get_principal(
     )
     if credentials is None:
         raise unauthorised
-    principal = tokens.principal_for(credentials.credentials)
+    principal = repos.tokens.principal_for(credentials.credentials)
     if principal is None:
         raise unauthorised
     return principal
 
 
-def get_incident_store(request: Request) -> IncidentStore:
-    incident_store: IncidentStore = request.app.state.incidents
-    return incident_store
-
-
-StoreDep = Annotated[Store, Depends(get_store)]
+StoreDep = Annotated[TelemetryStore, Depends(get_telemetry_store)]
 IncidentStoreDep = Annotated[IncidentStore, Depends(get_incident_store)]
+RegistryDep = Annotated[ModelRegistry, Depends(get_model_registry)]
+TrainerDep = Annotated[Trainer, Depends(get_trainer)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def service_only(principal: PrincipalDep) -> Principal:
+    """For what describes the whole fleet: owners may not see or change it."""
+    if principal.role != "service":
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="a service token is required")
+    return principal
+
+
+ServiceDep = Annotated[Principal, Depends(service_only)]
 
 
 def visible_device(device_id: str, store: StoreDep, principal: PrincipalDep) -> DeviceRecord:

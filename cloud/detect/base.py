@@ -1,7 +1,8 @@
 """The detector contract and the registry of detectors.
 
 A detector has the river shape: ``learn_one`` folds a sample into its state,
-``score_one`` judges a sample **without changing any state**, and ``warmup_samples``
+``score_one`` judges a sample **without changing any state**, ``step_score`` does both in
+one pass (what production runs), and ``warmup_samples``
 says how many samples it must learn before its scores mean anything (it scores 0.0
 until then). Deciding (thresholds, hysteresis, alert suppression) is not a detector's
 job: see :mod:`cloud.detect.decide`.
@@ -43,6 +44,10 @@ class Detector(Protocol):
 
     def score_one(self, x: Mapping[str, float]) -> float:
         """Anomaly score in [0, 1] for a sample; never mutates the detector."""
+
+    def step_score(self, x: Mapping[str, float]) -> float:
+        """``score_one`` then ``learn_one`` in one pass, with the same result: the fast
+        path production runs (the contract suite checks that the two agree)."""
 
 
 DetectorFactory = Callable[[Sequence[str], int], Detector]

@@ -2,8 +2,6 @@
 
 ``surprise``  one :class:`~cloud.detect.univariate.MetricModel` per metric; the sample's
               score is its most surprising metric (the combined view the cloud uses).
-``robust_z``  the level view alone (an exponentially weighted median/MAD-like baseline):
-              a cheap, easy to explain baseline detector.
 ``pca``       :class:`~cloud.detect.pca.PcaDetector` (multivariate T² + residual).
 """
 
@@ -14,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from cloud.detect.base import TIME_KEY, Detector, metric_items, register
 from cloud.detect.pca import PcaDetector
 from cloud.detect.tail import MAX_SURPRISE
-from cloud.detect.univariate import FEATURES, MetricModel, MetricReading, UnivariateConfig
+from cloud.detect.univariate import MetricModel, MetricReading, UnivariateConfig
 
 __all__ = ["SurpriseDetector"]
 
@@ -22,20 +20,18 @@ __all__ = ["SurpriseDetector"]
 class SurpriseDetector:
     """Per-metric self-calibrated surprise; score = max over metrics / MAX_SURPRISE.
 
-    ``features`` restricts the views used (all by default). Metrics appear lazily: a
-    metric first seen late starts its own warm-up and is silent until then.
+    Metrics appear lazily: a metric first seen late starts its own warm-up and is silent
+    until then.
     """
 
     def __init__(
         self,
         config: UnivariateConfig | None = None,
         warmup_samples: int = 150,
-        features: Sequence[str] = FEATURES,
     ) -> None:
         self.config = config or UnivariateConfig()
         self.warmup_samples = warmup_samples
         self.models: dict[str, MetricModel] = {}
-        self._mask = tuple(name in features for name in FEATURES)
 
     def read(self, x: Mapping[str, float]) -> list[tuple[str, MetricReading]]:
         """Per-metric readings of a sample (metrics still warming up are left out)."""
@@ -45,7 +41,7 @@ class SurpriseDetector:
             model = self.models.get(name)
             if model is None or model.n < self.warmup_samples:
                 continue
-            out.append((name, model.read(t, v, self._mask)))
+            out.append((name, model.read(t, v)))
         return out
 
     def step(self, x: Mapping[str, float]) -> list[tuple[str, MetricReading]]:
@@ -60,8 +56,11 @@ class SurpriseDetector:
             if model.n < warmup:
                 model.learn(t, v)
             else:
-                out.append((name, model.step(t, v, self._mask)))
+                out.append((name, model.step(t, v)))
         return out
+
+    def step_score(self, x: Mapping[str, float]) -> float:
+        return max((r.surprise for _, r in self.step(x)), default=0.0) / MAX_SURPRISE
 
     def surprise_one(self, x: Mapping[str, float]) -> float:
         """Largest per-metric surprise (−log10 tail probability) of a sample."""
@@ -87,15 +86,9 @@ def _surprise(metrics: Sequence[str], seed: int) -> Detector:
     return SurpriseDetector()
 
 
-def _robust_z(metrics: Sequence[str], seed: int) -> Detector:
-    del metrics, seed
-    return SurpriseDetector(features=("level",))
-
-
 def _pca(metrics: Sequence[str], seed: int) -> Detector:
     return PcaDetector(metrics, warmup_samples=150, seed=seed)
 
 
 register("surprise", _surprise)
-register("robust_z", _robust_z)
 register("pca", _pca)

@@ -176,6 +176,9 @@ class PcaDetector:
         self._after(row, stats, parts)
         return parts
 
+    def step_score(self, x: Mapping[str, float]) -> float:
+        return max(self.step(x)) / MAX_SURPRISE
+
     def score_one(self, x: Mapping[str, float]) -> float:
         return max(self.surprise_parts(x)) / MAX_SURPRISE
 

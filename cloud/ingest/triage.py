@@ -7,8 +7,9 @@ refused. Nothing is dropped silently and nothing here can raise on bad input.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from cloud.db.records import DeadLetter, IngestBatch
 from device_agent import contract
 from device_agent.contract import (
     CommandResult,
@@ -30,44 +31,15 @@ class RawMessage:
     received_at: float
 
 
-@dataclass(frozen=True)
-class DeadLetter:
-    received_at: float
-    topic: str
-    reason: str
-    payload_size: int
-    payload_excerpt: str
-
-
-@dataclass
-class Triage:
-    """One ingest batch, sorted by kind; each valid item keeps its arrival time."""
-
-    telemetry: list[tuple[TelemetryBatch, float]] = field(default_factory=list)
-    statuses: list[tuple[Status, float]] = field(default_factory=list)
-    events: list[tuple[Event, float]] = field(default_factory=list)
-    results: list[tuple[CommandResult, float]] = field(default_factory=list)
-    dead_letters: list[DeadLetter] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return (
-            len(self.telemetry)
-            + len(self.statuses)
-            + len(self.events)
-            + len(self.results)
-            + len(self.dead_letters)
-        )
-
-
 def excerpt(payload: bytes) -> str:
     """A printable start of the payload for people reading dead letters."""
     text = payload[:EXCERPT_BYTES].decode("utf-8", errors="backslashreplace")
     return text + ("…" if len(payload) > EXCERPT_BYTES else "")
 
 
-def triage(messages: list[RawMessage], max_future_skew_s: float) -> Triage:
+def triage(messages: list[RawMessage], max_future_skew_s: float) -> IngestBatch:
     """Validate each message against the wire contract and sort it."""
-    sorted_batch = Triage()
+    sorted_batch = IngestBatch()
     for raw in messages:
         try:
             message = contract.decode(raw.topic, raw.payload)
@@ -110,3 +82,12 @@ def _dead_letter(raw: RawMessage, reason: str) -> DeadLetter:
         payload_size=len(raw.payload),
         payload_excerpt=excerpt(raw.payload),
     )
+
+
+def stored_ranges(batch: IngestBatch) -> dict[str, list[tuple[int, int]]]:
+    """Per device, the seq ranges of every sample in the batch: once the batch is stored
+    all of them are (new ones, and redeliveries stored before), so all are acknowledged."""
+    seqs: dict[str, set[int]] = {}
+    for message, _ in batch.telemetry:
+        seqs.setdefault(message.device_id, set()).update(s.seq for s in message.samples)
+    return {device_id: contract.ranges_of(sorted(found)) for device_id, found in seqs.items()}

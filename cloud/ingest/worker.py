@@ -21,8 +21,9 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy.exc import OperationalError
 
-from cloud.db.store import AppliedBatch, Store
-from cloud.ingest.triage import RawMessage, triage
+from cloud.db.records import IngestBatch, LinkChange, StoredBatch
+from cloud.db.telemetry import TelemetryStore
+from cloud.ingest.triage import RawMessage, stored_ranges, triage
 from cloud.settings import CloudSettings
 from device_agent import contract
 from device_agent.clock import Clock
@@ -31,7 +32,7 @@ from device_agent.settings import parse_mqtt_url
 
 log = logging.getLogger("aftercare.ingest")
 
-AppliedListener = Callable[[AppliedBatch], None]
+StoredListener = Callable[[StoredBatch], None]
 """Called after each stored batch (in the writer thread: hand work off, return fast)."""
 
 
@@ -51,9 +52,9 @@ class IngestWorker:
     def __init__(
         self,
         settings: CloudSettings,
-        store: Store,
+        store: TelemetryStore,
         clock: Clock,
-        listeners: list[AppliedListener] | None = None,
+        listeners: list[StoredListener] | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -143,7 +144,7 @@ class IngestWorker:
             if messages:
                 self.process(messages)
 
-    def process(self, messages: list[RawMessage]) -> AppliedBatch | None:
+    def process(self, messages: list[RawMessage]) -> StoredBatch | None:
         """Triage, store and acknowledge one batch; retries while the database is down.
         Returns None only when stopping with the database still down (nothing was
         acknowledged, so devices will resend)."""
@@ -152,7 +153,7 @@ class IngestWorker:
         delay_s = 0.2
         while True:
             try:
-                applied = self.store.apply(sorted_batch)
+                new_samples = self.store.apply(sorted_batch)
                 break
             except OperationalError as exc:
                 self.stats.db_retries += 1
@@ -162,27 +163,30 @@ class IngestWorker:
                 time.sleep(delay_s)
                 delay_s = min(delay_s * 2, self.settings.db_retry_max_s)
         self.stats.batches += 1
-        self.stats.dead_letters += applied.dead_letters
-        self.stats.stored_samples += len(applied.new_samples)
+        self.stats.dead_letters += len(sorted_batch.dead_letters)
+        self.stats.stored_samples += len(new_samples)
         for letter in sorted_batch.dead_letters:
             log.info("dead letter topic=%s reason=%s", letter.topic, letter.reason)
-        self._acknowledge(applied)
-        if applied.new_samples or applied.link_changes:
-            self._notify(applied)
-        return applied
+        self._acknowledge(sorted_batch)
+        links = [LinkChange(s.device_id, s.online, at) for s, at in sorted_batch.statuses]
+        stored = StoredBatch(new_samples, links)
+        if new_samples or links:
+            self._notify(stored)
+        return stored
 
-    def _notify(self, applied: AppliedBatch) -> None:
+    def _notify(self, stored: StoredBatch) -> None:
         """A failing listener (say, a detector bug) is counted and logged with its
         traceback; the samples are stored already and ingest carries on."""
         for listener in self.listeners:
             try:
-                listener(applied)
+                listener(stored)
             except Exception:
                 self.stats.listener_errors += 1
                 log.exception("ingest listener %r failed", listener)
 
-    def _acknowledge(self, applied: AppliedBatch) -> None:
-        for device_id, ranges in applied.stored_ranges.items():
+    def _acknowledge(self, batch: IngestBatch) -> None:
+        """Tell each device which of its samples are now stored."""
+        for device_id, ranges in stored_ranges(batch).items():
             ack = contract.TelemetryAck(device_id=device_id, ranges=ranges[:1000])
             self._client.publish(
                 contract.topic(device_id, Channel.ACK), contract.encode(ack), qos=1

@@ -1,9 +1,10 @@
-"""Fleet learning: multivariate models per device model, trained from stored telemetry.
+"""Fleet learning: multivariate models per device model, learned from fleet telemetry.
 
 One :class:`FleetModel` per device model learns how that model's metrics move together
 across the fleet, and flags samples that break those relationships even when every metric
-alone looks normal. Models are versioned and stored with skops (:class:`ModelRegistry`);
-:class:`Trainer` builds them from the database on a schedule or on demand.
+alone looks normal. :class:`Trainer` fits new versions from a :class:`HistorySource` into a
+:class:`ModelStore`; the SQL and skops implementations of both live in :mod:`cloud.db`
+(``FleetHistory``, ``ModelRegistry``), so this package is pure: numpy, no I/O.
 
 Typical use from a diagnoser::
 
@@ -21,28 +22,23 @@ from cloud.learning.errors import (
     NotEnoughHistory,
 )
 from cloud.learning.fleet_model import FitOptions, FleetModel, FleetModelScore, FleetScores
-from cloud.learning.history import FleetHistory, HistoryWindow
-from cloud.learning.registry import TRUSTED_TYPES, ModelInfo, ModelRegistry, ModelStore
-from cloud.learning.schedule import retrain_forever
+from cloud.learning.storage import HistorySource, HistoryWindow, ModelInfo, ModelStore
 from cloud.learning.trainer import Trainer, TrainingReport, TrainingRound
 
 __all__ = [
-    "TRUSTED_TYPES",
     "FitOptions",
-    "FleetHistory",
     "FleetModel",
     "FleetModelScore",
     "FleetScores",
+    "HistorySource",
     "HistoryWindow",
     "LearningError",
     "ModelFileMissing",
     "ModelInfo",
     "ModelIntegrityError",
-    "ModelRegistry",
     "ModelStore",
     "NotEnoughHistory",
     "Trainer",
     "TrainingReport",
     "TrainingRound",
-    "retrain_forever",
 ]

@@ -1,6 +1,6 @@
 """Training fleet models from stored telemetry: history in, a new stored version out.
 
-I/O sits at the edges (:class:`FleetHistory` reads, a :class:`ModelStore` writes); the
+I/O sits at the edges (a :class:`HistorySource` reads, a :class:`ModelStore` writes); the
 fitting itself is :meth:`FleetModel.fit`. Time comes from the injected clock, so a
 simulated fleet running faster than real time trains on its own notion of "last week".
 Cold start is a normal outcome, not a failure: until a device model has enough history
@@ -13,15 +13,11 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from cloud.learning.errors import LearningError, NotEnoughHistory
 from cloud.learning.fleet_model import FitOptions, FleetModel
-from cloud.learning.history import FleetHistory
-from cloud.learning.registry import ModelStore
-
-if TYPE_CHECKING:
-    from device_agent.clock import Clock  # typing only: keeps the agent's MQTT stack unloaded
+from cloud.learning.storage import HistorySource, ModelStore
+from device_agent.clock import Clock
 
 __all__ = ["Trainer", "TrainingReport", "TrainingRound"]
 
@@ -57,7 +53,7 @@ class Trainer:
 
     def __init__(
         self,
-        history: FleetHistory,
+        history: HistorySource,
         store: ModelStore,
         clock: Clock,
         *,

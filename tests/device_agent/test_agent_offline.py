@@ -11,6 +11,7 @@ import pytest
 from device_agent import contract
 from device_agent.contract import Channel, TelemetryBatch
 from device_agent.settings import parse_mqtt_url
+from tests.audit import stored_seqs
 from tests.conftest import Broker, RunningCloud, drain, running_fleet, small_fleet
 
 pytestmark = pytest.mark.e2e
@@ -37,19 +38,19 @@ async def test_outbox_drains_in_order_after_an_offline_spell(
     await ready.wait()
     fleet = small_fleet(broker, devices=1)
     unit = fleet.units[0]
-    unit.agent.set_link(False)
+    unit.agent.link.set(False)
     async with running_fleet(fleet):
         fleet._follow_links = _never  # type: ignore[method-assign]
         await asyncio.sleep(1.5)
         assert not unit.agent.connected.is_set()
         assert len(unit.agent.outbox) >= 10, "samples pile up while offline"
-        unit.agent.set_link(True)
+        unit.agent.link.set(True)
         await drain(fleet)
     observer.cancel()
     await asyncio.gather(observer, return_exceptions=True)
     taken = unit.agent.stats.samples_taken
     assert seen == list(range(taken))
-    assert cloud.service.store.stored_seqs(unit.agent.device_id) == list(range(taken))
+    assert stored_seqs(cloud.service.repos.engine, unit.agent.device_id) == list(range(taken))
 
 
 async def test_a_full_outbox_drops_the_oldest_and_the_cloud_learns_how_many(
@@ -57,18 +58,18 @@ async def test_a_full_outbox_drops_the_oldest_and_the_cloud_learns_how_many(
 ) -> None:
     fleet = small_fleet(broker, devices=1, outbox_max_samples=5)
     unit = fleet.units[0]
-    unit.agent.set_link(False)
+    unit.agent.link.set(False)
     async with running_fleet(fleet):
         fleet._follow_links = _never  # type: ignore[method-assign]
         await asyncio.sleep(1.5)
         dropped = unit.agent.outbox.dropped_total
         assert dropped > 0
-        unit.agent.set_link(True)
+        unit.agent.link.set(True)
         await drain(fleet)
-    device = cloud.service.store.get_device(unit.agent.device_id)
+    device = cloud.service.repos.telemetry.get_device(unit.agent.device_id)
     assert device is not None
     assert device.dropped_total >= dropped
-    stored = cloud.service.store.stored_seqs(unit.agent.device_id)
+    stored = stored_seqs(cloud.service.repos.engine, unit.agent.device_id)
     assert stored == list(range(stored[0], unit.agent.stats.samples_taken))
 
 

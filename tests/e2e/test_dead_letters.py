@@ -11,6 +11,7 @@ import pytest
 from device_agent import contract
 from device_agent.contract import Channel
 from device_agent.settings import parse_mqtt_url
+from tests.audit import recent_dead_letters, stored_seqs
 from tests.conftest import Broker, RunningCloud
 
 pytestmark = pytest.mark.e2e
@@ -40,13 +41,15 @@ async def test_malformed_messages_become_dead_letters_and_ingest_continues(
             contract.topic("dev-1", Channel.TELEMETRY), contract.encode(good), qos=1
         )
 
-    store = cloud.service.store
+    store = cloud.service.repos.telemetry
     for _ in range(100):
-        if store.stored_seqs("dev-1") == [0] and len(store.recent_dead_letters()) == len(bad):
+        if stored_seqs(store.engine, "dev-1") == [0] and len(
+            recent_dead_letters(store.engine)
+        ) == len(bad):
             break
         await asyncio.sleep(0.1)
-    assert store.stored_seqs("dev-1") == [0]
-    letters = {letter.reason: letter for letter in store.recent_dead_letters()}
+    assert stored_seqs(store.engine, "dev-1") == [0]
+    letters = {letter.reason: letter for letter in recent_dead_letters(store.engine)}
     reasons = " | ".join(letters)
     assert "Invalid JSON" in reasons
     assert "samples.0.seq: Input should be a valid integer" in reasons

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
@@ -40,16 +41,16 @@ def _fleet(broker: Broker, clock: ScaledClock, devices: int) -> Fleet:
 
 
 async def test_a_stuck_sensor_opens_one_incident_with_its_signature(
-    broker: Broker, database_url: str
+    broker: Broker, database_url: str, tmp_path: Path
 ) -> None:
     clock = ScaledClock(SystemClock().now(), SPEED)
     fleet = _fleet(broker, clock, devices=2)
     faulty = next(u for u in fleet.units if u.device.model == "heatpump-hp200")
     fault_at = clock.now() + 90 * INTERVAL_S  # after the detectors have learned normal
     faulty.device.inject(Fault.from_signature("sensor-stuck/supply_temp_c", start_s=fault_at))
-    settings = cloud_settings(broker, database_url)
+    settings = cloud_settings(broker, database_url, tmp_path)
     async with running_cloud(settings, clock) as cloud, running_fleet(fleet):
-        token = cloud.service.tokens.issue("service")
+        token = cloud.service.repos.tokens.issue("service")
         incidents: list[dict[str, object]] = []
         async with cloud.client(token) as api:
             while clock.now() < fault_at + 120 * INTERVAL_S and not incidents:
@@ -67,12 +68,14 @@ async def test_a_stuck_sensor_opens_one_incident_with_its_signature(
         assert detail["evidence"], "the incident carries the telemetry it was opened on"
 
 
-async def test_a_healthy_fleet_opens_no_incident(broker: Broker, database_url: str) -> None:
+async def test_a_healthy_fleet_opens_no_incident(
+    broker: Broker, database_url: str, tmp_path: Path
+) -> None:
     clock = ScaledClock(SystemClock().now(), SPEED)
     fleet = _fleet(broker, clock, devices=4)
-    settings = cloud_settings(broker, database_url)
+    settings = cloud_settings(broker, database_url, tmp_path)
     async with running_cloud(settings, clock) as cloud, running_fleet(fleet):
         await asyncio.sleep(200 * INTERVAL_S / SPEED)
         scored = cloud.service.scoring.stats.scored
         assert scored >= 4 * 150, "the fleet should have been scored past warm-up"
-        assert cloud.service.incidents.find(IncidentFilter()) == []
+        assert cloud.service.repos.incidents.find(IncidentFilter()) == []

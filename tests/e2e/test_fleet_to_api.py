@@ -15,15 +15,15 @@ async def test_every_device_is_online_with_telemetry_and_owners_see_only_theirs(
     broker: Broker, cloud: RunningCloud
 ) -> None:
     fleet = small_fleet(broker, devices=6)
-    service_token = cloud.service.tokens.issue("service")
-    alice = cloud.service.tokens.issue("owner", owner_id="alice")
+    service_token = cloud.service.repos.tokens.issue("service")
+    alice = cloud.service.repos.tokens.issue("owner", owner_id="alice")
     async with running_fleet(fleet):
         await fleet.wait_connected(15)
         await asyncio.sleep(1.5)
         await drain(fleet)
         alices, others = fleet.device_ids[:2], fleet.device_ids[2:]
         for device_id in alices:
-            cloud.service.store.set_owner(device_id, "alice")
+            cloud.service.repos.telemetry.set_owner(device_id, "alice")
 
         async with cloud.client(service_token) as api:
             devices = (await api.get("/api/v1/devices")).json()
@@ -60,11 +60,11 @@ async def test_a_device_that_goes_away_is_shown_offline(
     broker: Broker, cloud: RunningCloud
 ) -> None:
     fleet = small_fleet(broker, devices=2)
-    token = cloud.service.tokens.issue("service")
+    token = cloud.service.repos.tokens.issue("service")
     async with running_fleet(fleet):
         await fleet.wait_connected(15)
         lost = fleet.units[0]
-        lost.agent.set_link(False)  # the session drops without a clean goodbye: Last Will
+        lost.agent.link.set(False)  # the session drops without a clean goodbye: Last Will
         async with cloud.client(token) as api:
             for _ in range(100):
                 devices = {d["id"]: d for d in (await api.get("/api/v1/devices")).json()}

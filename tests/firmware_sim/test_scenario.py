@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from firmware_sim.scenario import ScenarioError, load_scenario, run_scenario_file
+from tests.audit import sample_count
 from tests.conftest import Broker, RunningCloud
 
 pytestmark = pytest.mark.e2e
@@ -28,7 +29,7 @@ async def test_a_scenario_passes_when_the_cloud_stores_everything(
     assert "scenario smoke: 4 devices" in report
     assert "0 unacknowledged" in report
     assert report.strip().endswith("PASSED")
-    assert cloud.service.store.sample_count() > 0
+    assert sample_count(cloud.service.repos.engine) > 0
 
 
 async def test_a_scenario_fails_when_nothing_stores_the_telemetry(

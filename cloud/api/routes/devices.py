@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, status
 
 from cloud.api.deps import PrincipalDep, StoreDep, VisibleDeviceDep
-from cloud.api.schemas import DeviceOut, TelemetryOut
+from cloud.api.schemas.devices import DeviceOut, TelemetryOut
 
 router = APIRouter(prefix="/devices", tags=["devices"])
 

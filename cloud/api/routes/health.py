@@ -5,16 +5,16 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response, status
 from sqlalchemy import text
 
-from cloud.api.deps import StoreDep
-from cloud.api.schemas import HealthOut
+from cloud.api.deps import ReposDep
+from cloud.api.schemas.health import HealthOut
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz")
-def healthz(request: Request, response: Response, store: StoreDep) -> HealthOut:
+def healthz(request: Request, response: Response, repos: ReposDep) -> HealthOut:
     try:
-        with store.engine.connect() as conn:
+        with repos.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         database = True
     except Exception:

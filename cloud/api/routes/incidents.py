@@ -3,65 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
-from pydantic import BaseModel
 
 from cloud.api.deps import IncidentStoreDep, PrincipalDep, StoreDep
-from cloud.api.schemas import TelemetryPoint, to_datetime
-from cloud.db.incidents import IncidentFilter, IncidentRecord
+from cloud.api.schemas.common import to_datetime
+from cloud.api.schemas.devices import TelemetryPoint
+from cloud.api.schemas.incidents import IncidentDetailOut, IncidentOut
+from cloud.db.incidents import IncidentFilter
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
-
-EVIDENCE_MARGIN_S = 600.0
-
-
-class FixAttemptOut(BaseModel):
-    command_id: str
-    action: str
-    outcome: str
-    recovery_verified: bool
-
-
-class IncidentOut(BaseModel):
-    id: int
-    device_id: str
-    model: str | None
-    signature: str
-    status: str
-    opened_at: datetime
-    updated_at: datetime
-    resolved_at: datetime | None
-    peak_score: float
-    explanation: dict[str, Any]
-    evidence_window: tuple[datetime, datetime]
-    fix_attempts: list[FixAttemptOut]
-
-    @classmethod
-    def of(cls, incident: IncidentRecord) -> IncidentOut:
-        end = incident.resolved_at or incident.updated_at
-        return cls(
-            id=incident.id,
-            device_id=incident.device_id,
-            model=incident.model,
-            signature=incident.signature,
-            status=incident.status,
-            opened_at=to_datetime(incident.opened_at),
-            updated_at=to_datetime(incident.updated_at),
-            resolved_at=to_datetime(incident.resolved_at) if incident.resolved_at else None,
-            peak_score=incident.peak_score,
-            explanation=incident.explanation,
-            evidence_window=(
-                to_datetime(incident.evidence_since - EVIDENCE_MARGIN_S),
-                to_datetime(end),
-            ),
-            fix_attempts=[],
-        )
-
-
-class IncidentDetailOut(IncidentOut):
-    evidence: list[TelemetryPoint]
 
 
 def _visible_devices(store: StoreDep, principal: PrincipalDep) -> frozenset[str] | None:

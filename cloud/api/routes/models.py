@@ -6,105 +6,13 @@ inline in the request's worker thread (FastAPI runs sync routes in a thread pool
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
+from fastapi import APIRouter, HTTPException, status
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
-from pydantic import BaseModel
-
-from cloud.api.deps import PrincipalDep
-from cloud.api.schemas import to_datetime
-from cloud.auth import Principal
-from cloud.learning import (
-    LearningError,
-    ModelInfo,
-    ModelRegistry,
-    NotEnoughHistory,
-    Trainer,
-    TrainingReport,
-)
+from cloud.api.deps import RegistryDep, ServiceDep, TrainerDep
+from cloud.api.schemas.models import ModelOut, TrainingOut
+from cloud.learning import LearningError, NotEnoughHistory
 
 router = APIRouter(prefix="/models", tags=["models"])
-
-
-def service_only(principal: PrincipalDep) -> Principal:
-    """Fleet models describe the whole fleet: owners may not see or train them."""
-    if principal.role != "service":
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="a service token is required")
-    return principal
-
-
-def get_registry(request: Request) -> ModelRegistry:
-    registry: ModelRegistry | None = getattr(request.app.state, "model_registry", None)
-    if registry is None:
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE, detail="fleet models are not configured"
-        )
-    return registry
-
-
-def get_trainer(request: Request) -> Trainer:
-    trainer: Trainer | None = getattr(request.app.state, "model_trainer", None)
-    if trainer is None:
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE, detail="model training is not configured"
-        )
-    return trainer
-
-
-ServiceDep = Annotated[Principal, Depends(service_only)]
-RegistryDep = Annotated[ModelRegistry, Depends(get_registry)]
-TrainerDep = Annotated[Trainer, Depends(get_trainer)]
-
-
-class ModelOut(BaseModel):
-    device_model: str
-    version: int
-    trained_at: datetime
-    n_samples: int
-    n_devices: int
-    metrics: list[str]
-    thresholds: dict[str, float]
-    sha256: str
-
-    @classmethod
-    def of(cls, info: ModelInfo) -> ModelOut:
-        return cls(
-            device_model=info.device_model,
-            version=info.version,
-            trained_at=to_datetime(info.trained_at),
-            n_samples=info.n_samples,
-            n_devices=info.n_devices,
-            metrics=info.metrics,
-            thresholds=info.thresholds,
-            sha256=info.sha256,
-        )
-
-
-class TrainingOut(BaseModel):
-    device_model: str
-    version: int
-    samples: int
-    devices: int
-    available_samples: int
-    seconds: float
-    trained_at: datetime
-    metrics: list[str]
-    thresholds: dict[str, float]
-
-    @classmethod
-    def of(cls, report: TrainingReport) -> TrainingOut:
-        return cls(
-            device_model=report.device_model,
-            version=report.version,
-            samples=report.samples,
-            devices=report.devices,
-            available_samples=report.available,
-            seconds=round(report.seconds, 3),
-            trained_at=to_datetime(report.trained_at),
-            metrics=report.metrics,
-            thresholds=report.thresholds,
-        )
 
 
 @router.get("")

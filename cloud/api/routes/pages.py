@@ -1,15 +1,21 @@
-"""The fleet page: static HTML that reads the API with the token the user gives it."""
+"""The web pages: static HTML from the ``dashboards`` package that reads the API with the
+token the user gives it."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
-from dashboards import static_dir
-
-router = APIRouter(include_in_schema=False)
+from dashboards import read_page
 
 
-@router.get("/", response_class=HTMLResponse)
-def fleet_page() -> str:
-    return (static_dir() / "index.html").read_text(encoding="utf-8")
+def router() -> APIRouter:
+    """Pages are read once, when the API is built, not on every request."""
+    fleet = read_page("index.html")
+    pages = APIRouter(include_in_schema=False)
+
+    @pages.get("/", response_class=HTMLResponse)
+    def fleet_page() -> str:
+        return fleet
+
+    return pages

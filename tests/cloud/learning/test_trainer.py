@@ -13,13 +13,10 @@ from sqlalchemy import Engine
 
 from cloud.cli import main
 from cloud.db.engine import migrate, open_engine
-from cloud.learning import (
-    FleetHistory,
-    ModelRegistry,
-    NotEnoughHistory,
-    Trainer,
-    retrain_forever,
-)
+from cloud.db.fleet_history import FleetHistory
+from cloud.db.fleet_models import ModelRegistry
+from cloud.learning import NotEnoughHistory, Trainer
+from cloud.scoring.retrain import retrain_forever
 from device_agent.clock import ManualClock
 from tests.cloud.learning.fleet_data import MODEL, T0, loose_connector, store_fleet
 
@@ -131,13 +128,20 @@ def test_train_due_skips_fresh_models_and_the_loop_trains_on_schedule(
 
 
 def test_cli_train_reports_cold_start_then_trains(
-    engine: Engine, database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    engine: Engine,
+    database_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     args = ["cloud", "train", "--database-url", database_url, "--model-dir", str(tmp_path)]
     assert main([*args, "--model", MODEL]) == 1
     assert "not enough history" in capsys.readouterr().err
     store_fleet(engine, model="other", devices_n=1, per_device=10, start=time.time() - 500)
     store_fleet(engine, devices_n=3, per_device=200, start=time.time() - 2_500)  # real time
+    assert main([*args, "--model", MODEL]) == 1, "by default a day of history is needed"
+    assert "86400 s of history are needed" in capsys.readouterr().err
+    monkeypatch.setenv("AFTERCARE_TRAIN_MIN_SPAN_S", "1000")  # the same setting as the service
     assert main(args) == 0
     out = capsys.readouterr().out
     assert f"{MODEL}: v1 from 600 samples of 3 devices" in out

@@ -1,4 +1,4 @@
-"""The SQL store behind ingest and the API.
+"""Devices and telemetry: the SQL behind ingest and the API.
 
 Writes are idempotent: a sample is keyed by (device, seq), an event by (device, event id),
 a command result by (device, command id), so a redelivered or resent message never
@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, Insert, Table, and_, bindparam, func, select, update
+from sqlalchemy import Engine, Insert, Table, and_, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from cloud.db.records import DeadLetter, DeviceRecord, IngestBatch, StoredSample
 from cloud.db.schema import (
     command_results,
     dead_letters,
@@ -23,52 +23,11 @@ from cloud.db.schema import (
     events,
     samples,
 )
-from cloud.ingest.triage import DeadLetter, Triage
-from device_agent.contract import ranges_of
 
 
-@dataclass(frozen=True)
-class DeviceRecord:
-    id: str
-    model: str | None
-    firmware: str | None
-    online: bool
-    first_seen: float
-    last_seen: float
-    dropped_total: int
-    owner_id: str | None
-
-
-@dataclass(frozen=True)
-class StoredSample:
-    device_id: str
-    seq: int
-    ts: float
-    metrics: dict[str, float]
-
-
-@dataclass(frozen=True)
-class LinkChange:
-    """A device came online or went offline (its Last Will), as the cloud saw it."""
-
-    device_id: str
-    online: bool
-    at: float
-
-
-@dataclass(frozen=True)
-class AppliedBatch:
-    """What one ingest transaction wrote: samples that were new (not redeliveries), the
-    seq ranges per device now safe to acknowledge, and presence changes."""
-
-    new_samples: list[StoredSample]
-    stored_ranges: dict[str, list[tuple[int, int]]]
-    dead_letters: int
-    link_changes: list[LinkChange]
-
-
-class Store:
-    """All SQL the cloud runs. Thread-safe (SQLAlchemy engine, one transaction per call)."""
+class TelemetryStore:
+    """Devices, their telemetry and what ingest refused. Thread-safe (SQLAlchemy engine,
+    one transaction per call)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -78,8 +37,9 @@ class Store:
             return sqlite.insert(table).on_conflict_do_nothing()
         return postgresql.insert(table).on_conflict_do_nothing()
 
-    def apply(self, batch: Triage) -> AppliedBatch:
-        """Write one triaged ingest batch in one transaction."""
+    def apply(self, batch: IngestBatch) -> list[StoredSample]:
+        """Write one triaged ingest batch in one transaction; returns the samples that
+        were new (a redelivery is never returned, so never scored twice)."""
         with self.engine.begin() as conn:
             self._touch_devices(conn, batch)
             new_samples = self._insert_samples(conn, batch)
@@ -112,14 +72,9 @@ class Store:
                     ],
                 )
             self._insert_dead_letters(conn, batch.dead_letters)
-        seqs: dict[str, set[int]] = {}
-        for message, _ in batch.telemetry:
-            seqs.setdefault(message.device_id, set()).update(s.seq for s in message.samples)
-        stored_ranges = {device: ranges_of(sorted(found)) for device, found in seqs.items()}
-        links = [LinkChange(s.device_id, s.online, at) for s, at in batch.statuses]
-        return AppliedBatch(new_samples, stored_ranges, len(batch.dead_letters), links)
+        return new_samples
 
-    def _touch_devices(self, conn: Any, batch: Triage) -> None:
+    def _touch_devices(self, conn: Any, batch: IngestBatch) -> None:
         """Register unseen devices and update presence, model and firmware."""
         seen: dict[str, dict[str, Any]] = {}
         for message, received_at in batch.telemetry:
@@ -167,7 +122,7 @@ class Store:
             )
             conn.execute(statement, params_list)
 
-    def _insert_samples(self, conn: Any, batch: Triage) -> list[StoredSample]:
+    def _insert_samples(self, conn: Any, batch: IngestBatch) -> list[StoredSample]:
         """Insert, ignoring (device, seq) already stored; returns the samples that were
         new, so a redelivery is never scored twice."""
         offered = [
@@ -253,32 +208,3 @@ class Store:
         with self.engine.connect() as conn:
             rows = conn.execute(query.limit(limit)).all()
         return [StoredSample(r.device_id, r.seq, r.ts, r.metrics) for r in rows]
-
-    def stored_seqs(self, device_id: str) -> list[int]:
-        """Every stored seq of a device, ascending (for audits and tests)."""
-        with self.engine.connect() as conn:
-            return list(
-                conn.scalars(
-                    select(samples.c.seq)
-                    .where(samples.c.device_id == device_id)
-                    .order_by(samples.c.seq)
-                )
-            )
-
-    def sample_count(self) -> int:
-        with self.engine.connect() as conn:
-            return int(conn.scalar(select(func.count()).select_from(samples)) or 0)
-
-    def recent_dead_letters(self, limit: int = 100) -> list[DeadLetter]:
-        query = select(dead_letters).order_by(dead_letters.c.id.desc()).limit(limit)
-        with self.engine.connect() as conn:
-            return [
-                DeadLetter(
-                    received_at=r.received_at,
-                    topic=r.topic,
-                    reason=r.reason,
-                    payload_size=r.payload_size,
-                    payload_excerpt=r.payload_excerpt,
-                )
-                for r in conn.execute(query)
-            ]

@@ -14,9 +14,9 @@ from sklearn.preprocessing import FunctionTransformer
 from sqlalchemy import Engine, update
 
 from cloud.db.engine import migrate, open_engine
+from cloud.db.fleet_models import ModelRegistry, directory_for
 from cloud.db.schema import ml_models
-from cloud.learning import FleetModel, ModelIntegrityError, ModelRegistry
-from cloud.learning.registry import directory_for
+from cloud.learning import FleetModel, ModelIntegrityError
 from device_agent.clock import ManualClock
 from tests.cloud.learning.fleet_data import MODEL, fleet, healthy, loose_connector
 

@@ -7,28 +7,68 @@ Tokens are random per run and written to ``DIR/demo.json`` with ``--out DIR``.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
-import logging
 import os
 import signal
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cloud.app import CloudService
-from cloud.broker import EmbeddedBroker
-from cloud.settings import CloudSettings
-from device_agent.clock import ScaledClock, SystemClock
 from device_agent.settings import ENV_PREFIX
-from firmware_sim.fleet import Fleet, FleetSpec
 
-log = logging.getLogger("aftercare.demo")
+if TYPE_CHECKING:
+    from cloud.app import CloudService
+    from firmware_sim.fleet import Fleet
 
 OWNER_ID = "demo-owner"
 OWNED_DEVICES = 3
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    demo = commands.add_parser("demo", help="broker + cloud + simulated fleet in one process")
+    demo.add_argument("--devices", type=int, default=20, help="simulated devices (default 20)")
+    demo.add_argument("--port", type=int, default=8080, help="HTTP port (default 8080, 0=any)")
+    demo.add_argument("--duration", type=_positive_float, help="stop after S seconds")
+    demo.add_argument("--out", type=Path, help="folder for demo.json and the SQLite file")
+    demo.add_argument("--seed", type=int, default=1, help="seed of the simulated fleet")
+    demo.add_argument(
+        "--speed",
+        type=_positive_float,
+        default=60.0,
+        help="device time per real second (default 60: an hour of device life a minute)",
+    )
+    demo.add_argument(
+        "--faults-per-day",
+        type=float,
+        default=2.0,
+        help="occasional faults per device per device-day (default 2; 0 = healthy)",
+    )
+    demo.set_defaults(run=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    options = DemoOptions(
+        devices=args.devices,
+        port=args.port,
+        duration_s=args.duration,
+        out=args.out,
+        seed=args.seed,
+        speed=args.speed,
+        fault_rate_per_device_day=args.faults_per_day,
+    )
+    return asyncio.run(run_demo(options))
 
 
 @dataclass(frozen=True)
@@ -47,6 +87,8 @@ class DemoOptions:
 
 @contextlib.contextmanager
 def _broker_url() -> Iterator[str]:
+    from cloud.mqtt.broker import EmbeddedBroker
+
     configured = os.environ.get(ENV_PREFIX + "MQTT_URL")
     if configured:
         yield configured
@@ -58,6 +100,11 @@ def _broker_url() -> Iterator[str]:
 
 async def run_demo(options: DemoOptions) -> int:
     """Run until Ctrl-C, SIGTERM or ``duration_s``; returns the exit code."""
+    from cloud.app import CloudService, PortInUse
+    from cloud.settings import CloudSettings
+    from device_agent.clock import ScaledClock, SystemClock
+    from firmware_sim.fleet import Fleet, FleetSpec
+
     with contextlib.ExitStack() as stack:
         folder = options.out or Path(stack.enter_context(tempfile.TemporaryDirectory()))
         folder.mkdir(parents=True, exist_ok=True)
@@ -88,6 +135,8 @@ async def run_demo(options: DemoOptions) -> int:
         try:
             async with CloudService(settings, clock) as cloud:
                 await _serve_fleet(cloud, fleet, options, folder, stop)
+        except* PortInUse as taken:
+            raise taken.exceptions[0] from None
         finally:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(signum)
@@ -102,11 +151,11 @@ async def _serve_fleet(
     folder: Path,
     stop: asyncio.Event,
 ) -> None:
-    service_token = cloud.tokens.issue("service", label="demo service team")
-    owner_token = cloud.tokens.issue("owner", owner_id=OWNER_ID, label="demo owner")
+    service_token = cloud.repos.tokens.issue("service", label="demo service team")
+    owner_token = cloud.repos.tokens.issue("owner", owner_id=OWNER_ID, label="demo owner")
     owned = fleet.device_ids[:OWNED_DEVICES]
     for device_id in owned:
-        cloud.store.set_owner(device_id, OWNER_ID)
+        cloud.repos.telemetry.set_owner(device_id, OWNER_ID)
     started = asyncio.Event()
     async with asyncio.TaskGroup() as tasks:
         serving = tasks.create_task(cloud.serve(started))

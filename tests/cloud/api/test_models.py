@@ -10,11 +10,9 @@ import pytest
 from sqlalchemy import Engine
 
 from cloud.api.app import create_api
-from cloud.auth import TokenStore
-from cloud.db.engine import migrate, open_engine
-from cloud.db.incidents import IncidentStore
-from cloud.db.store import Store
-from cloud.learning import FleetHistory, ModelRegistry, Trainer
+from cloud.db.repositories import build_repositories, open_database
+from cloud.db.tokens import TokenStore
+from cloud.settings import CloudSettings
 from device_agent.clock import ManualClock
 from tests.cloud.learning.fleet_data import MODEL, T0, store_fleet
 
@@ -29,24 +27,17 @@ class Api:
 
 @pytest.fixture
 async def api(database_url: str, tmp_path: Path) -> AsyncIterator[Api]:
-    engine = open_engine(database_url)
-    migrate(engine)
-    clock = ManualClock(T0 + 3_000)
-    tokens = TokenStore(engine, clock)
-    registry = ModelRegistry(engine, tmp_path, clock)
-    trainer = Trainer(FleetHistory(engine), registry, clock, window_s=86_400)
-    app = create_api(
-        Store(engine),
-        tokens,
-        IncidentStore(engine),
-        lambda: True,
-        model_registry=registry,
-        model_trainer=trainer,
+    settings = CloudSettings(
+        database_url=database_url,
+        model_dir=str(tmp_path),
+        train_window_s=86_400,
+        train_min_span_s=0,
     )
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test/api/v1") as client:
-        yield Api(engine, client, tokens)
-    engine.dispose()
+    with open_database(database_url) as engine:
+        repos = build_repositories(engine, settings, ManualClock(T0 + 3_000))
+        transport = httpx.ASGITransport(app=create_api(repos, lambda: True))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test/api/v1") as api:
+            yield Api(engine, api, repos.tokens)
 
 
 async def test_service_trains_on_demand_and_lists_latest_versions(api: Api) -> None:

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from cloud.cli import main
+from tests.audit import stored_seqs
 from tests.conftest import Broker, RunningCloud
 
 pytestmark = pytest.mark.e2e
@@ -111,16 +112,18 @@ async def test_agent_run_reports_to_the_cloud_and_stops_on_sigterm(
         str(config),
         "--mqtt-url",
         broker.url,
+        "--simulate",
+        "heatpump-hp200",
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
     try:
         for _ in range(100):
-            if len(cloud.service.store.stored_seqs("hp-cli-1")) >= 5:
+            if len(stored_seqs(cloud.service.repos.engine, "hp-cli-1")) >= 5:
                 break
             await asyncio.sleep(0.1)
-        assert len(cloud.service.store.stored_seqs("hp-cli-1")) >= 5
-        device = cloud.service.store.get_device("hp-cli-1")
+        assert len(stored_seqs(cloud.service.repos.engine, "hp-cli-1")) >= 5
+        device = cloud.service.repos.telemetry.get_device("hp-cli-1")
         assert device is not None
         assert device.model == "heatpump-hp200"
     finally:

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from cloud.learning.trainer import Trainer
-
-if TYPE_CHECKING:
-    from device_agent.clock import Clock  # typing only: keeps the agent's MQTT stack unloaded
+from cloud.learning import Trainer
+from device_agent.clock import Clock
 
 __all__ = ["RETRAIN_CHECK_S", "retrain_forever"]
 

@@ -1,16 +1,13 @@
-"""HTTP response bodies. Times leave the service as ISO 8601 UTC."""
+"""Devices and their telemetry, as the API returns them."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from pydantic import BaseModel
 
-from cloud.db.store import DeviceRecord, StoredSample
-
-
-def to_datetime(epoch_s: float) -> datetime:
-    return datetime.fromtimestamp(epoch_s, tz=UTC)
+from cloud.api.schemas.common import to_datetime
+from cloud.db.records import DeviceRecord, StoredSample
 
 
 class DeviceOut(BaseModel):
@@ -57,9 +54,3 @@ class TelemetryOut(BaseModel):
                 metrics = {metric: metrics[metric]}
             points.append(TelemetryPoint(seq=row.seq, ts=to_datetime(row.ts), metrics=metrics))
         return cls(device_id=device_id, metric=metric, points=points)
-
-
-class HealthOut(BaseModel):
-    status: str
-    database: bool
-    mqtt: bool

@@ -19,6 +19,7 @@ Input rules (errors exit with code 2 and say which line and what to do):
 
 from __future__ import annotations
 
+import argparse
 import csv
 import io
 import math
@@ -27,11 +28,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from cloud.detect import Assessment, InvalidSample, MonitorConfig, StreamMonitor
+if TYPE_CHECKING:  # the detector (numpy) loads when a file is scored, not with the CLI
+    from cloud.detect import Assessment, MonitorConfig
 
 __all__ = ["CsvInputError", "Table", "read_table", "run_detect", "score_table"]
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    detect = commands.add_parser(
+        "detect", help="score a time-series CSV with the cloud's streaming detector"
+    )
+    detect.add_argument("input", type=Path, help="CSV with a timestamp and numeric columns")
+    detect.add_argument("-o", "--output", type=Path, help="output CSV (default: stdout)")
+    detect.set_defaults(run=lambda args: run_detect(args.input, args.output, sys.stdout))
+
 
 _MISSING = {"", "nan", "na", "n/a", "null", "none"}
 
@@ -154,6 +166,8 @@ def _collect(
 
 def score_table(table: Table, config: MonitorConfig | None = None) -> list[Assessment]:
     """Run one StreamMonitor over the table's rows in order (what the cloud does)."""
+    from cloud.detect import StreamMonitor
+
     names = list(table.metrics)
     monitor = StreamMonitor(names, config)
     columns = [table.metrics[n] for n in names]
@@ -172,6 +186,8 @@ def run_detect(
     config: MonitorConfig | None = None,
 ) -> int:
     """The ``aftercare detect`` command: 0 on success, 2 on bad input."""
+    from cloud.detect import InvalidSample
+
     err = stderr if stderr is not None else sys.stderr
     try:
         table = read_table(input_path)

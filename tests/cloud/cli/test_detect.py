@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cloud.detect_csv import run_detect
+from cloud.cli.detect import run_detect
 from tests.cloud.detect.series import with_spike
 
 

@@ -20,7 +20,7 @@ import threading
 import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 import skops.io as sio
 from sqlalchemy import Engine, func, select
@@ -29,11 +29,10 @@ from sqlalchemy.exc import IntegrityError
 from cloud.db.schema import ml_models
 from cloud.learning.errors import LearningError, ModelFileMissing, ModelIntegrityError
 from cloud.learning.fleet_model import FleetModel
+from cloud.learning.storage import ModelInfo
+from device_agent.clock import Clock
 
-if TYPE_CHECKING:
-    from device_agent.clock import Clock  # typing only: keeps the agent's MQTT stack unloaded
-
-__all__ = ["TRUSTED_TYPES", "ModelInfo", "ModelRegistry", "ModelStore"]
+__all__ = ["TRUSTED_TYPES", "ModelRegistry"]
 
 log = logging.getLogger("aftercare.learning")
 
@@ -42,31 +41,6 @@ TRUSTED_TYPES: list[str] = []
 empty: :meth:`FleetModel.to_payload` uses nothing else. Never ``trusted=True``."""
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """One stored version; ``path`` is relative to the registry's ``model_dir``."""
-
-    device_model: str
-    version: int
-    trained_at: float
-    n_samples: int
-    n_devices: int
-    metrics: list[str]
-    thresholds: dict[str, float]
-    path: str
-    sha256: str
-
-
-class ModelStore(Protocol):
-    """Where trained fleet models live; what the trainer and the diagnoser need."""
-
-    def save(self, model: FleetModel, *, trained_at: float, n_devices: int) -> ModelInfo: ...
-
-    def latest(self, device_model: str) -> FleetModel | None: ...
-
-    def list_latest(self) -> list[ModelInfo]: ...
 
 
 @dataclass

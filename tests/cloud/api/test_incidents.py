@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-import httpx
+from collections.abc import Iterator
+from pathlib import Path
 
-from cloud.app import CloudService
+import httpx
+import pytest
+
+from cloud.api.app import create_api
+from cloud.db.repositories import Repositories, build_repositories, open_database
 from cloud.incidents.tracker import IncidentOpened, IncidentResolved
 from cloud.ingest.triage import RawMessage, triage
 from device_agent import contract
+from device_agent.clock import SystemClock
 from device_agent.contract import Channel
 from tests.conftest import Broker, cloud_settings
 
@@ -20,13 +26,18 @@ def _telemetry(device_id: str, n: int) -> RawMessage:
     return RawMessage(contract.topic(device_id, Channel.TELEMETRY), contract.encode(message), T0)
 
 
-async def test_incidents_are_listed_filtered_and_scoped_to_owners(
-    broker: Broker, database_url: str
-) -> None:
-    service = CloudService(cloud_settings(broker, database_url))
-    service.store.apply(triage([_telemetry("hp-1", 30), _telemetry("ev-1", 5)], 1e9))
-    service.store.set_owner("hp-1", "alice")
-    service.incidents.record(
+@pytest.fixture
+def repos(broker: Broker, database_url: str, tmp_path: Path) -> Iterator[Repositories]:
+    settings = cloud_settings(broker, database_url, tmp_path)
+    with open_database(database_url) as engine:
+        yield build_repositories(engine, settings, SystemClock())
+
+
+async def test_incidents_are_listed_filtered_and_scoped_to_owners(repos: Repositories) -> None:
+
+    repos.telemetry.apply(triage([_telemetry("hp-1", 30), _telemetry("ev-1", 5)], 1e9))
+    repos.telemetry.set_owner("hp-1", "alice")
+    repos.incidents.record(
         [
             (
                 IncidentOpened("hp-1", "overheat/compressor", T0 + 600, T0 + 480, 0.9, {"z": 8}),
@@ -42,12 +53,12 @@ async def test_incidents_are_listed_filtered_and_scoped_to_owners(
             ),  # already open: not a second incident
         ]
     )
-    service.incidents.record(
+    repos.incidents.record(
         [(IncidentResolved("ev-1", "sensor-stuck/voltage_v", T0 + 900, 0.8), "evcharger-ec11")]
     )
-    staff = service.tokens.issue("service")
-    alice = service.tokens.issue("owner", owner_id="alice")
-    transport = httpx.ASGITransport(app=service.api)
+    staff = repos.tokens.issue("service")
+    alice = repos.tokens.issue("owner", owner_id="alice")
+    transport = httpx.ASGITransport(app=create_api(repos, lambda: True))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as api:
         as_staff = {"Authorization": f"Bearer {staff}"}
         everything = (await api.get("/api/v1/incidents", headers=as_staff)).json()
@@ -73,21 +84,17 @@ async def test_incidents_are_listed_filtered_and_scoped_to_owners(
         assert [i["device_id"] for i in mine] == ["hp-1"]
         detail = (await api.get(f"/api/v1/incidents/{mine[0]['id']}", headers=as_alice)).json()
         assert detail["explanation"] == {"z": 8}
-        assert detail["fix_attempts"] == []
         evidence_seqs = [p["seq"] for p in detail["evidence"]]
         assert evidence_seqs == list(range(0, 11))  # 10 min before the evidence to opening
         other = by_model[0]["id"]
         assert (await api.get(f"/api/v1/incidents/{other}", headers=as_alice)).status_code == 404
         assert (await api.get("/api/v1/incidents")).status_code == 401
-    service.engine.dispose()
 
 
-async def test_the_fleet_page_is_served(broker: Broker, database_url: str) -> None:
-    service = CloudService(cloud_settings(broker, database_url))
-    transport = httpx.ASGITransport(app=service.api)
+async def test_the_fleet_page_is_served(repos: Repositories) -> None:
+    transport = httpx.ASGITransport(app=create_api(repos, lambda: True))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         page = await client.get("/")
     assert page.status_code == 200
     assert "<title>Aftercare fleet</title>" in page.text
     assert "/api/v1" in page.text
-    service.engine.dispose()

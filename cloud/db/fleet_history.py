@@ -1,7 +1,7 @@
 """Reading a device model's fleet history for training: the SQL edge of learning.
 
 Why a module of its own: training reads *across* devices (every device of one model over a
-window) while :class:`cloud.db.store.Store` serves per-device reads for ingest and the
+window) while :class:`cloud.db.telemetry.TelemetryStore` serves per-device reads for ingest and the
 API. Subsampling happens in the database (``row_number() % stride``) so a week of a large
 fleet never crosses the wire in full; it runs unchanged on SQLite (≥ 3.25) and PostgreSQL.
 """
@@ -9,28 +9,13 @@ fleet never crosses the wire in full; it runs unchanged on SQLite (≥ 3.25) and
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from sqlalchemy import Engine, and_, func, select
 
 from cloud.db.schema import devices, samples
+from cloud.learning.storage import HistoryWindow
 
-__all__ = ["FleetHistory", "HistoryWindow"]
-
-
-@dataclass(frozen=True)
-class HistoryWindow:
-    """Evenly subsampled telemetry of one device model: ``samples[i]`` came from
-    ``device_ids[i]``; ``available`` counts the rows in the window before subsampling."""
-
-    device_model: str
-    samples: list[dict[str, float]]
-    device_ids: list[str]
-    available: int
-
-    @property
-    def n_devices(self) -> int:
-        return len(set(self.device_ids))
+__all__ = ["FleetHistory"]
 
 
 class FleetHistory:

@@ -18,7 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from cloud.db.incidents import IncidentStore
-from cloud.db.store import AppliedBatch, LinkChange, Store, StoredSample
+from cloud.db.records import LinkChange, StoredBatch, StoredSample
+from cloud.db.telemetry import TelemetryStore
 from cloud.diagnosis.diagnoser import DeviceDiagnoser
 from cloud.diagnosis.profiles import profile_for
 from cloud.incidents.tracker import Decision, IncidentOpened, IncidentTracker, TrackerConfig
@@ -41,7 +42,7 @@ class ScoringWorker:
 
     def __init__(
         self,
-        store: Store,
+        store: TelemetryStore,
         incident_store: IncidentStore,
         fleet_models: Callable[[str], FleetModel | None] = lambda _model: None,
         tracker_config: TrackerConfig | None = None,
@@ -54,7 +55,7 @@ class ScoringWorker:
         self._diagnosers: dict[str, DeviceDiagnoser] = {}
         self._models: dict[str, str | None] = {}
         self._last_ts: dict[str, float] = {}
-        self._queue: queue.Queue[AppliedBatch | None] = queue.Queue()
+        self._queue: queue.Queue[StoredBatch | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="scoring")
 
     def start(self) -> None:
@@ -68,18 +69,18 @@ class ScoringWorker:
         if self._thread.is_alive():
             self._thread.join()
 
-    def submit(self, applied: AppliedBatch) -> None:
+    def submit(self, stored: StoredBatch) -> None:
         """Ingest listener: queue a stored batch for scoring and return at once."""
-        self._queue.put(applied)
+        self._queue.put(stored)
 
     def _run(self) -> None:
         while True:
-            applied = self._queue.get()
+            stored = self._queue.get()
             try:
-                if applied is None:
+                if stored is None:
                     return
-                self.note_links(applied.link_changes)
-                self.score(applied.new_samples)
+                self.note_links(stored.link_changes)
+                self.score(stored.new_samples)
             except Exception:
                 self.stats.errors += 1
                 log.exception("scoring a batch failed")

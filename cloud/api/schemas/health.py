@@ -1,0 +1,11 @@
+"""Health, as load balancers and the demo's readiness check read it."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+
+class HealthOut(BaseModel):
+    status: str
+    database: bool
+    mqtt: bool

@@ -1,0 +1,5 @@
+import sys
+
+from cloud.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,88 @@
+"""Plain records the database writes and returns, shared by ingest, scoring and the API.
+
+No SQLAlchemy here: the pure triage produces an :class:`IngestBatch` without touching the
+database, and readers get frozen dataclasses rather than rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from device_agent.contract import CommandResult, Event, Status, TelemetryBatch
+
+__all__ = [
+    "DeadLetter",
+    "DeviceRecord",
+    "IngestBatch",
+    "LinkChange",
+    "StoredBatch",
+    "StoredSample",
+]
+
+
+@dataclass(frozen=True)
+class DeviceRecord:
+    id: str
+    model: str | None
+    firmware: str | None
+    online: bool
+    first_seen: float
+    last_seen: float
+    dropped_total: int
+    owner_id: str | None
+
+
+@dataclass(frozen=True)
+class StoredSample:
+    device_id: str
+    seq: int
+    ts: float
+    metrics: dict[str, float]
+
+
+@dataclass(frozen=True)
+class LinkChange:
+    """A device came online or went offline (its Last Will), as the cloud saw it."""
+
+    device_id: str
+    online: bool
+    at: float
+
+
+@dataclass(frozen=True)
+class StoredBatch:
+    """What one ingest transaction changed that scoring cares about: samples that were
+    new (never redeliveries), and presence changes."""
+
+    new_samples: list[StoredSample]
+    link_changes: list[LinkChange]
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    received_at: float
+    topic: str
+    reason: str
+    payload_size: int
+    payload_excerpt: str
+
+
+@dataclass
+class IngestBatch:
+    """One ingest batch, sorted by kind, as the store writes it in one transaction; each
+    valid item keeps its arrival time."""
+
+    telemetry: list[tuple[TelemetryBatch, float]] = field(default_factory=list)
+    statuses: list[tuple[Status, float]] = field(default_factory=list)
+    events: list[tuple[Event, float]] = field(default_factory=list)
+    results: list[tuple[CommandResult, float]] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return (
+            len(self.telemetry)
+            + len(self.statuses)
+            + len(self.events)
+            + len(self.results)
+            + len(self.dead_letters)
+        )

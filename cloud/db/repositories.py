@@ -1,0 +1,66 @@
+"""The one wiring of the cloud's database side: an engine migrated to the latest schema
+and a repository per aggregate on it. The service, the CLI and tests all build it here,
+so a setting (a training window, say) cannot be honoured by one and ignored by another.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from cloud.db.engine import migrate, open_engine
+from cloud.db.fleet_history import FleetHistory
+from cloud.db.fleet_models import ModelRegistry
+from cloud.db.incidents import IncidentStore
+from cloud.db.telemetry import TelemetryStore
+from cloud.db.tokens import TokenStore
+from cloud.learning import Trainer
+from cloud.settings import CloudSettings
+from device_agent.clock import Clock
+
+
+@contextlib.contextmanager
+def open_database(url: str) -> Iterator[Engine]:
+    """An engine whose schema is migrated to the latest version; disposed on exit."""
+    engine = open_engine(url)
+    try:
+        migrate(engine)
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@dataclass(frozen=True)
+class Repositories:
+    """The cloud's state, one repository per aggregate, and the trainer that writes
+    fleet models from the stored history."""
+
+    engine: Engine
+    telemetry: TelemetryStore
+    tokens: TokenStore
+    incidents: IncidentStore
+    models: ModelRegistry
+    trainer: Trainer
+
+
+def build_repositories(engine: Engine, settings: CloudSettings, clock: Clock) -> Repositories:
+    models = ModelRegistry(engine, settings.model_dir, clock)
+    trainer = Trainer(
+        FleetHistory(engine),
+        models,
+        clock,
+        window_s=settings.train_window_s,
+        max_samples=settings.train_max_samples,
+        min_span_s=settings.train_min_span_s,
+    )
+    return Repositories(
+        engine=engine,
+        telemetry=TelemetryStore(engine),
+        tokens=TokenStore(engine, clock),
+        incidents=IncidentStore(engine),
+        models=models,
+        trainer=trainer,
+    )

@@ -1,0 +1,1 @@
+"""The cloud's MQTT adapters: the embedded broker for zero-setup runs."""
