@@ -1,5 +1,7 @@
 # The two commands of the README: `make demo` and `make test`.
+# Flags go through ARGS: make demo ARGS="--devices 50 --port 0"
 PYTHON ?= python3
+ARGS ?=
 PIP_FLAGS ?= --quiet --disable-pip-version-check
 
 .PHONY: install demo test lint bench
@@ -8,10 +10,10 @@ install:
 	$(PYTHON) -m pip install $(PIP_FLAGS) -e '.[dev]'
 
 demo: install
-	aftercare demo
+	aftercare demo $(ARGS)
 
 test: install
-	$(PYTHON) -m pytest
+	$(PYTHON) -m pytest $(ARGS)
 
 lint:
-	ruff check . && ruff format --check . && mypy device_agent cloud firmware_sim && lint-imports
+	ruff check . && ruff format --check . && mypy device_agent cloud firmware_sim dashboards && lint-imports

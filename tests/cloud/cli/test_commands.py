@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -130,3 +132,74 @@ async def test_agent_run_reports_to_the_cloud_and_stops_on_sigterm(
         process.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(process.wait(), 15) == 0
     assert (tmp_path / "outbox.db").exists(), "the durable outbox is the configured file"
+
+
+def _aftercare(*args: str, prelude: str = "") -> subprocess.CompletedProcess[str]:
+    code = f"{prelude}\nimport sys\nfrom cloud.cli.main import main\nsys.exit(main(sys.argv[1:]))"
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def _one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("aftercare: error: ")
+    return lines[0]
+
+
+def test_a_new_users_mistakes_are_one_line_each_with_exit_2(tmp_path: Path) -> None:
+    unknown = _one_line_error(_aftercare("agent", "run", "--device-id", "d1", "--simulate", "x"))
+    assert "known models: evcharger-ec11, heatpump-hp200" in unknown
+    missing_id = _one_line_error(_aftercare("agent", "run", "--simulate", "heatpump-hp200"))
+    assert "device_id" in missing_id
+    assert "--device-id" in missing_id
+    no_hal = _one_line_error(_aftercare("agent", "run", "--device-id", "d1"))
+    assert "metrics_command" in no_hal
+    assert "--simulate" in no_hal
+    bad_config = tmp_path / "agent.toml"
+    bad_config.write_text('device_id = "d1"\ntelemetry_interval = 5\n')
+    assert "telemetry_interval" in _one_line_error(
+        _aftercare("agent", "run", "--config", str(bad_config))
+    )
+
+
+def test_a_missing_extra_names_what_to_install() -> None:
+    """An agent-only install has no web stack: ``aftercare demo`` says what to install."""
+    blocked = _aftercare(
+        "demo", "--duration", "1", prelude="import sys; sys.modules['fastapi'] = None"
+    )
+    assert "pip install 'aftercare[cloud]'" in _one_line_error(blocked)
+
+
+@pytest.mark.parametrize("command", [["demo", "--duration", "20"], ["cloud", "serve"]])
+def test_a_taken_port_is_a_clear_error(command: list[str], tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        env = {
+            **os.environ,
+            "AFTERCARE_DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}",
+            "AFTERCARE_MODEL_DIR": str(tmp_path / "models"),
+            "AFTERCARE_MQTT_URL": "mqtt://127.0.0.1:1",  # never reached: the port fails first
+        }
+        result = subprocess.run(
+            [sys.executable, "-m", "cloud.cli", *command, "--port", port],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
+    assert "Address already in use" in _one_line_error(result)
+
+
+def test_help_is_plain_text() -> None:
+    for args in (["--help"], ["agent", "run", "--help"], ["demo", "--help"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "cloud.cli", *args], capture_output=True, text=True, check=True
+        )
+        assert "``" not in result.stdout
+        assert ":class:" not in result.stdout
