@@ -14,19 +14,15 @@ from collections.abc import Callable, Sequence
 
 from cloud.cli import agent, cloud, demo, detect, sim
 
-EXTRA_FOR_MODULE = {
-    "fastapi": "cloud",
-    "uvicorn": "cloud",
-    "sqlalchemy": "cloud",
-    "alembic": "cloud",
-    "psycopg": "cloud",
-    "numpy": "cloud",
-    "sklearn": "cloud",
-    "skops": "cloud",
-    "iotcore": "cloud",
-    "yaml": "sim",
+EXTRAS_FOR_COMMAND = {
+    "demo": "cloud,sim",
+    "cloud": "cloud",
+    "detect": "cloud",
+    "sim": "sim",
+    "agent": "sim",
 }
-"""Which optional extra of the ``aftercare`` distribution brings each third-party module."""
+"""The optional extras of the ``aftercare`` distribution that each command group needs
+beyond the agent's own dependencies (``agent run --simulate`` needs the simulator's)."""
 
 COMMAND_GROUPS = (demo, cloud, agent, detect, sim)
 
@@ -66,13 +62,10 @@ def _fail(message: str) -> int:
 
 
 def _missing_extra(command: str, exc: ModuleNotFoundError) -> str:
-    module = (exc.name or "").partition(".")[0]
-    extra = EXTRA_FOR_MODULE.get(module)
-    if extra is None:
-        return f"aftercare {command} cannot import {exc.name!r}: {exc}"
+    extras = EXTRAS_FOR_COMMAND.get(command, "cloud,sim")
     return (
-        f"aftercare {command} needs the {extra!r} extra ({module} is missing): "
-        f"pip install 'aftercare[{extra}]'"
+        f"aftercare {command} needs {exc.name or 'a module'} that this install lacks: "
+        f"pip install 'aftercare[{extras}]'"
     )
 
 

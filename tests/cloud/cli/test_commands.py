@@ -171,7 +171,7 @@ def test_a_missing_extra_names_what_to_install() -> None:
     blocked = _aftercare(
         "demo", "--duration", "1", prelude="import sys; sys.modules['fastapi'] = None"
     )
-    assert "pip install 'aftercare[cloud]'" in _one_line_error(blocked)
+    assert "pip install 'aftercare[cloud,sim]'" in _one_line_error(blocked)
 
 
 @pytest.mark.parametrize("command", [["demo", "--duration", "20"], ["cloud", "serve"]])
