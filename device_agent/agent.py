@@ -14,6 +14,7 @@ import contextlib
 import logging
 import random
 import socket
+from collections import deque
 from dataclasses import dataclass
 
 import aiomqtt
@@ -50,6 +51,17 @@ class AgentStats:
     session_errors: int = 0
 
 
+@dataclass(frozen=True)
+class _InFlight:
+    """A sent batch awaiting its acknowledgement: seqs ``first..last`` (``count`` samples,
+    possibly with gaps), sent at ``sent_at`` on the event loop's clock."""
+
+    first: int
+    last: int
+    count: int
+    sent_at: float
+
+
 class _LinkDown(Exception):
     """The device's :class:`Link` reported the network gone."""
 
@@ -81,7 +93,7 @@ class Agent:
         self._sampling = True
         self._rng = rng or random.Random()
         self._sent_upto = -1
-        self._last_ack_progress_s = 0.0
+        self._in_flight: deque[_InFlight] = deque()
         self._commands = CommandRunner(settings.device_id, hal, clock, settings.command_timeout_s)
 
     @property
@@ -196,7 +208,7 @@ class Agent:
             )
             self.stats.connects += 1
             self._sent_upto = -1  # a new session resends everything not yet acknowledged
-            self._last_ack_progress_s = asyncio.get_running_loop().time()
+            self._in_flight.clear()
             self.connected.set()
             log.info("device=%s connected to %s:%s", self.device_id, host, port)
             async with asyncio.TaskGroup() as tasks:
@@ -217,39 +229,53 @@ class Agent:
 
     async def _publish_forever(self, client: aiomqtt.Client) -> None:
         """Send outbox samples in seq order, at most a window of unacknowledged ones at a
-        time; go back to the oldest unacknowledged sample when acknowledgements stop
-        coming (a broker that lost them, a cloud restart). Pacing is in real time: it is
-        about the network, not the device's physics."""
+        time, and resend any batch whose samples are still unacknowledged ``ack_timeout_s``
+        after it was sent, whatever happened to newer ones: a broker that dropped one
+        batch (no subscriber yet after its restart, say) must not leave a hole until the
+        window fills. Pacing is in real time: it is about the network, not the device."""
         settings = self.settings
         loop = asyncio.get_running_loop()
         window = settings.batch_max_samples * 4
         while True:
-            if self._sent_upto >= 0 and loop.time() - self._last_ack_progress_s > (
-                settings.ack_timeout_s
-            ):
-                self._sent_upto = -1
-                self._last_ack_progress_s = loop.time()
-                self.stats.resends += 1
+            resent = await self._resend_overdue(client, loop.time() - settings.ack_timeout_s)
             oldest = self.outbox.pending(limit=1)
             in_flight = self._sent_upto - oldest[0].seq + 1 if oldest else 0
             room = min(settings.batch_max_samples, window - max(0, in_flight))
             batch = self.outbox.pending(self._sent_upto, room) if room > 0 else []
             if batch:
-                message = contract.TelemetryBatch(
-                    device_id=self.device_id,
-                    samples=batch,
-                    dropped_total=self.outbox.dropped_total,
-                )
-                await client.publish(
-                    contract.topic(self.device_id, Channel.TELEMETRY),
-                    contract.encode(message),
-                    qos=1,
-                )
+                await self._send(client, batch)
                 self._sent_upto = batch[-1].seq
-                self.stats.batches_sent += 1
                 if len(batch) == settings.batch_max_samples:
                     continue
-            await asyncio.sleep(settings.flush_interval_s)
+            if not resent:
+                await asyncio.sleep(settings.flush_interval_s)
+
+    async def _resend_overdue(self, client: aiomqtt.Client, sent_before: float) -> bool:
+        """Resend what is left unacknowledged of every batch sent before ``sent_before``;
+        batches the cloud has acknowledged in full are forgotten. Returns whether any
+        batch was resent."""
+        resent = False
+        while self._in_flight and self._in_flight[0].sent_at <= sent_before:
+            sent = self._in_flight.popleft()
+            left = [
+                s for s in self.outbox.pending(sent.first - 1, sent.count) if s.seq <= sent.last
+            ]
+            if left:
+                self.stats.resends += 1
+                await self._send(client, left)
+                resent = True
+        return resent
+
+    async def _send(self, client: aiomqtt.Client, batch: list[contract.Sample]) -> None:
+        message = contract.TelemetryBatch(
+            device_id=self.device_id, samples=batch, dropped_total=self.outbox.dropped_total
+        )
+        await client.publish(
+            contract.topic(self.device_id, Channel.TELEMETRY), contract.encode(message), qos=1
+        )
+        self.stats.batches_sent += 1
+        sent_at = asyncio.get_running_loop().time()
+        self._in_flight.append(_InFlight(batch[0].seq, batch[-1].seq, len(batch), sent_at))
 
     async def _receive_forever(self, client: aiomqtt.Client, tasks: asyncio.TaskGroup) -> None:
         async for message in client.messages:
@@ -264,8 +290,7 @@ class Agent:
                 )
                 continue
             if isinstance(decoded, contract.TelemetryAck):
-                if self.outbox.acknowledge(decoded.ranges):
-                    self._last_ack_progress_s = asyncio.get_running_loop().time()
+                self.outbox.acknowledge(decoded.ranges)
             elif isinstance(decoded, contract.Command):
                 self.stats.commands_handled += 1
                 tasks.create_task(self._commands.handle(decoded))
