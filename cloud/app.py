@@ -77,12 +77,17 @@ class CloudService:
             engine = stack.enter_context(open_database(self.settings.database_url))
             self.repos = build_repositories(engine, self.settings, self.clock)
             self.scoring = ScoringWorker(
-                self.repos.telemetry, self.repos.incidents, self.repos.models.latest
+                self.repos.telemetry,
+                self.repos.incidents,
+                self.repos.models.latest,
+                clock=self.clock,
+                queue_max=self.settings.scoring_queue_max,
+                idle_s=self.settings.device_state_idle_s,
             )
             self.ingest = IngestWorker(
                 self.settings, self.repos.telemetry, self.clock, listeners=[self.scoring.submit]
             )
-            self.api = create_api(self.repos, lambda: self.ingest.connected)
+            self.api = create_api(self.repos, self.worker_health)
             self.scoring.start()
             stack.push_async_callback(asyncio.to_thread, self.scoring.stop)
             self.ingest.start()
@@ -101,6 +106,15 @@ class CloudService:
         tb: TracebackType | None,
     ) -> None:
         await self._stack.aclose()
+
+    def worker_health(self) -> dict[str, bool]:
+        """What /healthz reports beside the database: the broker session, and whether the
+        ingest writer and the scorer are alive (and ingest is not stalled)."""
+        return {
+            "mqtt": self.ingest.connected,
+            "ingest": self.ingest.writer_alive and not self.ingest.stalled,
+            "scoring": self.scoring.alive,
+        }
 
     @property
     def http_port(self) -> int:

@@ -22,6 +22,15 @@ class CloudSettings(BaseSettings):
     ingest_batch_max: int = Field(default=2000, ge=1)
     ingest_flush_s: float = Field(default=0.05, gt=0)
     ingest_queue_max: int = Field(default=100_000, ge=1)
+    """Messages waiting between the network thread and the writer, at most..."""
+    ingest_buffer_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1)
+    """...and at most this many payload bytes; beyond either, ingest applies back-pressure."""
+    ingest_stall_s: float = Field(default=60.0, gt=0)
+    """/healthz reports ingest stalled when messages wait this long with nothing written."""
+    scoring_queue_max: int = Field(default=10_000, ge=1)
+    """Stored batches waiting for the scoring worker; beyond it, ingest waits."""
+    device_state_idle_s: float = Field(default=7 * 86_400.0, gt=0)
+    """Per-device scoring state is dropped after this long without a sample (clock time)."""
     max_future_skew_s: float = Field(default=86_400.0, ge=0)
     db_retry_max_s: float = Field(default=10.0, gt=0)
     model_dir: str = "models"

@@ -5,8 +5,10 @@ simulator all import it, so a change to the wire format is a change here and now
 
 Every payload carries the protocol version ``v`` and the sender's ``device_id``; the cloud
 rejects a payload whose device id differs from the one in its topic. Decoding is strict:
-unknown fields, NaN or infinite numbers, timestamps outside 2000..2100, oversized batches
-and non-increasing sequence numbers are refused with a :class:`ContractError` that says why.
+unknown fields, NaN or infinite numbers, timestamps outside 2000..2100, oversized batches,
+non-increasing sequence numbers, integers beyond 2^53 (what every JSON reader and a
+BIGINT column hold exactly) and control characters in text are refused with a
+:class:`ContractError` that says why.
 """
 
 from __future__ import annotations
@@ -35,11 +37,27 @@ MAX_METRICS_PER_SAMPLE = 64
 EARLIEST_TIMESTAMP_S = 946_684_800.0  # 2000-01-01T00:00:00Z
 LATEST_TIMESTAMP_S = 4_102_444_800.0  # 2100-01-01T00:00:00Z
 
+MAX_WIRE_INT = 2**53
+"""Largest integer on the wire: exact in every JSON reader and in a BIGINT column."""
+MAX_DETAIL_ENTRIES = 64
+_NO_CONTROL_CHARS = r"^[^\x00-\x1f\x7f]*$"
+
 DeviceId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 MetricName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 Timestamp = Annotated[float, Field(ge=EARLIEST_TIMESTAMP_S, le=LATEST_TIMESTAMP_S)]
-ShortText = Annotated[str, StringConstraints(max_length=256)]
+Count = Annotated[int, Field(ge=0, le=MAX_WIRE_INT)]
+"""A sequence number or a counter."""
+ShortText = Annotated[str, StringConstraints(max_length=256, pattern=_NO_CONTROL_CHARS)]
+MessageId = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=_NO_CONTROL_CHARS)
+]
 Scalar: TypeAlias = str | int | float | bool
+WireScalar: TypeAlias = (
+    ShortText | Annotated[int, Field(ge=-MAX_WIRE_INT, le=MAX_WIRE_INT)] | float | bool
+)
+"""A :data:`Scalar` as it may travel: bounded text without control characters, bounded
+integers."""
+Details = Annotated[dict[ShortText, WireScalar], Field(max_length=MAX_DETAIL_ENTRIES)]
 
 
 class ContractError(ValueError):
@@ -101,7 +119,7 @@ class Sample(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    seq: Annotated[int, Field(ge=0)]
+    seq: Count
     ts: Timestamp
     metrics: dict[MetricName, float]
 
@@ -120,7 +138,7 @@ class TelemetryBatch(_Message):
     outbox discarded (oldest first) because it was full while offline."""
 
     samples: Annotated[list[Sample], Field(min_length=1, max_length=MAX_SAMPLES_PER_BATCH)]
-    dropped_total: Annotated[int, Field(ge=0)] = 0
+    dropped_total: Count = 0
 
     @field_validator("samples")
     @classmethod
@@ -145,23 +163,23 @@ class Status(_Message):
 class Event(_Message):
     """Something the device did or learned on its own: a local self-heal, a setup fact."""
 
-    event_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    event_id: MessageId
     kind: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.-]{0,63}$")]
     ts: Timestamp
-    detail: dict[str, Scalar] = Field(default_factory=dict)
+    detail: Details = Field(default_factory=dict)
 
 
 class Command(_Message):
     """An instruction from the cloud. ``signature`` covers every other field; the agent
     refuses unsigned, expired or replayed (seen nonce) commands once keys are pinned."""
 
-    command_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    command_id: MessageId
     action: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.-]{0,63}$")]
-    params: dict[str, Scalar] = Field(default_factory=dict)
+    params: Details = Field(default_factory=dict)
     issued_at: Timestamp
     expires_at: Timestamp
-    nonce: Annotated[str, StringConstraints(min_length=8, max_length=64)]
-    signature: Annotated[str, StringConstraints(max_length=256)] | None = None
+    nonce: Annotated[MessageId, StringConstraints(min_length=8)]
+    signature: ShortText | None = None
 
     @model_validator(mode="after")
     def _expires_after_issue(self) -> Command:
@@ -176,7 +194,7 @@ CommandState = Literal["done", "failed", "refused", "timed_out"]
 class CommandResult(_Message):
     """The terminal state of a command: every command gets exactly one."""
 
-    command_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    command_id: MessageId
     state: CommandState
     ts: Timestamp
     detail: ShortText = ""
@@ -184,9 +202,23 @@ class CommandResult(_Message):
 
 class TelemetryAck(_Message):
     """The cloud has durably stored every sample whose seq lies in one of ``ranges``
-    (inclusive). The agent keeps samples in its outbox until they are acknowledged."""
+    (inclusive), and the events and command results named in ``events`` and ``results``.
+    The agent keeps each of them until it is acknowledged."""
 
-    ranges: Annotated[list[tuple[int, int]], Field(min_length=1, max_length=1000)]
+    ranges: Annotated[list[tuple[Count, Count]], Field(max_length=1000)] = Field(
+        default_factory=list
+    )
+    events: Annotated[list[MessageId], Field(max_length=1000)] = Field(default_factory=list)
+    results: Annotated[list[MessageId], Field(max_length=1000)] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _acknowledges_something(self) -> TelemetryAck:
+        if not (self.ranges or self.events or self.results):
+            raise ValueError("an acknowledgement must name samples, events or results")
+        for first, last in self.ranges:
+            if last < first:
+                raise ValueError(f"range ({first}, {last}) ends before it starts")
+        return self
 
 
 Message: TypeAlias = TelemetryBatch | Status | Event | Command | CommandResult | TelemetryAck

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from fastapi import APIRouter, FastAPI
 
@@ -12,15 +12,19 @@ from cloud.db.repositories import Repositories
 API_PREFIX = "/api/v1"
 
 
-def create_api(repos: Repositories, mqtt_connected: Callable[[], bool]) -> FastAPI:
-    """The HTTP API over the cloud's repositories; ``mqtt_connected`` feeds /healthz."""
+HealthChecks = Callable[[], Mapping[str, bool]]
+"""The workers' health for /healthz: ``mqtt``, ``ingest`` and ``scoring``, each ok or not."""
+
+
+def create_api(repos: Repositories, worker_health: HealthChecks) -> FastAPI:
+    """The HTTP API over the cloud's repositories; ``worker_health`` feeds /healthz."""
     app = FastAPI(
         title="Aftercare",
         version="0.1.0",
         description="Fleet health, telemetry and self-healing for connected products.",
     )
     app.state.repos = repos
-    app.state.mqtt_connected = mqtt_connected
+    app.state.health = worker_health
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(devices.router)
     api.include_router(incidents.router)

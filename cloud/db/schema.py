@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Float,
@@ -30,7 +31,7 @@ devices = Table(
     Column("online", Boolean, nullable=False, default=False),
     Column("first_seen", Float, nullable=False),
     Column("last_seen", Float, nullable=False),
-    Column("dropped_total", Integer, nullable=False, default=0),
+    Column("dropped_total", BigInteger, nullable=False, default=0),
 )
 
 device_owners = Table(
@@ -44,7 +45,7 @@ samples = Table(
     "samples",
     metadata,
     Column("device_id", String(64), primary_key=True),
-    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
     Column("ts", Float, nullable=False),
     Column("metrics", JSON, nullable=False),
     Index("ix_samples_device_ts", "device_id", "ts"),

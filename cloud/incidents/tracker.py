@@ -93,6 +93,12 @@ class IncidentTracker:
         resolve and is not opened twice."""
         self._states[(device_id, signature)] = _State(open=True)
 
+    def forget_quiet(self, device_id: str) -> None:
+        """Drop a device's signatures that are building up or calming down; open
+        incidents stay, so they can still resolve."""
+        for key in [k for k, st in self._states.items() if k[0] == device_id and not st.open]:
+            del self._states[key]
+
     def observe(self, device_id: str, ts: float, findings: Mapping[str, Finding]) -> list[Decision]:
         """Account one sample; signatures absent from ``findings`` score 0."""
         decisions: list[Decision] = []

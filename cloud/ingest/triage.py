@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from cloud.db.records import DeadLetter, IngestBatch
 from device_agent import contract
 from device_agent.contract import (
+    Channel,
     CommandResult,
     ContractError,
     Event,
@@ -32,9 +33,18 @@ class RawMessage:
 
 
 def excerpt(payload: bytes) -> str:
-    """A printable start of the payload for people reading dead letters."""
+    """A printable start of the payload for people reading dead letters: invalid UTF-8
+    and control characters are escaped, so any payload can be stored as text (PostgreSQL
+    refuses NUL in text)."""
     text = payload[:EXCERPT_BYTES].decode("utf-8", errors="backslashreplace")
+    text = "".join(_printable(ch) for ch in text)
     return text + ("…" if len(payload) > EXCERPT_BYTES else "")
+
+
+def _printable(ch: str) -> str:
+    if ch in "\n\t" or not (ch < " " or ch == "\x7f"):
+        return ch
+    return f"\\x{ord(ch):02x}"
 
 
 def triage(messages: list[RawMessage], max_future_skew_s: float) -> IngestBatch:
@@ -77,7 +87,7 @@ def _check_clock(message: contract.Message, latest_s: float) -> None:
 def _dead_letter(raw: RawMessage, reason: str) -> DeadLetter:
     return DeadLetter(
         received_at=raw.received_at,
-        topic=raw.topic[:1024],
+        topic=excerpt(raw.topic.encode())[:1024],
         reason=reason,
         payload_size=len(raw.payload),
         payload_excerpt=excerpt(raw.payload),
@@ -91,3 +101,46 @@ def stored_ranges(batch: IngestBatch) -> dict[str, list[tuple[int, int]]]:
     for message, _ in batch.telemetry:
         seqs.setdefault(message.device_id, set()).update(s.seq for s in message.samples)
     return {device_id: contract.ranges_of(sorted(found)) for device_id, found in seqs.items()}
+
+
+_ITEM_KINDS = ("telemetry", "statuses", "events", "results", "dead_letters")
+
+
+def halves(batch: IngestBatch) -> tuple[IngestBatch, IngestBatch]:
+    """Split a batch in two (by item, order kept) to find the item the database refuses."""
+    items = [(kind, item) for kind in _ITEM_KINDS for item in getattr(batch, kind)]
+    middle = len(items) // 2
+    return _rebuild(items[:middle]), _rebuild(items[middle:])
+
+
+def _rebuild(items: list[tuple[str, object]]) -> IngestBatch:
+    batch = IngestBatch()
+    for kind, item in items:
+        getattr(batch, kind).append(item)
+    return batch
+
+
+def refused_by_store(batch: IngestBatch, reason: str) -> IngestBatch:
+    """A one-item batch the database refused, as a batch holding its dead letter."""
+    if len(batch) != 1:
+        raise ValueError("only a single refused item becomes a dead letter")
+    letter: DeadLetter
+    if batch.dead_letters:
+        old = batch.dead_letters[0]
+        letter = DeadLetter(
+            old.received_at, old.topic, f"{old.reason}; then {reason}", old.payload_size, ""
+        )
+    else:
+        kind = next(k for k in _ITEM_KINDS[:-1] if getattr(batch, k))
+        message, received_at = getattr(batch, kind)[0]
+        channel = {
+            "telemetry": Channel.TELEMETRY,
+            "statuses": Channel.STATUS,
+            "events": Channel.EVENTS,
+            "results": Channel.COMMAND_RESULT,
+        }[kind]
+        raw = RawMessage(
+            contract.topic(message.device_id, channel), contract.encode(message), received_at
+        )
+        letter = _dead_letter(raw, reason)
+    return IngestBatch(dead_letters=[letter])

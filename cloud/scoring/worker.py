@@ -5,6 +5,11 @@ Ingest hands over freshly stored samples (never redeliveries) and returns at onc
 scoring thread owns all per-device state, so a device's stream is scored in one place,
 in seq order. Samples older than the last one scored for their device (a gap filled late
 by a resend) are counted and not scored: streaming detectors only move forward.
+
+Bounded: the hand-over queue holds ``queue_max`` batches (ingest waits beyond that), and
+a device's detector state is dropped once it has sent nothing for ``idle_s`` of clock
+time (it re-learns if the device comes back). A device whose samples make its diagnosis
+fail is counted and logged; the other devices of the batch are scored.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from cloud.diagnosis.diagnoser import DeviceDiagnoser
 from cloud.diagnosis.profiles import profile_for
 from cloud.incidents.tracker import Decision, IncidentOpened, IncidentTracker, TrackerConfig
 from cloud.learning import FleetModel
+from device_agent.clock import Clock, SystemClock
 
 log = logging.getLogger("aftercare.scoring")
 
@@ -35,6 +41,7 @@ class ScoringStats:
     opened: int = 0
     resolved: int = 0
     errors: int = 0
+    evicted: int = 0
 
 
 class ScoringWorker:
@@ -46,16 +53,24 @@ class ScoringWorker:
         incident_store: IncidentStore,
         fleet_models: Callable[[str], FleetModel | None] = lambda _model: None,
         tracker_config: TrackerConfig | None = None,
+        *,
+        clock: Clock | None = None,
+        queue_max: int = 10_000,
+        idle_s: float = 7 * 86_400.0,
     ) -> None:
         self.store = store
         self.incident_store = incident_store
         self.fleet_models = fleet_models
         self.tracker = IncidentTracker(tracker_config)
         self.stats = ScoringStats()
+        self.clock = clock or SystemClock()
+        self.idle_s = idle_s
         self._diagnosers: dict[str, DeviceDiagnoser] = {}
         self._models: dict[str, str | None] = {}
         self._last_ts: dict[str, float] = {}
-        self._queue: queue.Queue[StoredBatch | None] = queue.Queue()
+        self._last_active: dict[str, float] = {}
+        self._next_eviction = 0.0
+        self._queue: queue.Queue[StoredBatch | None] = queue.Queue(queue_max)
         self._thread = threading.Thread(target=self._run, name="scoring")
 
     def start(self) -> None:
@@ -69,8 +84,13 @@ class ScoringWorker:
         if self._thread.is_alive():
             self._thread.join()
 
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
     def submit(self, stored: StoredBatch) -> None:
-        """Ingest listener: queue a stored batch for scoring and return at once."""
+        """Ingest listener: queue a stored batch for scoring; waits while the queue is
+        full, which slows ingest down instead of growing memory."""
         self._queue.put(stored)
 
     def _run(self) -> None:
@@ -81,6 +101,7 @@ class ScoringWorker:
                     return
                 self.note_links(stored.link_changes)
                 self.score(stored.new_samples)
+                self._evict_idle()
             except Exception:
                 self.stats.errors += 1
                 log.exception("scoring a batch failed")
@@ -96,34 +117,66 @@ class ScoringWorker:
         decisions: list[tuple[Decision, str | None]] = []
         ordered = sorted(samples, key=lambda s: (s.device_id, s.seq))
         for device_id, group in itertools.groupby(ordered, key=lambda s: s.device_id):
-            runs = []
-            for sample in group:
-                if sample.ts < self._last_ts.get(device_id, float("-inf")):
-                    self.stats.late += 1
-                    continue
-                self._last_ts[device_id] = sample.ts
-                runs.append(sample)
-            if not runs:
-                continue
-            diagnoser = self._diagnoser(device_id)
-            found = diagnoser.observe_many([(s.ts, s.metrics) for s in runs])
-            model = self._models[device_id]
-            for sample, findings in zip(runs, found, strict=True):
-                for decision in self.tracker.observe(device_id, sample.ts, findings):
-                    decisions.append((decision, model))
-                    log.info(
-                        "device=%s incident %s signature=%s",
-                        device_id,
-                        type(decision).__name__,
-                        decision.signature,
-                    )
-            self.stats.scored += len(runs)
+            try:
+                decisions += self._score_device(device_id, list(group))
+            except Exception:
+                self.stats.errors += 1
+                log.exception("device=%s scoring failed; its state is reset", device_id)
+                self._forget(device_id)
         if decisions:
             self.incident_store.record(decisions)
             opened = sum(isinstance(d, IncidentOpened) for d, _ in decisions)
             self.stats.opened += opened
             self.stats.resolved += len(decisions) - opened
         return [d for d, _ in decisions]
+
+    def _score_device(
+        self, device_id: str, group: list[StoredSample]
+    ) -> list[tuple[Decision, str | None]]:
+        self._last_active[device_id] = self.clock.now()
+        runs = []
+        for sample in group:
+            if sample.ts < self._last_ts.get(device_id, float("-inf")):
+                self.stats.late += 1
+                continue
+            self._last_ts[device_id] = sample.ts
+            runs.append(sample)
+        if not runs:
+            return []
+        diagnoser = self._diagnoser(device_id)
+        found = diagnoser.observe_many([(s.ts, s.metrics) for s in runs])
+        model = self._models[device_id]
+        decisions: list[tuple[Decision, str | None]] = []
+        for sample, findings in zip(runs, found, strict=True):
+            for decision in self.tracker.observe(device_id, sample.ts, findings):
+                decisions.append((decision, model))
+                log.info(
+                    "device=%s incident %s signature=%s",
+                    device_id,
+                    type(decision).__name__,
+                    decision.signature,
+                )
+        self.stats.scored += len(runs)
+        return decisions
+
+    def _evict_idle(self) -> None:
+        """Drop the state of devices silent for ``idle_s`` (checked at most every
+        tenth of that): a fleet's churn must not grow memory forever."""
+        now = self.clock.now()
+        if now < self._next_eviction:
+            return
+        self._next_eviction = now + self.idle_s / 10
+        for device_id in [d for d, t in self._last_active.items() if now - t > self.idle_s]:
+            self._forget(device_id)
+            self.stats.evicted += 1
+
+    def _forget(self, device_id: str) -> None:
+        """Drop a device's detector state; its open incidents stay tracked."""
+        self._diagnosers.pop(device_id, None)
+        self._models.pop(device_id, None)
+        self._last_ts.pop(device_id, None)
+        self._last_active.pop(device_id, None)
+        self.tracker.forget_quiet(device_id)
 
     def _fleet_model(self, model: str | None) -> FleetModel | None:
         return self.fleet_models(model) if model else None
@@ -141,4 +194,5 @@ class ScoringWorker:
                 )
                 self._diagnosers[device_id] = diagnoser
                 self._models[device_id] = model
+                self._last_active.setdefault(device_id, self.clock.now())
         return diagnoser

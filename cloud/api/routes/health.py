@@ -1,9 +1,11 @@
-"""Liveness for load balancers and the demo's readiness check."""
+"""Liveness for load balancers and the demo's readiness check: 503 as soon as any part
+that the fleet depends on is down, a worker thread has died or ingest is stalled."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response, status
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from cloud.api.deps import ReposDep
 from cloud.api.schemas.health import HealthOut
@@ -17,10 +19,16 @@ def healthz(request: Request, response: Response, repos: ReposDep) -> HealthOut:
         with repos.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         database = True
-    except Exception:
+    except SQLAlchemyError:
         database = False
-    mqtt = bool(request.app.state.mqtt_connected())
-    ok = database and mqtt
+    workers = dict(request.app.state.health())
+    ok = database and all(workers.values())
     if not ok:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    return HealthOut(status="ok" if ok else "degraded", database=database, mqtt=mqtt)
+    return HealthOut(
+        status="ok" if ok else "degraded",
+        database=database,
+        mqtt=workers.get("mqtt", False),
+        ingest=workers.get("ingest", False),
+        scoring=workers.get("scoring", False),
+    )

@@ -9,3 +9,7 @@ class HealthOut(BaseModel):
     status: str
     database: bool
     mqtt: bool
+    ingest: bool
+    """The ingest writer is alive and not stalled."""
+    scoring: bool
+    """The scoring worker is alive."""

@@ -58,7 +58,9 @@ async def test_incidents_are_listed_filtered_and_scoped_to_owners(repos: Reposit
     )
     staff = repos.tokens.issue("service")
     alice = repos.tokens.issue("owner", owner_id="alice")
-    transport = httpx.ASGITransport(app=create_api(repos, lambda: True))
+    transport = httpx.ASGITransport(
+        app=create_api(repos, lambda: {"mqtt": True, "ingest": True, "scoring": True})
+    )
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as api:
         as_staff = {"Authorization": f"Bearer {staff}"}
         everything = (await api.get("/api/v1/incidents", headers=as_staff)).json()
@@ -92,7 +94,9 @@ async def test_incidents_are_listed_filtered_and_scoped_to_owners(repos: Reposit
 
 
 async def test_the_fleet_page_is_served(repos: Repositories) -> None:
-    transport = httpx.ASGITransport(app=create_api(repos, lambda: True))
+    transport = httpx.ASGITransport(
+        app=create_api(repos, lambda: {"mqtt": True, "ingest": True, "scoring": True})
+    )
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         page = await client.get("/")
     assert page.status_code == 200

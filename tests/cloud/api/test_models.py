@@ -35,7 +35,9 @@ async def api(database_url: str, tmp_path: Path) -> AsyncIterator[Api]:
     )
     with open_database(database_url) as engine:
         repos = build_repositories(engine, settings, ManualClock(T0 + 3_000))
-        transport = httpx.ASGITransport(app=create_api(repos, lambda: True))
+        transport = httpx.ASGITransport(
+            app=create_api(repos, lambda: {"mqtt": True, "ingest": True, "scoring": True})
+        )
         async with httpx.AsyncClient(transport=transport, base_url="http://test/api/v1") as api:
             yield Api(engine, api, repos.tokens)
 
