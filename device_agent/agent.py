@@ -1,10 +1,12 @@
-"""The device agent: samples the HAL, keeps telemetry in a durable outbox, and keeps an
-MQTT session to the cloud alive on an asyncio loop.
+"""The device agent: samples the HAL, keeps what it must send in a durable outbox, and
+keeps an MQTT session to the cloud alive on an asyncio loop.
 
 No thread per device: thousands of agents can share one event loop (the simulator does),
-and a real product runs one on its own loop. Telemetry leaves the outbox only when the
-cloud acknowledges that it is stored, so a broker or cloud crash costs a resend, never a
-sample. Every command ends in exactly one reported terminal state.
+and a real product runs one on its own loop. Telemetry, command results and events leave
+the outbox only when the cloud acknowledges that it stored them, so a broker or cloud
+crash costs a resend, never a message. Every command ends in exactly one reported
+terminal state, even when the link drops while it runs. A clean stop says goodbye: the
+device shows offline at once instead of staying "online" until someone notices.
 """
 
 from __future__ import annotations
@@ -14,21 +16,26 @@ import contextlib
 import logging
 import random
 import socket
-from collections import deque
-from dataclasses import dataclass
+import uuid
+from collections.abc import Mapping
 
 import aiomqtt
 
 from device_agent import contract
 from device_agent.clock import Clock
 from device_agent.commands import CommandRunner
-from device_agent.contract import Channel
+from device_agent.contract import Channel, Scalar
 from device_agent.hal import Hal
 from device_agent.link import Link
-from device_agent.outbox import Outbox
+from device_agent.outbox import InvalidReading, Outbox
 from device_agent.settings import AgentSettings, parse_mqtt_url
+from device_agent.stats import AgentStats
+from device_agent.uplink import Uplink
 
 log = logging.getLogger("aftercare.agent")
+
+GOODBYE_TIMEOUT_S = 2.0
+"""How long a clean stop waits for the broker to take the "offline" status."""
 
 
 def backoff_delay_s(attempt: int, min_s: float, max_s: float, rng: random.Random) -> float:
@@ -36,30 +43,6 @@ def backoff_delay_s(attempt: int, min_s: float, max_s: float, rng: random.Random
     not reconnect in lockstep."""
     ceiling = min(max_s, min_s * (2 ** min(attempt, 30)))
     return rng.uniform(min_s, max(min_s, ceiling))
-
-
-@dataclass
-class AgentStats:
-    """Counters a product can report or a test can assert on."""
-
-    samples_taken: int = 0
-    sample_errors: int = 0
-    batches_sent: int = 0
-    resends: int = 0
-    connects: int = 0
-    commands_handled: int = 0
-    session_errors: int = 0
-
-
-@dataclass(frozen=True)
-class _InFlight:
-    """A sent batch awaiting its acknowledgement: seqs ``first..last`` (``count`` samples,
-    possibly with gaps), sent at ``sent_at`` on the event loop's clock."""
-
-    first: int
-    last: int
-    count: int
-    sent_at: float
 
 
 class _LinkDown(Exception):
@@ -82,23 +65,28 @@ class Agent:
         self.settings = settings
         self.hal = hal
         self.clock = clock
-        self.outbox = (
-            outbox
-            if outbox is not None
-            else Outbox(settings.outbox_path, settings.outbox_max_samples)
-        )
+        self.outbox = outbox if outbox is not None else _durable_outbox(settings)
         self.stats = AgentStats()
         self.connected = asyncio.Event()
         self.link = link or Link()
+        self.uplink = Uplink(settings, self.outbox, self.stats)
         self._sampling = True
         self._rng = rng or random.Random()
-        self._sent_upto = -1
-        self._in_flight: deque[_InFlight] = deque()
-        self._commands = CommandRunner(settings.device_id, hal, clock, settings.command_timeout_s)
+        self._commands = CommandRunner(
+            settings.device_id, hal, clock, settings.command_timeout_s, self._report_result
+        )
+        self._tasks: asyncio.TaskGroup | None = None
 
     @property
     def device_id(self) -> str:
         return self.settings.device_id
+
+    async def run(self) -> None:
+        """Sample and stay connected until cancelled."""
+        async with asyncio.TaskGroup() as tasks:
+            self._tasks = tasks
+            tasks.create_task(self._sample_forever())
+            tasks.create_task(self._connect_forever())
 
     async def drain(self, timeout_s: float) -> bool:
         """Stop taking samples and wait until the cloud has acknowledged everything in the
@@ -110,22 +98,42 @@ class Agent:
             await asyncio.sleep(0.05)
         return len(self.outbox) == 0
 
-    async def run(self) -> None:
-        """Sample and stay connected until cancelled."""
-        async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(self._sample_forever())
-            tasks.create_task(self._connect_forever())
+    def report_event(self, kind: str, detail: Mapping[str, Scalar] | None = None) -> str:
+        """Tell the cloud something the device did or learned on its own (a local
+        self-heal, a setup fact); kept durably until the cloud has stored it. Returns
+        the event id. Raises ContractError for a kind or detail the wire refuses."""
+        event = contract.Event(
+            device_id=self.device_id,
+            event_id=uuid.uuid4().hex,
+            kind=kind,
+            ts=self.clock.now(),
+            detail=dict(detail or {}),
+        )
+        self.outbox.add_report("event", event.event_id, contract.encode(event))
+        return event.event_id
 
     def sample_once(self) -> None:
-        """Read the HAL once into the outbox; a failing read is counted, never fatal."""
+        """Read the HAL once into the outbox; a failing read or a reading the contract
+        refuses is counted with its reason, never fatal and never queued."""
         try:
             metrics = self.hal.read_metrics()
-        except Exception:
-            self.stats.sample_errors += 1
+            self.outbox.append(self.clock.now(), metrics)
+        except InvalidReading as exc:
+            self._sample_error(f"reading refused: {exc.reason}")
+            return
+        except Exception as exc:
+            self._sample_error(f"read_metrics failed: {type(exc).__name__}: {exc}")
             log.exception("device=%s read_metrics failed", self.device_id)
             return
-        self.outbox.append(self.clock.now(), metrics)
         self.stats.samples_taken += 1
+
+    def _sample_error(self, reason: str) -> None:
+        self.stats.sample_errors += 1
+        self.stats.last_sample_error = reason
+        log.warning("device=%s sample error: %s", self.device_id, reason)
+
+    def _report_result(self, result: contract.CommandResult) -> None:
+        self.outbox.add_report("result", result.command_id, contract.encode(result))
 
     async def _sample_forever(self) -> None:
         interval_s = self.settings.telemetry_interval_s
@@ -197,25 +205,27 @@ class Agent:
                 lost.exception()
 
     async def _run_session(self, client: aiomqtt.Client, host: str, port: int) -> None:
+        status_topic = contract.topic(self.device_id, Channel.STATUS)
         async with client:
             await client.subscribe(contract.topic(self.device_id, Channel.COMMANDS), qos=1)
             await client.subscribe(contract.topic(self.device_id, Channel.ACK), qos=1)
-            await client.publish(
-                contract.topic(self.device_id, Channel.STATUS),
-                self._status_payload(online=True),
-                qos=1,
-                retain=True,
-            )
+            await client.publish(status_topic, self._status_payload(online=True), 1, True)
             self.stats.connects += 1
-            self._sent_upto = -1  # a new session resends everything not yet acknowledged
-            self._in_flight.clear()
+            self.uplink.new_session()
             self.connected.set()
             log.info("device=%s connected to %s:%s", self.device_id, host, port)
-            async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(self._publish_forever(client))
-                tasks.create_task(self._receive_forever(client, tasks))
-                tasks.create_task(self._commands.flush_results(client))
-                tasks.create_task(self._watch_link(client))
+            try:
+                async with asyncio.TaskGroup() as tasks:
+                    tasks.create_task(self.uplink.publish_forever(client))
+                    tasks.create_task(self._receive_forever(client))
+                    tasks.create_task(self._watch_link(client))
+            except asyncio.CancelledError:
+                # A clean stop: say goodbye, since a clean DISCONNECT drops the Last Will.
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(GOODBYE_TIMEOUT_S):
+                        offline = self._status_payload(online=False)
+                        await client.publish(status_topic, offline, 1, True)
+                raise
 
     async def _watch_link(self, client: aiomqtt.Client) -> None:
         """A lost link sends no DISCONNECT: cut the socket so the broker sees what it
@@ -227,70 +237,41 @@ class Agent:
                 sock.shutdown(socket.SHUT_RDWR)
         raise _LinkDown("link down")
 
-    async def _publish_forever(self, client: aiomqtt.Client) -> None:
-        """Send outbox samples in seq order, at most a window of unacknowledged ones at a
-        time, and resend any batch whose samples are still unacknowledged ``ack_timeout_s``
-        after it was sent, whatever happened to newer ones: a broker that dropped one
-        batch (no subscriber yet after its restart, say) must not leave a hole until the
-        window fills. Pacing is in real time: it is about the network, not the device."""
-        settings = self.settings
-        loop = asyncio.get_running_loop()
-        window = settings.batch_max_samples * 4
-        while True:
-            resent = await self._resend_overdue(client, loop.time() - settings.ack_timeout_s)
-            oldest = self.outbox.pending(limit=1)
-            in_flight = self._sent_upto - oldest[0].seq + 1 if oldest else 0
-            room = min(settings.batch_max_samples, window - max(0, in_flight))
-            batch = self.outbox.pending(self._sent_upto, room) if room > 0 else []
-            if batch:
-                await self._send(client, batch)
-                self._sent_upto = batch[-1].seq
-                if len(batch) == settings.batch_max_samples:
-                    continue
-            if not resent:
-                await asyncio.sleep(settings.flush_interval_s)
-
-    async def _resend_overdue(self, client: aiomqtt.Client, sent_before: float) -> bool:
-        """Resend what is left unacknowledged of every batch sent before ``sent_before``;
-        batches the cloud has acknowledged in full are forgotten. Returns whether any
-        batch was resent."""
-        resent = False
-        while self._in_flight and self._in_flight[0].sent_at <= sent_before:
-            sent = self._in_flight.popleft()
-            left = [
-                s for s in self.outbox.pending(sent.first - 1, sent.count) if s.seq <= sent.last
-            ]
-            if left:
-                self.stats.resends += 1
-                await self._send(client, left)
-                resent = True
-        return resent
-
-    async def _send(self, client: aiomqtt.Client, batch: list[contract.Sample]) -> None:
-        message = contract.TelemetryBatch(
-            device_id=self.device_id, samples=batch, dropped_total=self.outbox.dropped_total
-        )
-        await client.publish(
-            contract.topic(self.device_id, Channel.TELEMETRY), contract.encode(message), qos=1
-        )
-        self.stats.batches_sent += 1
-        sent_at = asyncio.get_running_loop().time()
-        self._in_flight.append(_InFlight(batch[0].seq, batch[-1].seq, len(batch), sent_at))
-
-    async def _receive_forever(self, client: aiomqtt.Client, tasks: asyncio.TaskGroup) -> None:
+    async def _receive_forever(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:
-            payload = message.payload
-            if not isinstance(payload, bytes | bytearray):
-                continue
-            try:
-                decoded = contract.decode(str(message.topic), bytes(payload))
-            except contract.ContractError as exc:
-                log.warning(
-                    "device=%s refused message on %s: %s", self.device_id, message.topic, exc
-                )
-                continue
+            decoded = self._accept(message)
             if isinstance(decoded, contract.TelemetryAck):
-                self.outbox.acknowledge(decoded.ranges)
-            elif isinstance(decoded, contract.Command):
+                if not self.uplink.accept_ack(decoded):
+                    self._refuse(message, "acknowledges what this agent never sent")
+            elif isinstance(decoded, contract.Command) and self._tasks is not None:
                 self.stats.commands_handled += 1
-                tasks.create_task(self._commands.handle(decoded))
+                # beside the session, so a link drop does not cancel it before it reports
+                self._tasks.create_task(self._commands.handle(decoded))
+
+    def _accept(self, message: aiomqtt.Message) -> contract.Message | None:
+        """The decoded message, or None for one the agent must not act on: retained
+        (a stale or planted command or ack replays on every connect) or invalid."""
+        if message.retain:
+            self._refuse(message, "retained")
+            return None
+        payload = message.payload
+        if not isinstance(payload, bytes | bytearray):
+            self._refuse(message, "not binary")
+            return None
+        try:
+            return contract.decode(str(message.topic), bytes(payload))
+        except contract.ContractError as exc:
+            self._refuse(message, exc.reason)
+            return None
+
+    def _refuse(self, message: aiomqtt.Message, reason: str) -> None:
+        self.stats.refused_messages += 1
+        log.warning("device=%s ignored message on %s: %s", self.device_id, message.topic, reason)
+
+
+def _durable_outbox(settings: AgentSettings) -> Outbox:
+    """The outbox file the settings name, in the agent's state directory by default."""
+    path = settings.resolved_outbox_path()
+    if path != ":memory:":
+        path.parent.mkdir(parents=True, exist_ok=True)
+    return Outbox(path, settings.outbox_max_samples, settings.outbox_max_reports)

@@ -1,8 +1,10 @@
 """Running cloud commands on the device, each to exactly one reported terminal state.
 
-Results wait in a small queue until a session can deliver them, so a command finished
-while the link was down is still reported. A running action is shielded from the
-session's cancellation: pulling the network must not leave a fix half-applied.
+Results go to ``report`` (the agent keeps them in its durable outbox until the cloud has
+stored them), so a command finished while the link was down, or just before a restart,
+is still reported. Commands run beside the MQTT session, not inside it, and a running
+action is shielded from cancellation: pulling the network must not leave a fix
+half-applied or unreported.
 """
 
 from __future__ import annotations
@@ -10,12 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
 
-import aiomqtt
-
-from device_agent import contract
 from device_agent.clock import Clock
-from device_agent.contract import Channel, Command, CommandResult, CommandState
+from device_agent.contract import Command, CommandResult, CommandState
 from device_agent.hal import Hal, UnknownAction
 
 log = logging.getLogger("aftercare.agent.commands")
@@ -26,16 +26,23 @@ _REMEMBERED_NONCES = 1024
 class CommandRunner:
     """Validates, runs and reports commands for one device."""
 
-    def __init__(self, device_id: str, hal: Hal, clock: Clock, timeout_s: float) -> None:
+    def __init__(
+        self,
+        device_id: str,
+        hal: Hal,
+        clock: Clock,
+        timeout_s: float,
+        report: Callable[[CommandResult], None],
+    ) -> None:
         self.device_id = device_id
         self.hal = hal
         self.clock = clock
         self.timeout_s = timeout_s
+        self.report = report
         self._seen_nonces: OrderedDict[str, None] = OrderedDict()
-        self._results: asyncio.Queue[CommandResult] = asyncio.Queue()
 
     async def handle(self, command: Command) -> CommandResult:
-        """Run one command and queue its result for delivery."""
+        """Run one command and hand its result to ``report``."""
         state, detail = await self._execute(command)
         result = CommandResult(
             device_id=self.device_id,
@@ -51,7 +58,7 @@ class CommandRunner:
             command.action,
             state,
         )
-        await self._results.put(result)
+        self.report(result)
         return result
 
     async def _execute(self, command: Command) -> tuple[CommandState, str]:
@@ -74,18 +81,3 @@ class CommandRunner:
             log.exception("device=%s command=%s failed", self.device_id, command.command_id)
             return "failed", f"{type(exc).__name__}: {exc}"
         return ("done" if outcome.ok else "failed"), outcome.detail
-
-    async def flush_results(self, client: aiomqtt.Client) -> None:
-        """Deliver queued results over ``client`` until the session ends; a result whose
-        delivery fails goes back to the queue for the next session."""
-        while True:
-            result = await self._results.get()
-            try:
-                await client.publish(
-                    contract.topic(self.device_id, Channel.COMMAND_RESULT),
-                    contract.encode(result),
-                    qos=1,
-                )
-            except BaseException:
-                self._results.put_nowait(result)
-                raise

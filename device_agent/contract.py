@@ -249,7 +249,7 @@ def decode(topic_name: str, payload: bytes) -> Message:
     try:
         message = MESSAGE_TYPES[channel].model_validate_json(payload)
     except ValidationError as exc:
-        raise ContractError(_describe(exc)) from None
+        raise ContractError(describe(exc)) from None
     if message.device_id != device_id:
         raise ContractError(
             f"payload device_id {message.device_id!r} differs from topic device {device_id!r}"
@@ -257,7 +257,7 @@ def decode(topic_name: str, payload: bytes) -> Message:
     return message
 
 
-def _describe(exc: ValidationError) -> str:
+def describe(exc: ValidationError) -> str:
     """One line per problem: where in the payload and why."""
     parts = []
     for error in exc.errors(include_url=False)[:5]:

@@ -1,9 +1,13 @@
-"""A bounded, durable queue of telemetry samples waiting for the cloud's acknowledgement.
+"""A bounded, durable outbox of what waits for the cloud's acknowledgement: telemetry
+samples, and reports (command results, events).
 
 Samples are numbered here (``seq`` from 0, never reused, surviving restarts) and stay in the
 outbox until the cloud says it has stored them, so a broker crash, a cloud restart or a
 long offline spell loses nothing the outbox could hold. When it is full the oldest samples
-are dropped and counted; the count travels with the next batch.
+are dropped and counted; the count travels with the next batch. A reading is checked
+against the wire contract when it is appended, so one bad reading is refused there, with
+its reason, and can never block the queue behind it. Reports are kept by (kind, id) until
+acknowledged, at most ``max_reports`` of them (oldest dropped first, counted).
 
 Backed by SQLite: a file on a real device, ``:memory:`` for simulated fleets. Not
 thread-safe: one agent, one event loop.
@@ -16,14 +20,32 @@ import sqlite3
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
+from typing import Literal
 
-from device_agent.contract import Sample
+from pydantic import ValidationError
+
+from device_agent.contract import ContractError, Sample, describe
+
+ReportKind = Literal["result", "event"]
+
+
+class InvalidReading(ContractError):
+    """A reading the wire contract refuses (a NaN, a clock before 2000, a bad metric
+    name); ``reason`` says which. It is not stored."""
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS samples (
     seq INTEGER PRIMARY KEY,
     ts REAL NOT NULL,
     metrics TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS reports (
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    added INTEGER NOT NULL,
+    payload BLOB NOT NULL,
+    PRIMARY KEY (kind, id)
 );
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
@@ -35,10 +57,13 @@ CREATE TABLE IF NOT EXISTS meta (
 class Outbox:
     """Durable FIFO of samples keyed by seq."""
 
-    def __init__(self, path: str | Path = ":memory:", max_samples: int = 100_000) -> None:
-        if max_samples < 1:
-            raise ValueError("max_samples must be at least 1")
+    def __init__(
+        self, path: str | Path = ":memory:", max_samples: int = 100_000, max_reports: int = 1000
+    ) -> None:
+        if max_samples < 1 or max_reports < 1:
+            raise ValueError("max_samples and max_reports must be at least 1")
         self.max_samples = max_samples
+        self.max_reports = max_reports
         self._db = sqlite3.connect(str(path), isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -79,8 +104,13 @@ class Outbox:
         return self._count
 
     def append(self, ts: float, metrics: Mapping[str, float]) -> int:
-        """Store a new sample and return its seq; drops the oldest sample when full."""
+        """Store a new sample and return its seq; drops the oldest sample when full.
+        Raises InvalidReading (and stores nothing) for a reading the contract refuses."""
         seq = self._meta("next_seq")
+        try:
+            Sample(seq=seq, ts=ts, metrics=dict(metrics))
+        except ValidationError as exc:
+            raise InvalidReading(describe(exc)) from None
         self._db.execute("BEGIN")
         try:
             self._db.execute(
@@ -121,4 +151,49 @@ class Outbox:
             )
             removed += cursor.rowcount
         self._count -= removed
+        return removed
+
+    # --- reports: command results and events --------------------------------------
+
+    @property
+    def dropped_reports(self) -> int:
+        return self._meta("dropped_reports")
+
+    def add_report(self, kind: ReportKind, report_id: str, payload: bytes) -> None:
+        """Keep an encoded report until acknowledged; the same (kind, id) is kept once."""
+        self._db.execute("BEGIN")
+        try:
+            added = self._meta("next_report")
+            self._db.execute(
+                "INSERT OR IGNORE INTO reports(kind, id, added, payload) VALUES (?, ?, ?, ?)",
+                (kind, report_id, added, payload),
+            )
+            self._set_meta("next_report", added + 1)
+            count = int(self._db.execute("SELECT COUNT(*) FROM reports").fetchone()[0])
+            overflow = count - self.max_reports
+            if overflow > 0:
+                self._db.execute(
+                    "DELETE FROM reports WHERE rowid IN "
+                    "(SELECT rowid FROM reports ORDER BY added LIMIT ?)",
+                    (overflow,),
+                )
+                self._set_meta("dropped_reports", self.dropped_reports + overflow)
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    def pending_reports(self) -> list[tuple[ReportKind, str, bytes]]:
+        """Every unacknowledged report, oldest first."""
+        rows = self._db.execute("SELECT kind, id, payload FROM reports ORDER BY added").fetchall()
+        return [(kind, report_id, bytes(payload)) for kind, report_id, payload in rows]
+
+    def acknowledge_reports(self, kind: ReportKind, report_ids: Iterable[str]) -> int:
+        """Forget reports the cloud has stored; returns how many were removed."""
+        removed = 0
+        for report_id in report_ids:
+            cursor = self._db.execute(
+                "DELETE FROM reports WHERE kind = ? AND id = ?", (kind, report_id)
+            )
+            removed += cursor.rowcount
         return removed

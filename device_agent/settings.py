@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError
@@ -41,8 +41,13 @@ class AgentSettings(BaseSettings):
     telemetry_interval_s: float = Field(default=5.0, gt=0)
     flush_interval_s: float = Field(default=5.0, gt=0)
     batch_max_samples: int = Field(default=100, ge=1, le=500)
-    outbox_path: str = ":memory:"
+    state_dir: Path = Field(default_factory=lambda: default_state_dir())
+    """Where the agent keeps what must survive a restart (its outbox)."""
+    outbox_path: str | None = None
+    """The outbox's SQLite file; ``state_dir/<device_id>/outbox.db`` by default.
+    ``:memory:`` keeps it in memory (simulated fleets only: unsent data dies with it)."""
     outbox_max_samples: int = Field(default=100_000, ge=1)
+    outbox_max_reports: int = Field(default=1000, ge=1)
     ack_timeout_s: float = Field(default=20.0, gt=0)
     reconnect_min_s: float = Field(default=0.5, gt=0)
     reconnect_max_s: float = Field(default=30.0, gt=0)
@@ -56,6 +61,19 @@ class AgentSettings(BaseSettings):
     action_command: str | None = None
     """A program run as ``ACTION_COMMAND <action>`` with the parameters as JSON on stdin."""
     hal_timeout_s: float = Field(default=10.0, gt=0)
+
+    def resolved_outbox_path(self) -> Path | Literal[":memory:"]:
+        if self.outbox_path == ":memory:":
+            return ":memory:"
+        if self.outbox_path:
+            return Path(self.outbox_path)
+        return self.state_dir / self.device_id / "outbox.db"
+
+
+def default_state_dir() -> Path:
+    """``$XDG_STATE_HOME/aftercare``, else ``~/.local/state/aftercare``."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "aftercare"
 
 
 def load_agent_settings(config_path: Path | None = None, **overrides: Any) -> AgentSettings:

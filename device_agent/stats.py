@@ -1,0 +1,22 @@
+"""The agent's counters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class AgentStats:
+    """Counters a product can report or a test can assert on."""
+
+    samples_taken: int = 0
+    sample_errors: int = 0
+    last_sample_error: str = ""
+    batches_sent: int = 0
+    resends: int = 0
+    connects: int = 0
+    commands_handled: int = 0
+    session_errors: int = 0
+    refused_messages: int = 0
+    """Messages from the broker the agent did not act on: invalid, retained, or
+    acknowledging what it never sent."""

@@ -1,0 +1,202 @@
+"""The agent against what the field throws at it: forged and retained acks, bad readings,
+a link that drops while a command runs, a clean stop, reports while the cloud is away."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiomqtt
+import pytest
+from sqlalchemy import select
+
+from cloud.db.schema import command_results, events
+from device_agent import contract
+from device_agent.agent import Agent
+from device_agent.clock import SystemClock
+from device_agent.command_hal import CommandHal
+from device_agent.contract import Channel
+from device_agent.outbox import Outbox
+from device_agent.settings import AgentSettings, parse_mqtt_url
+from tests.audit import stored_seqs
+from tests.conftest import Broker, RunningCloud
+
+pytestmark = pytest.mark.e2e
+
+SENSORS = """
+import json, os, sys
+path = sys.argv[1]
+readings = json.load(open(path)) if os.path.exists(path) else {"temp_c": 40.0}
+print(json.dumps(readings))
+"""
+SLOW_ACTION = "import sys, time; sys.stdin.read(); time.sleep(1.5); print('flushed')"
+
+
+def _agent(broker: Broker, tmp_path: Path, device_id: str = "boiler-1") -> Agent:
+    readings = tmp_path / "readings.json"
+    sensors = tmp_path / "sensors.py"
+    sensors.write_text(SENSORS)
+    action = tmp_path / "action.py"
+    action.write_text(SLOW_ACTION)
+    settings = AgentSettings(
+        device_id=device_id,
+        mqtt_url=broker.url,
+        telemetry_interval_s=0.1,
+        flush_interval_s=0.1,
+        ack_timeout_s=1.0,
+        reconnect_max_s=0.5,
+        outbox_path=str(tmp_path / "outbox.db"),
+    )
+    hal = CommandHal(
+        "boiler-b1",
+        "1.0",
+        [sys.executable, str(sensors), str(readings)],
+        [sys.executable, str(action)],
+        timeout_s=5,
+    )
+    return Agent(settings, hal, SystemClock())
+
+
+@contextlib.asynccontextmanager
+async def _running(agent: Agent) -> AsyncIterator[Agent]:
+    task = asyncio.create_task(agent.run())
+    try:
+        await asyncio.wait_for(agent.connected.wait(), 10)
+        yield agent
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def _publish(broker: Broker, topic: str, payload: bytes, retain: bool = False) -> None:
+    host, port = parse_mqtt_url(broker.url)
+    async with aiomqtt.Client(host, port, identifier=f"attacker-{time.monotonic_ns()}") as c:
+        await c.publish(topic, payload, qos=1, retain=retain)
+
+
+async def _until(condition: object, timeout_s: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition() and time.monotonic() < deadline:  # type: ignore[operator]
+        await asyncio.sleep(0.05)
+
+
+async def test_forged_retained_and_oversized_acks_erase_nothing(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """No cloud runs, so nothing is really stored: every sample must stay queued."""
+    ack_topic = contract.topic("boiler-1", Channel.ACK)
+    everything = json.dumps({"v": 1, "device_id": "boiler-1", "ranges": [[0, 2**53]]}).encode()
+    await _publish(broker, ack_topic, everything, retain=True)  # waiting for every connect
+    agent = _agent(broker, tmp_path)
+    async with _running(agent):
+        await asyncio.sleep(0.5)
+        before_forgery = agent.uplink.highest_sent
+        await _publish(broker, ack_topic, everything)  # live, not retained
+        huge = b'{"v": 1, "device_id": "boiler-1", "ranges": [[0, 18446744073709551616]]}'
+        await _publish(broker, ack_topic, huge)
+        await asyncio.sleep(0.5)
+        assert agent.stats.refused_messages >= 3  # retained, beyond what was sent, invalid
+        assert agent.stats.connects == 1, "a poisoned ack must not tear the session down"
+        remaining = [s.seq for s in agent.outbox.pending(limit=10_000)]
+        taken = agent.stats.samples_taken
+        # only what had been sent when the live forgery came can be lost to it
+        assert remaining == list(range(before_forgery + 1, taken))
+    agent.outbox.close()
+
+
+async def test_a_bad_reading_is_counted_and_never_blocks_the_queue(
+    broker: Broker, cloud: RunningCloud, tmp_path: Path
+) -> None:
+    agent = _agent(broker, tmp_path)
+    readings = tmp_path / "readings.json"
+    async with _running(agent):
+        await asyncio.sleep(0.3)
+        readings.write_text('{"Temp": 1.0}')  # an upper-case name the contract refuses
+        await _until(lambda: agent.stats.sample_errors >= 3)
+        readings.write_text('{"temp_c": 41.0}')
+        good_before = agent.stats.samples_taken
+        await _until(lambda: agent.stats.samples_taken >= good_before + 5)
+        await _until(lambda: len(agent.outbox) == 0, 10)
+        assert "reading refused: metrics.Temp" in agent.stats.last_sample_error
+        assert len(agent.outbox) == 0, "good readings after a bad one reach the cloud"
+        engine = cloud.service.repos.engine
+        assert stored_seqs(engine, "boiler-1") == list(range(agent.stats.samples_taken))
+
+
+async def test_a_command_whose_link_drops_while_it_runs_is_still_reported(
+    broker: Broker, cloud: RunningCloud, tmp_path: Path
+) -> None:
+    agent = _agent(broker, tmp_path)
+    async with _running(agent):
+        now = time.time()
+        command = contract.Command(
+            device_id="boiler-1",
+            command_id="cmd-1",
+            action="flush_valve",
+            issued_at=now,
+            expires_at=now + 120,
+            nonce="nonce-0001",
+        )
+        await _publish(
+            broker, contract.topic("boiler-1", Channel.COMMANDS), contract.encode(command)
+        )
+        await _until(lambda: agent.stats.commands_handled == 1, 5)
+        agent.link.set(False)  # the radio drops while the valve is being flushed
+        await asyncio.sleep(2.0)
+        agent.link.set(True)
+        engine = cloud.service.repos.engine
+
+        def reported() -> list[tuple[str, str]]:
+            with engine.connect() as conn:
+                rows = conn.execute(select(command_results.c.command_id, command_results.c.state))
+                return [(r.command_id, r.state) for r in rows]
+
+        await _until(lambda: reported() != [], 15)
+        assert reported() == [("cmd-1", "done")]
+        await _until(lambda: agent.outbox.pending_reports() == [], 5)
+        assert agent.outbox.pending_reports() == [], "the cloud acknowledged the result"
+
+
+async def test_events_reach_the_database_once_through_a_cloud_outage(
+    broker: Broker, tmp_path: Path, database_url: str
+) -> None:
+    from tests.conftest import cloud_settings, running_cloud
+
+    agent = _agent(broker, tmp_path)
+    async with _running(agent):
+        first = agent.report_event("self_heal.restart", {"component": "modem"})  # no cloud yet
+        await asyncio.sleep(1.5)  # sent, unacknowledged, resent on the ack timeout
+        assert [r[1] for r in agent.outbox.pending_reports()] == [first]
+        async with running_cloud(cloud_settings(broker, database_url, tmp_path)) as cloud:
+            second = agent.report_event("setup.fact", {"wifi": "ok"})
+            await _until(lambda: agent.outbox.pending_reports() == [], 15)
+            with cloud.service.repos.engine.connect() as conn:
+                stored = sorted(conn.scalars(select(events.c.event_id)))
+    assert stored == sorted([first, second])
+
+
+async def test_a_clean_stop_shows_the_device_offline_at_once(
+    broker: Broker, cloud: RunningCloud, tmp_path: Path
+) -> None:
+    agent = _agent(broker, tmp_path)
+    telemetry = cloud.service.repos.telemetry
+    async with _running(agent):
+        await _until(lambda: (d := telemetry.get_device("boiler-1")) is not None and d.online)
+    await _until(lambda: not telemetry.get_device("boiler-1").online, 5)  # type: ignore[union-attr]
+    device = telemetry.get_device("boiler-1")
+    assert device is not None
+    assert device.online is False
+
+
+def test_the_outbox_is_a_file_in_the_state_directory_by_default(tmp_path: Path) -> None:
+    settings = AgentSettings(device_id="boiler-9", state_dir=tmp_path)
+    assert settings.resolved_outbox_path() == tmp_path / "boiler-9" / "outbox.db"
+    with Outbox(tmp_path / "o.db") as outbox:
+        outbox.append(time.time(), {"temp_c": 1.0})
+    with Outbox(tmp_path / "o.db") as reopened:
+        assert len(reopened) == 1
