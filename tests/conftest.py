@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -265,3 +266,66 @@ def small_fleet(broker: Broker, devices: int = 6, **overrides: object) -> Fleet:
     }
     values.update(overrides)
     return Fleet(FleetSpec(**values), SystemClock())  # type: ignore[arg-type]
+
+
+class PrivatePostgres:
+    """A throwaway PostgreSQL cluster on a free port that a test may stop and start, from
+    the installed server binaries (Debian's ``postgresql``). As root it runs as the
+    ``postgres`` user, since the server refuses to run as root."""
+
+    def __init__(self, bin_dir: Path, folder: Path) -> None:
+        self.bin_dir = bin_dir
+        self.data = folder / "pgdata"
+        self.port = free_port()
+        self.log = folder / "postgres.log"
+        self._as_postgres = os.geteuid() == 0
+        self.data.mkdir()
+        if self._as_postgres:
+            shutil.chown(folder, "postgres")
+            shutil.chown(self.data, "postgres")
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, tool: str, *args: str) -> None:
+        command = [str(self.bin_dir / tool), *args]
+        if self._as_postgres:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        subprocess.run(command, check=True, capture_output=True, timeout=60)
+
+    def start(self) -> None:
+        options = f"-p {self.port} -h 127.0.0.1 -k {self.data}"
+        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.log), "-w", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        """``immediate`` is a crash: no checkpoint, clients cut off mid-transaction."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
+
+
+def _postgres_bin_dir() -> Path | None:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+    return found[-1].parent if found else None
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivatePostgres | None]:
+    """None when the server binaries are missing (never under CI, where that fails). Its
+    folder sits directly under the temp directory: the ``postgres`` user cannot enter
+    pytest's root-only folders."""
+    bin_dir = _postgres_bin_dir()
+    if bin_dir is None:
+        if IN_CI:
+            pytest.fail("CI=true but PostgreSQL's server binaries are not installed")
+        yield None
+        return
+    folder = Path(tempfile.mkdtemp(prefix="aftercare-pg-"))
+    try:
+        server = PrivatePostgres(bin_dir, folder)
+        server.start()
+        yield server
+        with contextlib.suppress(subprocess.CalledProcessError):
+            server.stop("immediate")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
