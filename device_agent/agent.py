@@ -160,6 +160,11 @@ class Agent:
                 log.exception("device=%s session failed unexpectedly", self.device_id)
             finally:
                 self.connected.clear()
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                # Stopping: a session that failed while saying goodbye (its DISCONNECT
+                # timed out, say) must not turn the stop into a reconnect.
+                raise asyncio.CancelledError
             if self.stats.connects > connects_before:
                 attempt = 0
             delay_s = backoff_delay_s(

@@ -24,7 +24,7 @@ from device_agent.contract import Channel
 from device_agent.outbox import Outbox
 from device_agent.settings import AgentSettings, parse_mqtt_url
 from tests.audit import stored_seqs
-from tests.conftest import Broker, RunningCloud
+from tests.conftest import Broker, MosquittoBroker, RunningCloud
 
 pytestmark = pytest.mark.e2e
 
@@ -191,6 +191,22 @@ async def test_a_clean_stop_shows_the_device_offline_at_once(
     device = telemetry.get_device("boiler-1")
     assert device is not None
     assert device.online is False
+
+
+async def test_an_agent_stops_even_when_the_broker_hangs(broker: Broker, tmp_path: Path) -> None:
+    if not isinstance(broker, MosquittoBroker):
+        pytest.fail("this test needs Mosquitto (apt-get install mosquitto)")
+    agent = _agent(broker, tmp_path)
+    task = asyncio.create_task(agent.run())
+    await asyncio.wait_for(agent.connected.wait(), 10)
+    broker.pause()  # goodbye and DISCONNECT both go unanswered
+    try:
+        task.cancel()
+        done, _ = await asyncio.wait([task], timeout=30)
+        assert done, "the agent kept reconnecting instead of stopping"
+    finally:
+        broker.resume()
+        agent.outbox.close()
 
 
 def test_the_outbox_is_a_file_in_the_state_directory_by_default(tmp_path: Path) -> None:
