@@ -76,6 +76,7 @@ class Agent:
             settings.device_id, hal, clock, settings.command_timeout_s, self._report_result
         )
         self._tasks: asyncio.TaskGroup | None = None
+        self._stopping = False
 
     @property
     def device_id(self) -> str:
@@ -83,10 +84,16 @@ class Agent:
 
     async def run(self) -> None:
         """Sample and stay connected until cancelled."""
+        self._stopping = False
         async with asyncio.TaskGroup() as tasks:
             self._tasks = tasks
             tasks.create_task(self._sample_forever())
             tasks.create_task(self._connect_forever())
+            try:
+                await asyncio.Event().wait()  # a stop (cancellation) arrives here first...
+            except asyncio.CancelledError:
+                self._stopping = True  # ...so the session knows it is a stop, not a loss
+                raise
 
     async def drain(self, timeout_s: float) -> bool:
         """Stop taking samples and wait until the cloud has acknowledged everything in the
@@ -160,10 +167,9 @@ class Agent:
                 log.exception("device=%s session failed unexpectedly", self.device_id)
             finally:
                 self.connected.clear()
-            current = asyncio.current_task()
-            if current is not None and current.cancelling():
-                # Stopping: a session that failed while saying goodbye (its DISCONNECT
-                # timed out, say) must not turn the stop into a reconnect.
+            if self._stopping:
+                # However the session ended (a failed goodbye, an error raised while it
+                # was being cancelled), a stop must not turn into a reconnect.
                 raise asyncio.CancelledError
             if self.stats.connects > connects_before:
                 attempt = 0
@@ -224,13 +230,13 @@ class Agent:
                     tasks.create_task(self.uplink.publish_forever(client))
                     tasks.create_task(self._receive_forever(client))
                     tasks.create_task(self._watch_link(client))
-            except asyncio.CancelledError:
-                # A clean stop: say goodbye, since a clean DISCONNECT drops the Last Will.
-                with contextlib.suppress(Exception):
-                    async with asyncio.timeout(GOODBYE_TIMEOUT_S):
-                        offline = self._status_payload(online=False)
-                        await client.publish(status_topic, offline, 1, True)
-                raise
+            finally:
+                if self._stopping:
+                    # A clean stop says goodbye: a clean DISCONNECT drops the Last Will.
+                    with contextlib.suppress(Exception):
+                        async with asyncio.timeout(GOODBYE_TIMEOUT_S):
+                            offline = self._status_payload(online=False)
+                            await client.publish(status_topic, offline, 1, True)
 
     async def _watch_link(self, client: aiomqtt.Client) -> None:
         """A lost link sends no DISCONNECT: cut the socket so the broker sees what it

@@ -85,6 +85,11 @@ class ScoringWorker:
             self._thread.join()
 
     @property
+    def tracked_devices(self) -> frozenset[str]:
+        """Devices whose detector state is held in memory."""
+        return frozenset(self._diagnosers)
+
+    @property
     def alive(self) -> bool:
         return self._thread.is_alive()
 
@@ -101,7 +106,7 @@ class ScoringWorker:
                     return
                 self.note_links(stored.link_changes)
                 self.score(stored.new_samples)
-                self._evict_idle()
+                self.evict_idle()
             except Exception:
                 self.stats.errors += 1
                 log.exception("scoring a batch failed")
@@ -159,7 +164,7 @@ class ScoringWorker:
         self.stats.scored += len(runs)
         return decisions
 
-    def _evict_idle(self) -> None:
+    def evict_idle(self) -> None:
         """Drop the state of devices silent for ``idle_s`` (checked at most every
         tenth of that): a fleet's churn must not grow memory forever."""
         now = self.clock.now()
