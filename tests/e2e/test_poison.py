@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
 import aiomqtt
 import pytest
@@ -15,7 +16,7 @@ from device_agent import contract
 from device_agent.contract import Channel
 from device_agent.settings import parse_mqtt_url
 from tests.audit import recent_dead_letters, stored_seqs
-from tests.conftest import Broker, RunningCloud
+from tests.conftest import Broker, RunningCloud, cloud_settings, running_cloud
 
 pytestmark = pytest.mark.e2e
 
@@ -114,3 +115,40 @@ async def test_a_message_the_database_refuses_is_found_and_the_rest_is_stored(
     assert "refused by the database" in letter.reason
     assert "no_666" in letter.reason
     assert cloud.service.ingest.stats.refused_by_database == 1
+
+
+async def test_healthz_says_when_ingest_is_stalled(
+    broker: Broker, database_url: str, tmp_path: Path
+) -> None:
+    """A table lock held elsewhere (a long migration, a VACUUM FULL) blocks every insert:
+    the database still answers, so only the stall tells the load balancer something is
+    wrong; once the lock goes, the waiting messages are stored."""
+    settings = cloud_settings(broker, database_url, tmp_path, ingest_stall_s=1.0)
+    async with running_cloud(settings) as cloud:
+        engine = cloud.service.repos.engine
+        with engine.connect() as locker:
+            transaction = locker.begin()
+            if engine.dialect.name == "postgresql":
+                locker.execute(text("LOCK TABLE samples IN ACCESS EXCLUSIVE MODE"))
+            else:  # SQLite locks the whole file for the first writer
+                locker.execute(
+                    text(
+                        "INSERT INTO dead_letters (received_at, topic, reason, "
+                        "payload_size, payload_excerpt) VALUES (0, '', '', 0, '')"
+                    )
+                )
+            await _publish(broker, [(contract.topic("d1", Channel.TELEMETRY), _telemetry("d1", 0))])
+            await asyncio.sleep(0.5)
+            await _publish(broker, [(contract.topic("d1", Channel.TELEMETRY), _telemetry("d1", 1))])
+            await asyncio.sleep(1.5)
+            async with cloud.client() as api:
+                stalled = await api.get("/healthz")
+            transaction.rollback()
+        await _wait_for(lambda: stored_seqs(engine, "d1") == [0, 1])
+        async with cloud.client() as api:
+            recovered = await api.get("/healthz")
+    assert stalled.status_code == 503, stalled.text
+    assert stalled.json()["ingest"] is False
+    assert stalled.json()["database"] is True
+    assert stored_seqs(engine, "d1") == [0, 1]
+    assert recovered.status_code == 200, recovered.text
