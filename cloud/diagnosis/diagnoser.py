@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from cloud.detect import AlertPolicy, Assessment, MonitorConfig, StreamMonitor
 from cloud.detect.tail import MAX_SURPRISE
+from cloud.diagnosis.normal_range import NormalRange
 from cloud.diagnosis.patterns import CounterTracker, RepeatTracker, SpikeTracker, TrendTracker
 from cloud.diagnosis.profiles import Direction, ModelProfile
 from cloud.incidents.tracker import Finding
@@ -85,6 +86,7 @@ class DeviceDiagnoser:
         """Trends are watched only where the profile says what one means: a physical
         metric's slopes follow weather and usage over weeks, more than a device's first
         hours can teach, so elsewhere a steep slope is no evidence of a fault."""
+        self._normal: defaultdict[str, NormalRange] = defaultdict(NormalRange)
         self._streaks: dict[str, tuple[str, deque[float]]] = {}
         """Per learned source: the metric it found most deviant lately, and its signed
         deviations on the anomalous samples in a row since."""
@@ -125,7 +127,7 @@ class DeviceDiagnoser:
             if self._first_ts is None:
                 self._first_ts = ts
             if ts - self._first_ts < LEARNING_PERIOD_S:
-                results.append(findings)
+                results.append(self._with_normal_ranges(finite, findings, assessment))
                 continue
             self._baselines(assessment, explained, findings, finite)
             if model is not None and fleet_scores is not None:
@@ -134,8 +136,36 @@ class DeviceDiagnoser:
                     self._fleet(model, finite, explained, findings)
                 else:
                     self._streaks.pop("fleet", None)
-            results.append(findings)
+            results.append(self._with_normal_ranges(finite, findings, assessment))
         return results
+
+    def _with_normal_ranges(
+        self, metrics: Mapping[str, float], findings: dict[str, Finding], assessment: Assessment
+    ) -> dict[str, Finding]:
+        """Learn each metric's normal band from this sample unless something found it
+        abnormal, and state the band in every finding about a metric: a service engineer
+        needs "normal is 2.1 to 3.0 A" beside the value."""
+        suspect = {str(f.explanation.get("metric")) for f in findings.values()}
+        if assessment.is_anomaly:
+            suspect |= {c.metric for c in assessment.contributions}
+        for metric, value in metrics.items():
+            if metric not in suspect:
+                self._normal[metric].learn(value)
+        annotated = {}
+        for signature, finding in findings.items():
+            named = finding.explanation.get("metric")
+            band = self._normal[named].bounds() if isinstance(named, str) else None
+            if band is None:
+                annotated[signature] = finding
+                continue
+            low, high = band
+            explanation = {
+                **finding.explanation,
+                "normal_low": _round(low),
+                "normal_high": _round(high),
+            }
+            annotated[signature] = Finding(finding.signature, finding.score, explanation)
+        return annotated
 
     def _views(self, metrics: Mapping[str, float]) -> dict[str, float]:
         """What learned detectors see: every metric but counters."""
@@ -290,6 +320,13 @@ class DeviceDiagnoser:
         direction: Direction = "high" if signed > 0 else "low"
         meaning = self.profile.meaning.get((metric, direction))
         return meaning or f"{kind or 'anomaly'}/{metric}"
+
+
+def _round(value: float) -> float:
+    """Three significant digits: what a person reads, not float noise."""
+    if value == 0 or not math.isfinite(value):
+        return value
+    return round(value, max(0, 2 - math.floor(math.log10(abs(value)))))
 
 
 def _severity(surprise: float) -> float:

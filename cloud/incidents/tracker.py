@@ -42,12 +42,16 @@ must persist longer before they become an incident."""
 
 @dataclass(frozen=True)
 class IncidentOpened:
+    """``explanation`` is that of the most deviant finding while the evidence built up
+    (the peak, not the last reading); ``occurrences`` counts the samples that carried it."""
+
     device_id: str
     signature: str
     opened_at: float
     evidence_since: float
     score: float
     explanation: dict[str, object]
+    occurrences: int = 1
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,8 @@ class _State:
     first_above_ts: float = 0.0
     open: bool = False
     peak: float = 0.0
+    worst: Finding | None = None
+    worst_deviation: float = -1.0
 
 
 class IncidentTracker:
@@ -120,8 +126,11 @@ class IncidentTracker:
         if score >= config.open_threshold:
             if state.above == 0:
                 state.first_above_ts = ts
+                state.worst, state.worst_deviation = None, -1.0
             state.above += 1
             state.below = 0
+            if finding is not None and (deviation := _deviation(finding)) > state.worst_deviation:
+                state.worst, state.worst_deviation = finding, deviation
         elif score < config.close_threshold:
             state.below += 1
             state.above = 0
@@ -137,8 +146,15 @@ class IncidentTracker:
         ):
             state.open = True
             state.peak = score
+            evidence = state.worst or finding
             return IncidentOpened(
-                device_id, signature, ts, state.first_above_ts, score, dict(finding.explanation)
+                device_id,
+                signature,
+                ts,
+                state.first_above_ts,
+                score,
+                dict(evidence.explanation),
+                occurrences=state.above,
             )
         if state.open and state.below >= config.close_after:
             peak = state.peak
@@ -147,3 +163,18 @@ class IncidentTracker:
         if not state.open and state.above == 0 and state.below >= config.close_after:
             del self._states[(device_id, signature)]  # forget quiet signatures
         return None
+
+
+def _deviation(finding: Finding) -> float:
+    """How far a finding's value lies from normal: outside its normal band, else from its
+    baseline, else its score (findings without a value, such as a flapping link)."""
+    explanation = finding.explanation
+    value = explanation.get("value")
+    low, high = explanation.get("normal_low"), explanation.get("normal_high")
+    if isinstance(value, float | int):
+        if isinstance(low, float | int) and isinstance(high, float | int):
+            return max(float(low) - value, value - float(high), 0.0) + finding.score
+        baseline = explanation.get("baseline")
+        if isinstance(baseline, float | int):
+            return abs(value - baseline) + finding.score
+    return finding.score

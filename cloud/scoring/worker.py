@@ -14,6 +14,7 @@ fail is counted and logged; the other devices of the batch are scored.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import logging
@@ -26,6 +27,7 @@ from cloud.db.incidents import IncidentStore
 from cloud.db.records import LinkChange, StoredBatch, StoredSample
 from cloud.db.telemetry import TelemetryStore
 from cloud.diagnosis.diagnoser import DeviceDiagnoser
+from cloud.diagnosis.narrative import narrate
 from cloud.diagnosis.profiles import profile_for
 from cloud.incidents.tracker import Decision, IncidentOpened, IncidentTracker, TrackerConfig
 from cloud.learning import FleetModel
@@ -154,6 +156,8 @@ class ScoringWorker:
         decisions: list[tuple[Decision, str | None]] = []
         for sample, findings in zip(runs, found, strict=True):
             for decision in self.tracker.observe(device_id, sample.ts, findings):
+                if isinstance(decision, IncidentOpened):
+                    decision = _narrated(decision)
                 decisions.append((decision, model))
                 log.info(
                     "device=%s incident %s signature=%s",
@@ -201,3 +205,16 @@ class ScoringWorker:
                 self._models[device_id] = model
                 self._last_active.setdefault(device_id, self.clock.now())
         return diagnoser
+
+
+def _narrated(opened: IncidentOpened) -> IncidentOpened:
+    """The incident with the explanation a service engineer reads (sentence, peak and
+    normal range with units, duration, likely cause and next step)."""
+    explanation = narrate(
+        opened.signature,
+        opened.explanation,
+        since=opened.evidence_since,
+        until=opened.opened_at,
+        occurrences=opened.occurrences,
+    )
+    return dataclasses.replace(opened, explanation=explanation)

@@ -64,7 +64,13 @@ async def test_a_stuck_sensor_opens_one_incident_with_its_signature(
         assert delay_intervals <= 15, f"detected after {delay_intervals:.0f} intervals"
         async with cloud.client(token) as api:
             detail = (await api.get(f"/api/v1/incidents/{incidents[0]['id']}")).json()
-        assert detail["explanation"]["detector"] == "repeat"
+        explanation = detail["explanation"]
+        assert explanation["detector"] == "repeat"
+        assert explanation["unit"] == "°C"
+        assert explanation["normal_low"] < explanation["normal_high"]
+        assert str(explanation["summary"]).startswith("Supply temp has read exactly ")
+        assert "; normal is " in explanation["summary"]
+        assert "recalibrate" in explanation["next_step"]
         assert detail["evidence"], "the incident carries the telemetry it was opened on"
 
 

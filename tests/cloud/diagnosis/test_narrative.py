@@ -1,0 +1,96 @@
+"""What a service engineer reads: peak with unit, normal range, duration, a sentence,
+the likely cause and the next step."""
+
+from __future__ import annotations
+
+import random
+
+from cloud.diagnosis.narrative import advice_for, narrate, unit_of
+from cloud.diagnosis.normal_range import NormalRange
+from cloud.incidents.tracker import Finding, IncidentOpened, IncidentTracker
+
+
+def test_units_follow_the_metric_naming_convention() -> None:
+    assert unit_of("compressor_current_a") == "A"
+    assert unit_of("connector_temp_c") == "°C"
+    assert unit_of("energy_total_kwh") == "kWh"
+    assert unit_of("cpu_load_pct") == "%"
+    assert unit_of("cop") == ""
+
+
+def test_a_spike_incident_reads_like_a_service_note() -> None:
+    evidence = {
+        "detector": "spike",
+        "metric": "compressor_current_a",
+        "value": 5.35,
+        "normal_low": 2.1,
+        "normal_high": 3.0,
+    }
+    explained = narrate("spike/compressor_current_a", evidence, 1000.0, 1600.0, 3)
+    assert explained["summary"] == (
+        "Compressor current spiked to 5.35 A 3 times in 10 minutes; normal is 2.10 A to 3.00 A."
+    )
+    assert explained["peak_value"] == 5.35
+    assert explained["unit"] == "A"
+    assert explained["duration_s"] == 600.0
+    assert explained["likely_cause"] == advice_for("spike/x").cause
+    assert "recalibrate" in str(explained["next_step"])
+
+
+def test_limits_stuck_sensors_and_flapping_links_have_their_own_sentences() -> None:
+    limit = narrate(
+        "overheat/compressor",
+        {"detector": "limit", "metric": "compressor_temp_c", "value": 107.2, "limit": 105.0},
+        0.0,
+        180.0,
+        3,
+    )
+    assert limit["summary"] == "Compressor temp reached 107 °C, beyond the rated limit of 105 °C."
+    assert "filter" in str(limit["next_step"])
+    stuck = narrate(
+        "sensor-stuck/supply_temp_c",
+        {"detector": "repeat", "metric": "supply_temp_c", "value": 41.0},
+        0.0,
+        7200.0,
+        40,
+    )
+    assert stuck["summary"] == "Supply temp has read exactly 41.0 °C for 2.0 hours."
+    flapping = narrate(
+        "connectivity/flapping", {"detector": "presence", "drops_last_hour": 4}, 0.0, 60.0, 3
+    )
+    assert flapping["summary"] == "The device's connection dropped 4 times within an hour."
+
+
+def test_the_incident_shows_the_peak_of_its_evidence_not_the_last_reading() -> None:
+    tracker = IncidentTracker()
+    readings = [5.35, 2.6, 4.1]  # a spike, then calmer readings while evidence persists
+    opened: list[IncidentOpened] = []
+    for i, value in enumerate(readings):
+        finding = Finding(
+            "spike/current_a",
+            0.8,
+            {"metric": "current_a", "value": value, "normal_low": 2.1, "normal_high": 3.0},
+        )
+        for decision in tracker.observe("d1", 60.0 * i, {finding.signature: finding}):
+            assert isinstance(decision, IncidentOpened)
+            opened.append(decision)
+    (incident,) = opened
+    assert incident.explanation["value"] == 5.35
+    assert incident.occurrences == 3
+    assert incident.evidence_since == 0.0
+
+
+def test_the_normal_band_is_the_5th_to_95th_percentile_of_what_it_learned() -> None:
+    rng = random.Random(3)
+    band = NormalRange()
+    assert band.bounds() is None
+    values = [rng.gauss(2.5, 0.25) for _ in range(3000)]
+    for value in values:
+        band.learn(value)
+    bounds = band.bounds()
+    assert bounds is not None
+    recent = sorted(values[-1000:])
+    assert abs(bounds[0] - recent[50]) < 0.1
+    assert abs(bounds[1] - recent[950]) < 0.1
+    assert band.distance(2.5) == 0.0
+    assert band.distance(bounds[1] + 1.0) == 1.0
