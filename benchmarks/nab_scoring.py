@@ -13,6 +13,13 @@ Rules (per application profile with weights A_TP, A_FP, A_FN):
   else ``σ(|i - b_prev| / (w_prev - 1)) · A_FP`` (σ is negative for positive y);
 * rows of the probation period are never scored;
 * one threshold for the whole corpus is swept over every distinct score.
+
+A threshold swept on the files it is then scored on is an in-sample figure: it says how
+well the best constant fits these files, not what a user who must fix the constant
+beforehand will get. :func:`leave_one_category_out` gives the held-out figure (each NAB
+category scored at the threshold chosen on the others), and :func:`flag_scores` turns the
+detector's own ``is_anomaly`` flags into a score column, so that the flags a user gets
+without any tuning are scored by the same rules.
 """
 
 from __future__ import annotations
@@ -25,15 +32,23 @@ import numpy as np
 from numpy.typing import NDArray
 
 __all__ = [
+    "FLAG_THRESHOLD",
     "PROFILES",
     "FileScoring",
+    "HeldOut",
     "Profile",
     "Window",
     "best_threshold",
+    "category_of",
+    "false_alarm_rate",
     "file_score_at",
+    "flag_scores",
+    "group_by_category",
+    "leave_one_category_out",
     "normalised_score",
     "prepare_file",
     "probation_rows",
+    "raw_score_at",
     "row_values",
     "scaled_sigmoid",
 ]
@@ -187,3 +202,85 @@ def normalised_score(raw: float, n_windows: int, profile: Profile) -> float:
     perfect = profile.a_tp * n_windows
     null = -profile.a_fn * n_windows
     return 100.0 * (raw - null) / (perfect - null)
+
+
+def raw_score_at(files: Sequence[FileScoring], threshold: float) -> float:
+    """Raw score of a set of files at one fixed threshold."""
+    theta = np.array([threshold], dtype=np.float64)
+    return float(sum(float(file_score_at(fs, theta)[0]) for fs in files))
+
+
+def category_of(name: str) -> str:
+    """NAB's category of a file: the first component of its name (``realTraffic/x.csv``).
+
+    Files of one category come from one source (one kind of machine, or one generator), so
+    a threshold chosen on a category's own files has seen that source; a held-out category
+    is the closest the corpus offers to a data set the detector has never met.
+    """
+    return name.split("/", 1)[0]
+
+
+def group_by_category(names: Sequence[str]) -> dict[str, list[int]]:
+    """Indices of the files of each category, categories in first-seen order."""
+    groups: dict[str, list[int]] = {}
+    for i, name in enumerate(names):
+        groups.setdefault(category_of(name), []).append(i)
+    return groups
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """One category scored at the threshold chosen on all the other categories."""
+
+    category: str
+    indices: tuple[int, ...]
+    threshold: float
+    raw: float
+
+
+def leave_one_category_out(files: Sequence[FileScoring], names: Sequence[str]) -> list[HeldOut]:
+    """Score every category at the threshold that :func:`best_threshold` picks elsewhere.
+
+    The threshold for a category never sees that category's scores, so the summed raw
+    score predicts what a fixed threshold earns on new data (the in-sample sweep cannot).
+    Needs at least two categories.
+    """
+    if len(files) != len(names):
+        raise ValueError(f"{len(files)} files but {len(names)} names")
+    groups = group_by_category(names)
+    if len(groups) < 2:
+        raise ValueError("leave-one-category-out needs at least two categories")
+    out = []
+    for category, indices in groups.items():
+        held = set(indices)
+        others = [fs for i, fs in enumerate(files) if i not in held]
+        theta, _ = best_threshold(others)
+        raw = raw_score_at([files[i] for i in indices], theta)
+        out.append(HeldOut(category, tuple(indices), theta, raw))
+    return out
+
+
+FLAG_THRESHOLD = 0.5
+"""Threshold at which :func:`flag_scores` columns detect exactly the flagged rows."""
+
+
+def flag_scores(flags: NDArray[np.bool_]) -> NDArray[np.float64]:
+    """A score column (1 where flagged, else 0) that detects exactly the flagged rows at
+    :data:`FLAG_THRESHOLD`, so that the detector's own decisions go through the same NAB
+    rules as a swept threshold, with no constant chosen by the benchmark."""
+    return np.asarray(flags, dtype=bool).astype(np.float64)
+
+
+def false_alarm_rate(flags: Sequence[NDArray[np.bool_]], probations: Sequence[int]) -> float:
+    """Flagged rows / scored rows (after each file's probation) over files without anomalies.
+
+    Every flag on such a file is a false alarm, so this is what a user of a healthy machine
+    would see. NaN when no row is scored: a rate over nothing must not read as perfect.
+    """
+    flagged = 0
+    scored = 0
+    for f, p in zip(flags, probations, strict=True):
+        rest = np.asarray(f, dtype=bool)[p:]
+        flagged += int(np.count_nonzero(rest))
+        scored += len(rest)
+    return flagged / scored if scored else math.nan
