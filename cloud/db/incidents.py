@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import Engine, and_, select, update
+from sqlalchemy import Engine, and_, case, func, select, update
 
-from cloud.db.schema import incidents
+from cloud.db.schema import detector_tunings, incidents
 from cloud.incidents.tracker import IncidentOpened, IncidentResolved
+from cloud.incidents.tuning import Tuning, after_false_positive
 
 IncidentStatus = Literal["open", "mitigating", "resolved", "escalated"]
 ACTIVE: tuple[IncidentStatus, ...] = ("open", "mitigating")
@@ -31,6 +32,22 @@ class IncidentRecord:
     resolved_at: float | None
     peak_score: float
     explanation: dict[str, Any]
+    verdict: str | None = None
+    verdict_at: float | None = None
+    verdict_note: str | None = None
+
+
+Verdict = Literal["false_positive", "confirmed"]
+
+
+@dataclass(frozen=True)
+class SignatureStats:
+    """How one signature has fared with the service team's verdicts."""
+
+    signature: str
+    incidents: int
+    confirmed: int
+    false_positive: int
 
 
 @dataclass(frozen=True)
@@ -131,3 +148,76 @@ class IncidentStore:
         with self.engine.connect() as conn:
             row = conn.execute(select(incidents).where(incidents.c.id == incident_id)).first()
         return IncidentRecord(**row._mapping) if row else None
+
+    # --- verdicts and what they teach detection ---------------------------------------
+
+    def set_verdict(
+        self, incident_id: int, verdict: Verdict, note: str, at: float
+    ) -> tuple[IncidentRecord, Tuning | None] | None:
+        """Record a service verdict; a false positive also closes the incident and leaves
+        a tuning for the scoring worker. None for an unknown incident."""
+        with self.engine.begin() as conn:
+            row = conn.execute(select(incidents).where(incidents.c.id == incident_id)).first()
+            if row is None:
+                return None
+            incident = IncidentRecord(**row._mapping)
+            changes: dict[str, Any] = {"verdict": verdict, "verdict_at": at, "verdict_note": note}
+            tuning = None
+            if verdict == "false_positive":
+                detector = incident.explanation.get("detector")
+                tuning = after_false_positive(
+                    incident.device_id,
+                    incident.signature,
+                    incident.peak_score,
+                    detector if isinstance(detector, str) else None,
+                    incident.id,
+                )
+                effect = tuning.describe() if tuning else "hard limits are never tuned"
+                changes["explanation"] = {**incident.explanation, "verdict_effect": effect}
+                if incident.status in ACTIVE:
+                    changes.update(status="resolved", resolved_at=at, updated_at=at)
+                if tuning is not None:
+                    conn.execute(
+                        detector_tunings.insert().values(
+                            device_id=tuning.device_id,
+                            signature=tuning.signature,
+                            min_score=tuning.min_score,
+                            muted_detector=tuning.muted_detector,
+                            incident_id=tuning.incident_id,
+                            created_at=at,
+                        )
+                    )
+            conn.execute(update(incidents).where(incidents.c.id == incident_id).values(changes))
+            updated = conn.execute(select(incidents).where(incidents.c.id == incident_id)).one()
+        return IncidentRecord(**updated._mapping), tuning
+
+    def tunings_after(self, last_id: int) -> list[tuple[int, Tuning]]:
+        """Tunings recorded after ``last_id``, oldest first (what a worker has not seen)."""
+        query = (
+            select(detector_tunings)
+            .where(detector_tunings.c.id > last_id)
+            .order_by(detector_tunings.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [
+                (
+                    int(r.id),
+                    Tuning(r.device_id, r.signature, r.min_score, r.muted_detector, r.incident_id),
+                )
+                for r in conn.execute(query)
+            ]
+
+    def signature_stats(self) -> list[SignatureStats]:
+        """Incidents and verdicts per signature, most incidents first."""
+        confirmed = func.sum(case((incidents.c.verdict == "confirmed", 1), else_=0))
+        false_positive = func.sum(case((incidents.c.verdict == "false_positive", 1), else_=0))
+        query = (
+            select(incidents.c.signature, func.count(), confirmed, false_positive)
+            .group_by(incidents.c.signature)
+            .order_by(func.count().desc(), incidents.c.signature)
+        )
+        with self.engine.connect() as conn:
+            return [
+                SignatureStats(str(sig), int(n), int(c or 0), int(f or 0))
+                for sig, n, c, f in conn.execute(query)
+            ]

@@ -39,6 +39,7 @@ class Repositories:
     fleet models from the stored history."""
 
     engine: Engine
+    clock: Clock
     telemetry: TelemetryStore
     tokens: TokenStore
     incidents: IncidentStore
@@ -58,6 +59,7 @@ def build_repositories(engine: Engine, settings: CloudSettings, clock: Clock) ->
     )
     return Repositories(
         engine=engine,
+        clock=clock,
         telemetry=TelemetryStore(engine),
         tokens=TokenStore(engine, clock),
         incidents=IncidentStore(engine),

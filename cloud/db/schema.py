@@ -107,9 +107,27 @@ incidents = Table(
     Column("resolved_at", Float),
     Column("peak_score", Float, nullable=False),
     Column("explanation", JSON, nullable=False),
+    Column("verdict", String(16)),
+    Column("verdict_at", Float),
+    Column("verdict_note", Text),
     Index("ix_incidents_device_signature_status", "device_id", "signature", "status"),
     Index("ix_incidents_status_opened", "status", "opened_at"),
 )
+
+detector_tunings = Table(
+    "detector_tunings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("device_id", String(64), nullable=False),
+    Column("signature", String(128), nullable=False),
+    Column("min_score", Float, nullable=False),
+    Column("muted_detector", String(32)),
+    Column("incident_id", Integer, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_detector_tunings_device_signature", "device_id", "signature"),
+)
+"""What service verdicts taught detection: a false positive raises the score a device's
+signature needs to open an incident again, or mutes the detector that fired."""
 
 ml_models = Table(
     "ml_models",

@@ -217,7 +217,13 @@ class DeviceDiagnoser:
                 )
             if spikes > 0:
                 explained.add(metric)
-                evidence = {"detector": "spike", "metric": metric, "value": value}
+                peak = self._spikes[metric].recent_peak
+                evidence = {
+                    "detector": "spike",
+                    "metric": metric,
+                    "value": value if peak is None else peak,
+                    "spikes": self._spikes[metric].recent_count,
+                }
                 _keep(findings, Finding(f"spike/{metric}", spikes, evidence))
             if counter is False and metric in self._trend_metrics and metric not in explained:
                 trend = self._trends[metric].update(views[metric])

@@ -141,12 +141,27 @@ def sentence(
         limit = _number(evidence.get("limit"), unit)
         return f"{name} reached {value}, beyond the rated limit of {limit}."
     if kind == "sensor-stuck":
-        return f"{name} has read exactly {value} for {lasting}{normal}."
+        repeats = evidence.get("repeats")
+        held = f"{repeats} readings in a row" if isinstance(repeats, int) else lasting
+        return f"{name} has read exactly {value} for {held}{normal}."
     if kind == "spike":
-        return f"{name} spiked to {value} {_times(occurrences)} in {lasting}{normal}."
+        spikes = evidence.get("spikes")
+        count = spikes if isinstance(spikes, int) and spikes > 0 else occurrences
+        return f"{name} spiked to {value} {_times(count)} within {lasting}{normal}."
     if detector == "trend":
         return f"{name} has been moving steadily for {lasting}, now at {value}{normal}."
+    if _inside(evidence):
+        return (
+            f"{name} has been unusual for the time of day for {lasting}, at {value}"
+            f"{normal.replace('; normal is', ' (its usual range is')}{')' if normal else ''}."
+        )
     return f"{name} has been off its usual level for {lasting}, reaching {value}{normal}."
+
+
+def _inside(evidence: Mapping[str, object]) -> bool:
+    value, low, high = (evidence.get(k) for k in ("value", "normal_low", "normal_high"))
+    numbers = all(isinstance(x, float | int) for x in (value, low, high))
+    return numbers and float(low) <= float(value) <= float(high)  # type: ignore[arg-type]
 
 
 def _number(value: object, unit: str) -> str:

@@ -114,6 +114,9 @@ class SpikeTracker:
         self.samples = 0
         self._recent: deque[float] = deque(maxlen=3)
         self._spikes: deque[bool] = deque(maxlen=window)
+        self._peaks: deque[tuple[float, float]] = deque(maxlen=window)
+        """(excursion, peak value) of the accepted spikes in the window."""
+        self._last: tuple[float, float] = (0.0, math.nan)
         self.base_rate = 0.0
         """Accepted spikes per sample over the stream's life: some physics jumps too."""
 
@@ -130,17 +133,36 @@ class SpikeTracker:
             and excursion > self.factor * max(self.mean_abs_diff, 1e-9)
             and abs(after - before) < excursion / 3
         )
-        if not spike:
+        if spike:
+            self._last = (excursion, peak)
+        else:
             self.samples += 1
             rate = max(self.learning_rate, 1 / self.samples)
             self.mean_abs_diff += rate * (abs(after - peak) - self.mean_abs_diff)
         return spike
 
+    @property
+    def recent_count(self) -> int:
+        """Accepted spikes in the window."""
+        return len(self._peaks)
+
+    @property
+    def recent_peak(self) -> float | None:
+        """The value at the largest spike in the window: what a person wants to read,
+        since the spike is only recognised one sample later, once it has come back."""
+        if not self._peaks:
+            return None
+        return max(self._peaks)[1]
+
     def record(self, spike: bool) -> float:
         """Score the recent spike count against what this stream's own base rate makes
         likely (a Poisson bound), so a metric whose physics jumps now and then is not
         called faulty for it."""
+        if len(self._spikes) == self._spikes.maxlen and self._spikes[0]:
+            self._peaks.popleft()
         self._spikes.append(spike)
+        if spike:
+            self._peaks.append(self._last)
         count = sum(self._spikes)
         if self.samples >= WARMUP_SAMPLES:
             self.base_rate += self.learning_rate / 10 * (float(spike) - self.base_rate)

@@ -20,6 +20,7 @@ import itertools
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -30,10 +31,13 @@ from cloud.diagnosis.diagnoser import DeviceDiagnoser
 from cloud.diagnosis.narrative import narrate
 from cloud.diagnosis.profiles import profile_for
 from cloud.incidents.tracker import Decision, IncidentOpened, IncidentTracker, TrackerConfig
+from cloud.incidents.tuning import Tuning, apply_tunings
 from cloud.learning import FleetModel
 from device_agent.clock import Clock, SystemClock
 
 log = logging.getLogger("aftercare.scoring")
+
+TUNING_POLL_S = 1.0
 
 
 @dataclass
@@ -72,6 +76,9 @@ class ScoringWorker:
         self._last_ts: dict[str, float] = {}
         self._last_active: dict[str, float] = {}
         self._next_eviction = 0.0
+        self._tunings: dict[str, dict[str, list[Tuning]]] = {}
+        self._last_tuning_id = 0
+        self._next_tuning_poll = 0.0
         self._queue: queue.Queue[StoredBatch | None] = queue.Queue(queue_max)
         self._thread = threading.Thread(target=self._run, name="scoring")
 
@@ -121,6 +128,7 @@ class ScoringWorker:
 
     def score(self, samples: list[StoredSample]) -> list[Decision]:
         """Score samples (any devices, each device's in seq order) and record decisions."""
+        self._refresh_tunings()
         decisions: list[tuple[Decision, str | None]] = []
         ordered = sorted(samples, key=lambda s: (s.device_id, s.seq))
         for device_id, group in itertools.groupby(ordered, key=lambda s: s.device_id):
@@ -154,7 +162,10 @@ class ScoringWorker:
         found = diagnoser.observe_many([(s.ts, s.metrics) for s in runs])
         model = self._models[device_id]
         decisions: list[tuple[Decision, str | None]] = []
+        tunings = self._tunings.get(device_id, {})
         for sample, findings in zip(runs, found, strict=True):
+            if tunings:
+                findings = apply_tunings(findings, tunings)
             for decision in self.tracker.observe(device_id, sample.ts, findings):
                 if isinstance(decision, IncidentOpened):
                     decision = _narrated(decision)
@@ -167,6 +178,18 @@ class ScoringWorker:
                 )
         self.stats.scored += len(runs)
         return decisions
+
+    def _refresh_tunings(self) -> None:
+        """Pick up what service verdicts taught (at most once a second): the API writes
+        tunings to the database, and this worker owns the state they apply to."""
+        now = time.monotonic()
+        if now < self._next_tuning_poll:
+            return
+        self._next_tuning_poll = now + TUNING_POLL_S
+        for tuning_id, tuning in self.incident_store.tunings_after(self._last_tuning_id):
+            by_signature = self._tunings.setdefault(tuning.device_id, {})
+            by_signature.setdefault(tuning.signature, []).append(tuning)
+            self._last_tuning_id = tuning_id
 
     def evict_idle(self) -> None:
         """Drop the state of devices silent for ``idle_s`` (checked at most every

@@ -7,10 +7,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 
-from cloud.api.deps import IncidentStoreDep, PrincipalDep, StoreDep
+from cloud.api.deps import IncidentStoreDep, PrincipalDep, ReposDep, ServiceDep, StoreDep
 from cloud.api.schemas.common import to_datetime
 from cloud.api.schemas.devices import TelemetryPoint
-from cloud.api.schemas.incidents import IncidentDetailOut, IncidentOut
+from cloud.api.schemas.incidents import IncidentDetailOut, IncidentOut, VerdictIn
 from cloud.db.incidents import IncidentFilter
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
@@ -62,3 +62,15 @@ def get_incident(
     rows = store.telemetry(incident.device_id, since=start.timestamp(), until=end.timestamp())
     evidence = [TelemetryPoint(seq=r.seq, ts=to_datetime(r.ts), metrics=r.metrics) for r in rows]
     return IncidentDetailOut(**summary.model_dump(), evidence=evidence)
+
+
+@router.post("/{incident_id}/verdict")
+def set_verdict(incident_id: int, body: VerdictIn, repos: ReposDep, _: ServiceDep) -> IncidentOut:
+    """Mark an incident ``confirmed`` or ``false_positive`` (service team only). A false
+    positive closes it and tunes that device's detection so the same benign pattern
+    does not open it again; ``explanation.verdict_effect`` says what changed."""
+    at = repos.clock.now()
+    recorded = repos.incidents.set_verdict(incident_id, body.verdict, body.note, at)
+    if recorded is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no incident {incident_id}")
+    return IncidentOut.of(recorded[0])

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from cloud.api.schemas.common import to_datetime
 from cloud.api.schemas.devices import TelemetryPoint
@@ -26,6 +26,9 @@ class IncidentOut(BaseModel):
     peak_score: float
     explanation: dict[str, Any]
     evidence_window: tuple[datetime, datetime]
+    verdict: Literal["false_positive", "confirmed"] | None = None
+    verdict_at: datetime | None = None
+    verdict_note: str | None = None
 
     @classmethod
     def of(cls, incident: IncidentRecord) -> IncidentOut:
@@ -45,8 +48,29 @@ class IncidentOut(BaseModel):
                 to_datetime(incident.evidence_since - EVIDENCE_MARGIN_S),
                 to_datetime(end),
             ),
+            verdict=incident.verdict,
+            verdict_at=to_datetime(incident.verdict_at) if incident.verdict_at else None,
+            verdict_note=incident.verdict_note,
         )
 
 
 class IncidentDetailOut(IncidentOut):
     evidence: list[TelemetryPoint]
+
+
+class VerdictIn(BaseModel):
+    """A service engineer's judgement of an incident."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    verdict: Literal["false_positive", "confirmed"]
+    note: str = Field(default="", max_length=500)
+
+
+class SignatureStatsOut(BaseModel):
+    signature: str
+    incidents: int
+    confirmed: int
+    false_positive: int
+    precision: float | None
+    """confirmed / (confirmed + false_positive); None until one of them was given."""

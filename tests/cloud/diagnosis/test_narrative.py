@@ -28,7 +28,7 @@ def test_a_spike_incident_reads_like_a_service_note() -> None:
     }
     explained = narrate("spike/compressor_current_a", evidence, 1000.0, 1600.0, 3)
     assert explained["summary"] == (
-        "Compressor current spiked to 5.35 A 3 times in 10 minutes; normal is 2.10 A to 3.00 A."
+        "Compressor current spiked to 5.35 A 3 times within 10 minutes; normal is 2.10 A to 3.00 A."
     )
     assert explained["peak_value"] == 5.35
     assert explained["unit"] == "A"
@@ -49,12 +49,29 @@ def test_limits_stuck_sensors_and_flapping_links_have_their_own_sentences() -> N
     assert "filter" in str(limit["next_step"])
     stuck = narrate(
         "sensor-stuck/supply_temp_c",
-        {"detector": "repeat", "metric": "supply_temp_c", "value": 41.0},
+        {"detector": "repeat", "metric": "supply_temp_c", "value": 41.0, "repeats": 120},
         0.0,
         7200.0,
         40,
     )
-    assert stuck["summary"] == "Supply temp has read exactly 41.0 °C for 2.0 hours."
+    assert stuck["summary"] == "Supply temp has read exactly 41.0 °C for 120 readings in a row."
+    seasonal = narrate(
+        "sensor-drift/supply_temp_c",
+        {
+            "detector": "daily",
+            "metric": "supply_temp_c",
+            "value": 40.2,
+            "normal_low": 35.6,
+            "normal_high": 45.1,
+        },
+        0.0,
+        840.0,
+        15,
+    )
+    assert seasonal["summary"] == (
+        "Supply temp has been unusual for the time of day for 14 minutes, at 40.2 °C "
+        "(its usual range is 35.6 °C to 45.1 °C)."
+    )
     flapping = narrate(
         "connectivity/flapping", {"detector": "presence", "drops_last_hour": 4}, 0.0, 60.0, 3
     )
