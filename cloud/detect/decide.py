@@ -7,12 +7,21 @@ surprise has stayed below ``release`` for ``rearm_samples`` in a row (or at most
 ``quiet_samples``), so a new incident soon after is still reported; each alert also
 raises a "fatigue" offset that decays over ``fatigue_samples`` so that a stream that
 keeps alerting needs ever stronger evidence (a noisy stream should not page all day).
-The anomaly *state* (``is_anomaly``) is a separate hysteresis: it starts with an alert and
-lasts while the raw surprise stays above ``release``, so a lasting fault is reported for
-as long as it lasts. Evidence that is already averaged over a window (the multivariate
-statistic, ``state_surprise``) may also start the state on its own at the lower
-``state_threshold`` and keep it until it falls below ``state_release``, with an
-off-delay of up to ``hold_samples`` (a tenth of the anomaly's length) against chattering.
+The anomaly *state* (``is_anomaly``) is a separate hysteresis: it starts only with an alert
+and lasts while the raw surprise stays above ``release`` (or evidence that is already
+averaged over a window, the multivariate statistic ``state_surprise``, stays above
+``state_release``), with an off-delay of up to ``hold_samples`` (a tenth of the
+anomaly's length) against chattering. So a lasting fault is reported for as long as it
+lasts, but the state never opens on evidence the alert bar would have rejected.
+
+Why the state opens only with an alert: the alert threshold is the one bar whose
+false-alarm rate is calibrated (one in 10^threshold per test) and damped by fatigue and
+the quiet period. A second, lower entry bar for the state (the multivariate statistic at
+2.5 instead of 3) gave the state a false-alarm rate several times the alert's and none of
+that damping: after a fault, the residual of a machine that does not return exactly to
+its old operating point kept re-opening the state sample after sample, i.e. flooding.
+``state_threshold`` stays available for a caller who wants that lower bar; its default
+(infinity) switches it off.
 """
 
 from __future__ import annotations
@@ -29,7 +38,8 @@ class AlertPolicy:
 
     threshold: float = 3.0
     release: float = 1.5
-    state_threshold: float = 2.5
+    state_threshold: float = math.inf
+    """Opens the state on ``state_surprise`` alone; off by default (see module doc)."""
     state_release: float = 1.5
     quiet_samples: int = 60
     rearm_samples: int = 10

@@ -99,6 +99,22 @@ def test_state_off_delay_holds_briefly() -> None:
     assert not after[-1]
 
 
+def test_state_opens_only_with_an_alert_by_default() -> None:
+    """Windowed evidence below the alert bar may hold the state but never open it."""
+    state = AlertState(AlertPolicy())
+    below_alert = [state.step(2.0, 2.9)[1] for _ in range(200)]
+    assert not any(below_alert)
+    _, is_anomaly, alerted = state.step(4.0, 4.0)
+    assert alerted
+    assert is_anomaly
+    held = [state.step(0.5, 2.0)[1] for _ in range(100)]
+    assert all(held)  # the fault lasts: the averaged statistic keeps it on
+    after = [state.step(0.5, 0.5)[1] for _ in range(30)]
+    assert not after[-1]
+    reopened = [state.step(2.0, 2.9)[1] for _ in range(100)]
+    assert not any(reopened)  # a residual below the alert bar does not re-open it
+
+
 def test_pca_rebaselines_after_a_lasting_change() -> None:
     """A new normal (a relationship changed by maintenance) is accepted after a while."""
     rng = np.random.default_rng(2)
