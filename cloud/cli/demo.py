@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from firmware_sim.fleet import Fleet
 
 OWNER_ID = "demo-owner"
+FIRST_FAULT = "overheat/compressor"
+FIRST_FAULT_MODEL = "heatpump-hp200"
 OWNED_DEVICES = 3
 
 
@@ -82,6 +84,11 @@ class DemoOptions:
     """Device time per real second: detectors learn a device in its first simulated hours
     and faults come after those, so the demo shows incidents within minutes."""
     fault_rate_per_device_day: float = 2.0
+    first_fault_after_s: float = 60.0
+    """Device time before the demo's first fault, a badly overheating compressor on the
+    last heat pump: the rated limit names it without any learned baseline, so the
+    incident table fills within the first minute instead of after the detectors' first
+    simulated hours."""
     telemetry_interval_s: float = 60.0
 
 
@@ -103,6 +110,7 @@ async def run_demo(options: DemoOptions) -> int:
     from cloud.app import CloudService, PortInUse
     from cloud.settings import CloudSettings
     from device_agent.clock import ScaledClock, SystemClock
+    from firmware_sim.faults import Fault
     from firmware_sim.fleet import Fleet, FleetSpec
 
     with contextlib.ExitStack() as stack:
@@ -127,6 +135,11 @@ async def run_demo(options: DemoOptions) -> int:
             fault_rate_per_device_day=options.fault_rate_per_device_day,
         )
         fleet = Fleet(spec, clock)
+        heat_pumps = [d for d in fleet.device_ids if d.startswith(FIRST_FAULT_MODEL)]
+        if options.fault_rate_per_device_day > 0 and heat_pumps:
+            start_s = clock.now() + options.first_fault_after_s
+            first = Fault.from_signature(FIRST_FAULT, start_s, duration_s=7200.0, magnitude=3.0)
+            fleet.inject(heat_pumps[-1], first)
         stack.callback(fleet.close)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -203,3 +204,36 @@ def test_help_is_plain_text() -> None:
         )
         assert "``" not in result.stdout
         assert ":class:" not in result.stdout
+
+
+def test_the_demo_shows_its_first_incident_within_a_minute(tmp_path: Path) -> None:
+    """An empty incident table looks broken: the first fault is one that needs no
+    learned baseline, explained in words a service engineer can act on."""
+    out = tmp_path / "out"
+    command = ["demo", "--devices", "4", "--port", "0", "--duration", "70", "--out", str(out)]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cloud.cli", *command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if "simulated devices reporting" in line:
+                break
+        started = time.monotonic()
+        demo = json.loads((out / "demo.json").read_text())
+        headers = {"Authorization": f"Bearer {demo['service_token']}"}
+        incidents: list[dict[str, object]] = []
+        while not incidents and time.monotonic() - started < 60:
+            time.sleep(1)
+            incidents = httpx.get(demo["api"] + "/incidents", headers=headers).json()
+        assert incidents, "no incident within the demo's first minute"
+        explanation = incidents[0]["explanation"]
+        assert isinstance(explanation, dict)
+        assert explanation["summary"]
+        assert explanation["next_step"]
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
