@@ -83,6 +83,8 @@ class CloudService:
                 clock=self.clock,
                 queue_max=self.settings.scoring_queue_max,
                 idle_s=self.settings.device_state_idle_s,
+                checkpoints=self.repos.checkpoints,
+                checkpoint_interval_s=self.settings.checkpoint_interval_s,
             )
             self.ingest = IngestWorker(
                 self.settings, self.repos.telemetry, self.clock, listeners=[self.scoring.submit]

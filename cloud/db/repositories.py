@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+from cloud.db.checkpoints import CheckpointStore
 from cloud.db.engine import migrate, open_engine
 from cloud.db.fleet_history import FleetHistory
 from cloud.db.fleet_models import ModelRegistry
@@ -43,6 +44,7 @@ class Repositories:
     telemetry: TelemetryStore
     tokens: TokenStore
     incidents: IncidentStore
+    checkpoints: CheckpointStore
     models: ModelRegistry
     trainer: Trainer
 
@@ -63,6 +65,7 @@ def build_repositories(engine: Engine, settings: CloudSettings, clock: Clock) ->
         telemetry=TelemetryStore(engine),
         tokens=TokenStore(engine, clock),
         incidents=IncidentStore(engine),
+        checkpoints=CheckpointStore(engine),
         models=models,
         trainer=trainer,
     )

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -128,6 +129,17 @@ detector_tunings = Table(
 )
 """What service verdicts taught detection: a false positive raises the score a device's
 signature needs to open an incident again, or mutes the detector that fired."""
+
+device_checkpoints = Table(
+    "device_checkpoints",
+    metadata,
+    Column("device_id", String(64), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("saved_at", Float, nullable=False),
+    Column("state", LargeBinary, nullable=False),
+)
+"""Each device's detector and tracker state (compressed JSON, never pickle), so a restart
+or a move to another scoring worker does not make its detectors learn again."""
 
 ml_models = Table(
     "ml_models",

@@ -66,7 +66,9 @@ Decision = IncidentOpened | IncidentResolved
 
 
 @dataclass
-class _State:
+class TrackerState:
+    """One (device, signature)'s hysteresis: kept per device in checkpoints."""
+
     above: int = 0
     below: int = 0
     first_above_ts: float = 0.0
@@ -84,7 +86,7 @@ class IncidentTracker:
     ) -> None:
         self.config = config or TrackerConfig()
         self.slow_config = slow_config or TrackerConfig(open_after=15, close_after=15)
-        self._states: dict[tuple[str, str], _State] = {}
+        self._states: dict[tuple[str, str], TrackerState] = {}
 
     def _symptom(self, device_id: str, signature: str) -> bool:
         """A learned-only finding on a device with a named incident open is most likely
@@ -97,7 +99,17 @@ class IncidentTracker:
     def restore_open(self, device_id: str, signature: str) -> None:
         """Carry on tracking an incident that was open before a restart, so it can still
         resolve and is not opened twice."""
-        self._states[(device_id, signature)] = _State(open=True)
+        self._states[(device_id, signature)] = TrackerState(open=True)
+
+    def states_of(self, device_id: str) -> dict[str, TrackerState]:
+        """A device's signatures in progress (for a checkpoint)."""
+        return {s: st for (d, s), st in self._states.items() if d == device_id}
+
+    def restore_states(self, device_id: str, states: Mapping[str, TrackerState]) -> None:
+        """Carry on from a checkpoint; what is already tracked (an incident restored as
+        open from the database) wins."""
+        for signature, state in states.items():
+            self._states.setdefault((device_id, signature), state)
 
     def forget_quiet(self, device_id: str) -> None:
         """Drop a device's signatures that are building up or calming down; open
@@ -122,7 +134,7 @@ class IncidentTracker:
         self, device_id: str, signature: str, ts: float, score: float, finding: Finding | None
     ) -> Decision | None:
         config = self.slow_config if signature.startswith(SLOW_EVIDENCE) else self.config
-        state = self._states.setdefault((device_id, signature), _State())
+        state = self._states.setdefault((device_id, signature), TrackerState())
         if score >= config.open_threshold:
             if state.above == 0:
                 state.first_above_ts = ts

@@ -21,9 +21,10 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from cloud.db.checkpoints import Checkpoint, CheckpointStore
 from cloud.db.incidents import IncidentStore
 from cloud.db.records import LinkChange, StoredBatch, StoredSample
 from cloud.db.telemetry import TelemetryStore
@@ -33,6 +34,7 @@ from cloud.diagnosis.profiles import profile_for
 from cloud.incidents.tracker import Decision, IncidentOpened, IncidentTracker, TrackerConfig
 from cloud.incidents.tuning import Tuning, apply_tunings
 from cloud.learning import FleetModel
+from cloud.scoring import checkpoint
 from device_agent.clock import Clock, SystemClock
 
 log = logging.getLogger("aftercare.scoring")
@@ -48,6 +50,9 @@ class ScoringStats:
     resolved: int = 0
     errors: int = 0
     evicted: int = 0
+    checkpoints_saved: int = 0
+    checkpoints_restored: int = 0
+    checkpoints_discarded: int = 0
 
 
 class ScoringWorker:
@@ -63,6 +68,8 @@ class ScoringWorker:
         clock: Clock | None = None,
         queue_max: int = 10_000,
         idle_s: float = 7 * 86_400.0,
+        checkpoints: CheckpointStore | None = None,
+        checkpoint_interval_s: float = 300.0,
     ) -> None:
         self.store = store
         self.incident_store = incident_store
@@ -79,6 +86,10 @@ class ScoringWorker:
         self._tunings: dict[str, dict[str, list[Tuning]]] = {}
         self._last_tuning_id = 0
         self._next_tuning_poll = 0.0
+        self.checkpoints = checkpoints
+        self.checkpoint_interval_s = checkpoint_interval_s
+        self._dirty: set[str] = set()
+        self._next_checkpoint = time.monotonic() + checkpoint_interval_s
         self._queue: queue.Queue[StoredBatch | None] = queue.Queue(queue_max)
         self._thread = threading.Thread(target=self._run, name="scoring")
 
@@ -88,10 +99,12 @@ class ScoringWorker:
         self._thread.start()
 
     def stop(self) -> None:
-        """Score what is queued, then stop."""
+        """Score what is queued, checkpoint every device scored since the last save,
+        then stop."""
         self._queue.put(None)
         if self._thread.is_alive():
             self._thread.join()
+        self.save_checkpoints()
 
     @property
     def tracked_devices(self) -> frozenset[str]:
@@ -116,6 +129,8 @@ class ScoringWorker:
                 self.note_links(stored.link_changes)
                 self.score(stored.new_samples)
                 self.evict_idle()
+                if time.monotonic() >= self._next_checkpoint:
+                    self.save_checkpoints()
             except Exception:
                 self.stats.errors += 1
                 log.exception("scoring a batch failed")
@@ -149,6 +164,7 @@ class ScoringWorker:
         self, device_id: str, group: list[StoredSample]
     ) -> list[tuple[Decision, str | None]]:
         self._last_active[device_id] = self.clock.now()
+        self._dirty.add(device_id)
         runs = []
         for sample in group:
             if sample.ts < self._last_ts.get(device_id, float("-inf")):
@@ -198,7 +214,9 @@ class ScoringWorker:
         if now < self._next_eviction:
             return
         self._next_eviction = now + self.idle_s / 10
-        for device_id in [d for d, t in self._last_active.items() if now - t > self.idle_s]:
+        idle = [d for d, t in self._last_active.items() if now - t > self.idle_s]
+        self.save_checkpoints(idle)  # a device that comes back resumes where it was
+        for device_id in idle:
             self._forget(device_id)
             self.stats.evicted += 1
 
@@ -208,6 +226,7 @@ class ScoringWorker:
         self._models.pop(device_id, None)
         self._last_ts.pop(device_id, None)
         self._last_active.pop(device_id, None)
+        self._dirty.discard(device_id)
         self.tracker.forget_quiet(device_id)
 
     def _fleet_model(self, model: str | None) -> FleetModel | None:
@@ -221,13 +240,61 @@ class ScoringWorker:
             device = self.store.get_device(device_id)
             model = device.model if device else None
             if diagnoser is None or model is not None:
-                diagnoser = DeviceDiagnoser(
+                restored = self._restore(device_id, model) if diagnoser is None else None
+                diagnoser = restored or DeviceDiagnoser(
                     profile_for(model), functools.partial(self._fleet_model, model)
                 )
                 self._diagnosers[device_id] = diagnoser
                 self._models[device_id] = model
                 self._last_active.setdefault(device_id, self.clock.now())
         return diagnoser
+
+    def save_checkpoints(self, device_ids: Iterable[str] | None = None) -> None:
+        """Checkpoint the given devices (default: all scored since the last save) in one
+        transaction. Called from the scoring thread, or after it has stopped."""
+        self._next_checkpoint = time.monotonic() + self.checkpoint_interval_s
+        if self.checkpoints is None:
+            return
+        chosen = set(self._dirty if device_ids is None else device_ids) & set(self._diagnosers)
+        saved = []
+        for device_id in sorted(chosen):
+            state = checkpoint.DeviceState(
+                self._diagnosers[device_id],
+                self.tracker.states_of(device_id),
+                self._last_ts.get(device_id),
+            )
+            try:
+                blob = checkpoint.encode(state)
+            except checkpoint.CheckpointError:
+                log.exception("device=%s state cannot be checkpointed", device_id)
+                continue
+            saved.append(Checkpoint(device_id, checkpoint.VERSION, self.clock.now(), blob))
+        self.checkpoints.save_many(saved)
+        self._dirty -= chosen
+        self.stats.checkpoints_saved += len(saved)
+
+    def _restore(self, device_id: str, model: str | None) -> DeviceDiagnoser | None:
+        """The device's checkpointed state, if there is one this version can trust."""
+        stored = self.checkpoints.load(device_id) if self.checkpoints is not None else None
+        if stored is None:
+            return None
+        wire = {
+            "profile": profile_for(model),
+            "fleet_model": functools.partial(self._fleet_model, model),
+        }
+        try:
+            if stored.version != checkpoint.VERSION:
+                raise checkpoint.CheckpointError(f"version {stored.version}")
+            state = checkpoint.decode(stored.state, wire)
+        except checkpoint.CheckpointError as exc:
+            self.stats.checkpoints_discarded += 1
+            log.warning("device=%s checkpoint discarded, learning again: %s", device_id, exc)
+            return None
+        self.tracker.restore_states(device_id, state.tracker)
+        if state.last_ts is not None:
+            self._last_ts[device_id] = state.last_ts
+        self.stats.checkpoints_restored += 1
+        return state.diagnoser
 
 
 def _narrated(opened: IncidentOpened) -> IncidentOpened:
