@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -257,6 +257,14 @@ async def running_fleet(fleet: Fleet) -> AsyncIterator[Fleet]:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         fleet.close()
+
+
+async def wait_until(condition: Callable[[], object], timeout_s: float = 15.0) -> None:
+    """Poll ``condition`` until it is truthy or ``timeout_s`` passes; the caller asserts
+    what it expected afterwards, so a timeout fails with the test's own message."""
+    deadline = time.monotonic() + timeout_s
+    while not condition() and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
 
 
 async def drain(fleet: Fleet, timeout_s: float = 30.0) -> None:

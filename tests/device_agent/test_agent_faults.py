@@ -24,7 +24,7 @@ from device_agent.contract import Channel
 from device_agent.outbox import Outbox
 from device_agent.settings import AgentSettings, parse_mqtt_url
 from tests.audit import stored_seqs
-from tests.conftest import Broker, MosquittoBroker, RunningCloud
+from tests.conftest import Broker, MosquittoBroker, RunningCloud, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -79,12 +79,6 @@ async def _publish(broker: Broker, topic: str, payload: bytes, retain: bool = Fa
         await c.publish(topic, payload, qos=1, retain=retain)
 
 
-async def _until(condition: object, timeout_s: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition() and time.monotonic() < deadline:  # type: ignore[operator]
-        await asyncio.sleep(0.05)
-
-
 async def test_forged_retained_and_oversized_acks_erase_nothing(
     broker: Broker, tmp_path: Path
 ) -> None:
@@ -117,13 +111,13 @@ async def test_a_bad_reading_is_counted_and_never_blocks_the_queue(
     async with _running(agent):
         await asyncio.sleep(0.3)
         readings.write_text('{"Temp": 1.0}')  # an upper-case name the contract refuses
-        await _until(lambda: agent.stats.sample_errors >= 3)
+        await wait_until(lambda: agent.stats.sample_errors >= 3)
         readings.write_text('{"temp_c": 41.0}')
         good_before = agent.stats.samples_taken
-        await _until(lambda: agent.stats.samples_taken >= good_before + 5)
+        await wait_until(lambda: agent.stats.samples_taken >= good_before + 5)
         taken = agent.stats.samples_taken
         engine = cloud.service.repos.engine
-        await _until(lambda: stored_seqs(engine, "boiler-1")[:taken] == list(range(taken)), 10)
+        await wait_until(lambda: stored_seqs(engine, "boiler-1")[:taken] == list(range(taken)), 10)
         assert "reading refused: metrics.Temp" in agent.stats.last_sample_error
         stored = stored_seqs(engine, "boiler-1")
         assert stored[:taken] == list(range(taken)), "good readings after a bad one reach the cloud"
@@ -146,7 +140,7 @@ async def test_a_command_whose_link_drops_while_it_runs_is_still_reported(
         await _publish(
             broker, contract.topic("boiler-1", Channel.COMMANDS), contract.encode(command)
         )
-        await _until(lambda: agent.stats.commands_handled == 1, 5)
+        await wait_until(lambda: agent.stats.commands_handled == 1, 5)
         agent.link.set(False)  # the radio drops while the valve is being flushed
         await asyncio.sleep(2.0)
         agent.link.set(True)
@@ -157,9 +151,9 @@ async def test_a_command_whose_link_drops_while_it_runs_is_still_reported(
                 rows = conn.execute(select(command_results.c.command_id, command_results.c.state))
                 return [(r.command_id, r.state) for r in rows]
 
-        await _until(lambda: reported() != [], 15)
+        await wait_until(lambda: reported() != [], 15)
         assert reported() == [("cmd-1", "done")]
-        await _until(lambda: agent.outbox.pending_reports() == [], 5)
+        await wait_until(lambda: agent.outbox.pending_reports() == [], 5)
         assert agent.outbox.pending_reports() == [], "the cloud acknowledged the result"
 
 
@@ -175,7 +169,7 @@ async def test_events_reach_the_database_once_through_a_cloud_outage(
         assert [r[1] for r in agent.outbox.pending_reports()] == [first]
         async with running_cloud(cloud_settings(broker, database_url, tmp_path)) as cloud:
             second = agent.report_event("setup.fact", {"wifi": "ok"})
-            await _until(lambda: agent.outbox.pending_reports() == [], 15)
+            await wait_until(lambda: agent.outbox.pending_reports() == [], 15)
             with cloud.service.repos.engine.connect() as conn:
                 stored = sorted(conn.scalars(select(events.c.event_id)))
     assert stored == sorted([first, second])
@@ -187,8 +181,8 @@ async def test_a_clean_stop_shows_the_device_offline_at_once(
     agent = _agent(broker, tmp_path)
     telemetry = cloud.service.repos.telemetry
     async with _running(agent):
-        await _until(lambda: (d := telemetry.get_device("boiler-1")) is not None and d.online)
-    await _until(lambda: not telemetry.get_device("boiler-1").online, 5)  # type: ignore[union-attr]
+        await wait_until(lambda: (d := telemetry.get_device("boiler-1")) is not None and d.online)
+    await wait_until(lambda: not telemetry.get_device("boiler-1").online, 5)  # type: ignore[union-attr]
     device = telemetry.get_device("boiler-1")
     assert device is not None
     assert device.online is False

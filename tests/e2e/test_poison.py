@@ -16,7 +16,7 @@ from device_agent import contract
 from device_agent.contract import Channel
 from device_agent.settings import parse_mqtt_url
 from tests.audit import recent_dead_letters, stored_seqs
-from tests.conftest import Broker, RunningCloud, cloud_settings, running_cloud
+from tests.conftest import Broker, RunningCloud, cloud_settings, running_cloud, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -41,13 +41,6 @@ async def _publish(broker: Broker, messages: list[tuple[str, bytes]]) -> None:
             await client.publish(topic_name, payload, qos=1)
 
 
-async def _wait_for(condition: object, timeout_s: float = 15.0) -> None:
-    for _ in range(int(timeout_s / 0.1)):
-        if condition():  # type: ignore[operator]
-            return
-        await asyncio.sleep(0.1)
-
-
 async def test_poison_messages_are_dead_letters_and_the_fleet_is_still_ingested(
     broker: Broker, cloud: RunningCloud
 ) -> None:
@@ -67,7 +60,7 @@ async def test_poison_messages_are_dead_letters_and_the_fleet_is_still_ingested(
     ]
     await _publish(broker, [*poison, *valid])
     engine = cloud.service.repos.engine
-    await _wait_for(lambda: len(stored_seqs(engine, "bystander")) == 1)
+    await wait_until(lambda: len(stored_seqs(engine, "bystander")) == 1)
     assert stored_seqs(engine, "victim") == [0, 2**31 + 5]
     assert stored_seqs(engine, "bystander") == [0]
     reasons = [letter.reason for letter in recent_dead_letters(engine)]
@@ -104,7 +97,7 @@ async def test_a_message_the_database_refuses_is_found_and_the_rest_is_stored(
         for i, seq in enumerate([1, 2, 666, 3, 4, 5, 6])
     ]
     await _publish(broker, messages)
-    await _wait_for(lambda: len(recent_dead_letters(engine)) == 1)
+    await wait_until(lambda: len(recent_dead_letters(engine)) == 1)
     stored = {f"dev-{i}": stored_seqs(engine, f"dev-{i}") for i in range(7)}
     assert stored == {
         "dev-0": [1], "dev-1": [2], "dev-2": [], "dev-3": [3],
@@ -144,7 +137,7 @@ async def test_healthz_says_when_ingest_is_stalled(
             async with cloud.client() as api:
                 stalled = await api.get("/healthz")
             transaction.rollback()
-        await _wait_for(lambda: stored_seqs(engine, "d1") == [0, 1])
+        await wait_until(lambda: stored_seqs(engine, "d1") == [0, 1])
         async with cloud.client() as api:
             recovered = await api.get("/healthz")
     assert stalled.status_code == 503, stalled.text
