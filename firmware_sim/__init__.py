@@ -20,17 +20,21 @@ from firmware_sim.faults import (
 )
 from firmware_sim.models import (
     MODELS,
+    Environment,
     EvCharger,
     HeatPump,
     MetricSpec,
+    NotInstalled,
     SimulatedDevice,
     UnknownModel,
     build_device,
+    plan_environment,
 )
 
 __all__ = [
     "MODELS",
     "REMEDIES",
+    "Environment",
     "EvCharger",
     "Fault",
     "FaultKind",
@@ -39,10 +43,12 @@ __all__ = [
     "HeatPump",
     "InvalidFault",
     "MetricSpec",
+    "NotInstalled",
     "Remedy",
     "SimulatedDevice",
     "UnknownModel",
     "build_device",
+    "plan_environment",
     "plan_faults",
     "remedy_for",
 ]

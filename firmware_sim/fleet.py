@@ -21,7 +21,7 @@ from device_agent.outbox import Outbox
 from device_agent.settings import AgentSettings
 from firmware_sim.fault_plan import plan_faults
 from firmware_sim.faults import Fault
-from firmware_sim.models import MODELS, SimulatedDevice, build_device
+from firmware_sim.models import MODELS, Environment, SimulatedDevice, build_device
 
 log = logging.getLogger("aftercare.sim")
 
@@ -46,6 +46,9 @@ class FleetSpec:
     faults_after_s: float = 3 * 3600.0
     """Device time before the first fault, so detectors have learned what normal is."""
     fault_horizon_s: float = 30 * 86_400.0
+    environment: Environment | None = None
+    """Opt-in realism (weather fronts, holidays, a firmware rollout, mid-run installs),
+    e.g. from :func:`firmware_sim.models.plan_environment`; None: a quiet world."""
 
     def __post_init__(self) -> None:
         if self.devices < 1:
@@ -73,7 +76,7 @@ class Fleet:
         for index in range(spec.devices):
             model = spec.models[index % len(spec.models)]
             device_id = f"{model}-{index:05d}"
-            device = build_device(model, device_id, clock, seed=spec.seed)
+            device = build_device(model, device_id, clock, spec.seed, spec.environment)
             settings = AgentSettings(
                 device_id=device_id,
                 mqtt_url=spec.mqtt_url,
@@ -123,6 +126,8 @@ class Fleet:
 
     async def _run_unit(self, unit: SimulatedUnit, delay_s: float) -> None:
         await asyncio.sleep(delay_s)
+        while not unit.device.installed():  # a mid-run install: no agent until then
+            await asyncio.sleep(LINK_POLL_S)
         await unit.agent.run()
 
     async def _follow_links(self) -> None:

@@ -6,7 +6,9 @@ actions; this base class owns the rest, so fault effects and remedies are identi
 models. Everything is driven by ``clock.now()``: state advances on a fixed grid of
 simulated time (``STEP_S``, aligned to the epoch), never per call, so the physics per
 simulated second is the same whether the device is read every second or every ten minutes.
-Readings are deterministic given (device id, seed) and the sequence of ``now`` values.
+Readings are deterministic given (device id, seed, environment) and the sequence of ``now``
+values; the opt-in :class:`~firmware_sim.models.environment.Environment` (fronts, holidays,
+a firmware rollout, a mid-run install) is None unless a caller asks for it.
 
 Not thread-safe: one device belongs to one agent on one event loop.
 """
@@ -32,8 +34,9 @@ from firmware_sim.faults import (
     FaultWindow,
     remedy_for,
 )
+from firmware_sim.models.environment import Environment, Holiday
 from firmware_sim.models.firmware import FirmwareState, flapping_link_down
-from firmware_sim.models.signals import derive_key, unit
+from firmware_sim.models.signals import derive_key, local_day, unit
 
 OVERHEAT_RAMP_S = 1_800.0
 """An overheat fault builds up to its full magnitude over this long (fouling, leaks)."""
@@ -60,6 +63,11 @@ FIRMWARE_METRICS: Mapping[str, MetricSpec] = {
     "rssi_dbm": MetricSpec("dBm", -120.0, -20.0, 3.0),
     "uptime_s": MetricSpec("s", 0.0, 1.0e9, 600.0),
 }
+
+
+class NotInstalled(RuntimeError):
+    """The device is read before its installation time (a mid-run install): it has no
+    telemetry yet, so a runner must not ask for any."""
 
 
 class ActionRefused(Exception):
@@ -111,7 +119,9 @@ class SimulatedDevice(ABC):
     HEAP_KB: ClassVar[float]
     STEP_S: ClassVar[float] = 60.0
 
-    def __init__(self, device_id: str, clock: Clock, seed: int) -> None:
+    def __init__(
+        self, device_id: str, clock: Clock, seed: int, environment: Environment | None = None
+    ) -> None:
         self._device_id = device_id
         self._clock = clock
         self._seed = seed
@@ -126,6 +136,12 @@ class SimulatedDevice(ABC):
             boot_s=self._last_s - self._rng.uniform(3_600.0, 30 * 86_400.0),
             rssi_base_dbm=self._rng.uniform(-75.0, -52.0),
         )
+        self._environment = environment
+        self._installed_s, self._new_unit = self._install(environment)
+        self._update_s = None if environment is None else environment.update_at(device_id)
+        self._updated = False
+        if self._update_s is not None and self._update_s <= self._last_s:
+            self._apply_update(reboot=False)  # shipped with the new version
 
     # -- Hal ----------------------------------------------------------------------------
 
@@ -139,14 +155,30 @@ class SimulatedDevice(ABC):
 
     @property
     def firmware(self) -> str:
+        """The version string, with the rollout's suffix once an update has reached it."""
+        if self._updated and self._environment is not None:
+            update = self._environment.firmware_update
+            return self.FIRMWARE + (update.version_suffix if update else "")
         return self.FIRMWARE
 
     @property
     def clock(self) -> Clock:
         return self._clock
 
+    @property
+    def installed_s(self) -> float | None:
+        """When a mid-run install starts reporting; None for a device in service all along."""
+        return self._installed_s
+
+    def installed(self) -> bool:
+        """Whether the device exists at ``clock.now()`` (always, unless installed mid-run)."""
+        return self._installed_s is None or self._clock.now() >= self._installed_s
+
     def read_metrics(self) -> dict[str, float]:
-        """Current readings as the device's sensors report them (faults included)."""
+        """Current readings as the device's sensors report them (faults included); raises
+        NotInstalled before a mid-run install, when there is no device to read."""
+        if not self.installed():
+            raise NotInstalled(f"{self._device_id} is installed at {self._installed_s}")
         now = self._advance()
         values = self._physics_readings(now)
         values.update(self._firmware_readings(now))
@@ -204,7 +236,10 @@ class SimulatedDevice(ABC):
 
     def link_up(self) -> bool:
         """False while the radio is down: during a flapping fault's down slots and for a
-        short while after a watchdog reboot. The fleet runner disconnects the agent then."""
+        short while after a watchdog reboot. The fleet runner disconnects the agent then.
+        Before a mid-run install there is no radio at all."""
+        if not self.installed():
+            return False
         now = self._advance()
         if self._firmware.rebooting(now):
             return False
@@ -257,10 +292,43 @@ class SimulatedDevice(ABC):
             total += record.fault.magnitude * ramp
         return total
 
+    def _holiday(self, t_s: float, utc_offset_s: float) -> Holiday | None:
+        """The holiday on the local day of ``t_s`` if the household is away then."""
+        if self._environment is None or not self._environment.holidays:
+            return None
+        return self._environment.away(self._key, local_day(t_s, utc_offset_s))
+
+    def _front_shift(self, t_s: float) -> float:
+        """Outdoor temperature change from the environment's weather fronts at this site."""
+        if self._environment is None:
+            return 0.0
+        return self._environment.front_offset_c(self._key, t_s)
+
     def _noise(self, sigma: float) -> float:
         return self._rng.gauss(0.0, sigma)
 
     # -- internals -------------------------------------------------------------------------
+
+    def _install(self, environment: Environment | None) -> tuple[float | None, bool]:
+        """A device installed after ``clock.now()`` is a brand-new unit: its state starts at
+        the install time with a fresh boot. Returns (install time, whether new)."""
+        install_s = None if environment is None else environment.install_at(self._device_id)
+        if install_s is None or install_s <= self._last_s:
+            return None, False
+        self._last_s = install_s
+        self._firmware.boot_s = install_s
+        return install_s, True
+
+    def _apply_update(self, reboot: bool) -> None:
+        """The environment's firmware rollout reaches this device: new baselines for good
+        (and a reboot, unless the unit shipped with the new version)."""
+        update = None if self._environment is None else self._environment.firmware_update
+        if update is None or self._update_s is None:
+            return
+        self._firmware.update(
+            self._update_s, update.cpu_extra_pct, update.mem_free_shift, reboot=reboot
+        )
+        self._updated = True
 
     def _advance(self) -> float:
         """Bring the state up to ``clock.now()`` on the epoch-aligned grid; returns now.
@@ -269,6 +337,8 @@ class SimulatedDevice(ABC):
         t = self._last_s
         while t < now:
             t_next = min(now, (math.floor(t / self.STEP_S) + 1) * self.STEP_S)
+            if not self._updated and self._update_s is not None and self._update_s <= t_next:
+                self._apply_update(reboot=True)
             leak = self._firmware.leak_rate_kb_per_s(self._severity(FaultKind.MEMORY_LEAK, t))
             self._firmware.step(t, t_next, leak)
             self._step(t, t_next)

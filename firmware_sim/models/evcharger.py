@@ -31,6 +31,7 @@ from firmware_sim.models.base import (
     SimulatedDevice,
     number_param,
 )
+from firmware_sim.models.environment import Environment
 from firmware_sim.models.signals import (
     SECONDS_PER_DAY,
     SECONDS_PER_HOUR,
@@ -90,8 +91,10 @@ class EvCharger(SimulatedDevice):
         ("connectivity/flapping", 2.0),
     )
 
-    def __init__(self, device_id: str, clock: Clock, seed: int) -> None:
-        super().__init__(device_id, clock, seed)
+    def __init__(
+        self, device_id: str, clock: Clock, seed: int, environment: Environment | None = None
+    ) -> None:
+        super().__init__(device_id, clock, seed, environment)
         rng = self._rng
         self._utc_offset_s = 3600.0 * rng.choice((0, 1, 2))
         self._weather = Weather(
@@ -99,10 +102,14 @@ class EvCharger(SimulatedDevice):
             mean_c=rng.uniform(2.0, 14.0),
             daily_amplitude_c=rng.uniform(3.0, 7.0),
             utc_offset_s=self._utc_offset_s,
+            shift=self._front_shift if environment is not None else None,
         )
         self._max_current_a = rng.choice((16.0, 32.0))
         self._mating_cycles = rng.randint(50, 1500)
         self._energy_total_kwh = rng.uniform(500.0, 20_000.0)
+        if self._new_unit:  # fresh from the factory: new contacts, empty meter
+            self._mating_cycles = 0
+            self._energy_total_kwh = 0.0
         self._session: Session | None = None
         self._sessions_by_day: dict[int, list[Session]] = {}
         self._delivered_kwh = 0.0
@@ -125,8 +132,11 @@ class EvCharger(SimulatedDevice):
         return sessions
 
     def _draw_sessions(self, day: int) -> list[Session]:
+        """A holiday the household spends away has no plug-ins: the car is away too."""
         midnight_s = day * SECONDS_PER_DAY - self._utc_offset_s
         sessions: list[Session] = []
+        if self._holiday(midnight_s + SECONDS_PER_DAY / 2, self._utc_offset_s) is not None:
+            return sessions
         u = [unit(self._key, day, i) for i in range(8)]
         if u[0] < 0.25:  # late morning top-up, gone before the evening
             arrival = midnight_s + (9.0 + 4.0 * u[1]) * SECONDS_PER_HOUR

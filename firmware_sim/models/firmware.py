@@ -34,6 +34,8 @@ class FirmwareState:
     leaked_kb: float = 0.0
     down_until_s: float = -math.inf
     crashes: int = 0
+    cpu_extra_pct: float = 0.0
+    """Extra CPU load of a heavier firmware version (after an update)."""
 
     def leak_rate_kb_per_s(self, severity: float) -> float:
         """Leak speed for the summed magnitude of the active memory-leak faults."""
@@ -61,6 +63,19 @@ class FirmwareState:
         self.boot_s = now_s
         self.leaked_kb = 0.0
 
+    def update(
+        self, at_s: float, cpu_extra_pct: float, mem_free_shift: float, reboot: bool
+    ) -> None:
+        """Install a new firmware version at ``at_s``: its heavier code and buffers shift the
+        CPU and free-heap baselines for good; installing reboots the device (a unit that
+        ships with the new version does not reboot)."""
+        self.cpu_extra_pct += cpu_extra_pct
+        self.baseline_free_kb *= 1.0 - mem_free_shift
+        if reboot:
+            self.boot_s = at_s
+            self.leaked_kb = 0.0
+            self.down_until_s = at_s + REBOOT_DOWNTIME_S
+
     def rebooting(self, now_s: float) -> bool:
         return now_s < self.down_until_s
 
@@ -75,7 +90,8 @@ class FirmwareState:
         free_frac = self.mem_free_kb(now_s) / self.baseline_free_kb
         pressure = min(1.0, max(0.0, (0.3 - free_frac) / 0.3))
         booting = 30.0 if now_s - self.boot_s < BOOT_CPU_S else 0.0
-        load = activity_pct + booting + 55.0 * pressure + rng.gauss(0.0, 1.5)
+        extra = self.cpu_extra_pct
+        load = activity_pct + extra + booting + 55.0 * pressure + rng.gauss(0.0, 1.5)
         return min(100.0, max(0.0, load))
 
     def uptime_s(self, now_s: float) -> float:

@@ -32,6 +32,7 @@ from firmware_sim.models.base import (
     SimulatedDevice,
     number_param,
 )
+from firmware_sim.models.environment import Environment
 from firmware_sim.models.signals import SECONDS_PER_DAY, Weather, derive_key, local_hour, relax
 
 CAPACITY_KW = 8.0
@@ -82,8 +83,10 @@ class HeatPump(SimulatedDevice):
         ("connectivity/flapping", 2.0),
     )
 
-    def __init__(self, device_id: str, clock: Clock, seed: int) -> None:
-        super().__init__(device_id, clock, seed)
+    def __init__(
+        self, device_id: str, clock: Clock, seed: int, environment: Environment | None = None
+    ) -> None:
+        super().__init__(device_id, clock, seed, environment)
         rng = self._rng
         self._utc_offset_s = 3600.0 * rng.choice((0, 1, 2))
         self._weather = Weather(
@@ -91,10 +94,14 @@ class HeatPump(SimulatedDevice):
             mean_c=rng.uniform(0.0, 7.0),
             daily_amplitude_c=rng.uniform(3.0, 6.0),
             utc_offset_s=self._utc_offset_s,
+            shift=self._front_shift if environment is not None else None,
         )
         self._ua_kw_per_k = rng.uniform(0.2, 0.32)
         self._run_s = rng.uniform(500.0, 15_000.0) * 3600.0
         self._fouling = rng.uniform(0.0, 0.3)
+        if self._new_unit:  # fresh from the factory: no hours, a clean filter
+            self._run_s = 0.0
+            self._fouling = 0.0
         self._limit = 1.0
         self._limit_until_s = -math.inf
         now = self._last_s
@@ -114,11 +121,16 @@ class HeatPump(SimulatedDevice):
             demand = 1.0
         else:
             outdoor = self._weather.outdoor_c(t_s)
-            demand = self._ua_kw_per_k * (INDOOR_SETPOINT_C - outdoor) / CAPACITY_KW
+            demand = self._ua_kw_per_k * (self._setpoint_c(t_s) - outdoor) / CAPACITY_KW
         speed = min(1.0, max(MIN_SPEED, demand))
         if t_s < self._limit_until_s:
             speed = min(speed, self._limit)
         return speed
+
+    def _setpoint_c(self, t_s: float) -> float:
+        """Indoor setpoint: comfort, or set back while the household is away on a holiday."""
+        holiday = self._holiday(t_s, self._utc_offset_s)
+        return INDOOR_SETPOINT_C if holiday is None else holiday.setpoint_c
 
     def _supply_target_c(self, t_s: float) -> float:
         if self._dhw(t_s):
@@ -227,3 +239,4 @@ class HeatPump(SimulatedDevice):
         self._limit = fraction
         self._limit_until_s = now_s + duration_s
         return f"compressor limited to {fraction:.0%} for {duration_s:.0f} s"
+

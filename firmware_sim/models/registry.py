@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from device_agent.clock import Clock
 from firmware_sim.models.base import SimulatedDevice
+from firmware_sim.models.environment import Environment
 from firmware_sim.models.evcharger import EvCharger
 from firmware_sim.models.heatpump import HeatPump
 
@@ -30,7 +31,11 @@ def model_class(model: str) -> type[SimulatedDevice]:
         raise UnknownModel(f"unknown device model {model!r}; known models: {known}") from None
 
 
-def build_device(model: str, device_id: str, clock: Clock, seed: int) -> SimulatedDevice:
-    """A fresh simulated device. Same (model, device id, seed) and the same sequence of
-    clock readings give the same telemetry, run after run."""
-    return model_class(model)(device_id, clock, seed)
+def build_device(
+    model: str, device_id: str, clock: Clock, seed: int, environment: Environment | None = None
+) -> SimulatedDevice:
+    """A fresh simulated device. Same (model, device id, seed, environment) and the same
+    sequence of clock readings give the same telemetry, run after run. ``environment``
+    (fronts, holidays, a firmware rollout, a mid-run install) is opt-in; None leaves the
+    device as it always was."""
+    return model_class(model)(device_id, clock, seed, environment)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import math
 import struct
+from collections.abc import Callable
 
 SECONDS_PER_HOUR = 3_600.0
 SECONDS_PER_DAY = 86_400.0
@@ -60,16 +61,23 @@ def relax(value: float, target: float, dt_s: float, tau_s: float) -> float:
 
 class Weather:
     """Outdoor air temperature for one site: a daily cycle peaking mid-afternoon plus weather
-    systems drifting over days and hours. A pure function of time; the last answer is
-    remembered because physics and readings ask for the same instant several times."""
+    systems drifting over days and hours, plus ``shift`` (weather fronts of an opt-in
+    environment) when given. A pure function of time; the last answer is remembered
+    because physics and readings ask for the same instant several times."""
 
     def __init__(
-        self, key: int, mean_c: float, daily_amplitude_c: float, utc_offset_s: float
+        self,
+        key: int,
+        mean_c: float,
+        daily_amplitude_c: float,
+        utc_offset_s: float,
+        shift: Callable[[float], float] | None = None,
     ) -> None:
         self.key = key
         self.mean_c = mean_c
         self.daily_amplitude_c = daily_amplitude_c
         self.utc_offset_s = utc_offset_s
+        self.shift = shift
         self._cached: tuple[float, float] | None = None
 
     def outdoor_c(self, t_s: float) -> float:
@@ -80,5 +88,7 @@ class Weather:
         systems = 4.0 * smooth_noise(self.key, t_s, 1.5 * SECONDS_PER_DAY)
         gusts = 1.2 * smooth_noise(self.key ^ 0x5A5A, t_s, 3.0 * SECONDS_PER_HOUR)
         value = self.mean_c + daily + systems + gusts
+        if self.shift is not None:
+            value += self.shift(t_s)
         self._cached = (t_s, value)
         return value
