@@ -192,6 +192,7 @@ def simulate(
                 link_up[device.device_id] = up
                 diagnosers[device.device_id].observe_link(clock.now(), up)
             metrics = device.read_metrics()
+            diagnosers[device.device_id].observe_firmware(device.firmware, clock.now())
             if step < train_at_step or (retrain_steps and train_at_step >= 0):
                 history.add(device.model, clock.now(), metrics)
             findings = diagnosers[device.device_id].observe(clock.now(), metrics)

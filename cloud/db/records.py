@@ -13,6 +13,7 @@ from device_agent.contract import CommandResult, Event, Status, TelemetryBatch
 __all__ = [
     "DeadLetter",
     "DeviceRecord",
+    "FirmwareReport",
     "IngestBatch",
     "LinkChange",
     "StoredBatch",
@@ -50,12 +51,22 @@ class LinkChange:
 
 
 @dataclass(frozen=True)
+class FirmwareReport:
+    """The firmware a device said it runs (every status message carries it)."""
+
+    device_id: str
+    firmware: str
+    at: float
+
+
+@dataclass(frozen=True)
 class StoredBatch:
     """What one ingest transaction changed that scoring cares about: samples that were
-    new (never redeliveries), and presence changes."""
+    new (never redeliveries), presence changes and firmware reports."""
 
     new_samples: list[StoredSample]
     link_changes: list[LinkChange]
+    firmware: list[FirmwareReport] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,7 @@ class DeviceDiagnoser:
         self._counters: defaultdict[str, CounterTracker] = defaultdict(CounterTracker)
         self._drops: deque[float] = deque(maxlen=64)
         self._first_ts: float | None = None
+        self._firmware: str | None = None
         self._trend_metrics = {metric for metric, _ in profile.trends}
         """Trends are watched only where the profile says what one means: a physical
         metric's slopes follow weather and usage over weeks, more than a device's first
@@ -90,6 +91,20 @@ class DeviceDiagnoser:
         self._streaks: dict[str, tuple[str, deque[float]]] = {}
         """Per learned source: the metric it found most deviant lately, and its signed
         deviations on the anomalous samples in a row since."""
+
+    def observe_firmware(self, version: str, at: float) -> None:
+        """The firmware the device reports. A new version is a new normal (control
+        loops, memory use, CPU load all move with it), so what the learned detectors
+        know is dropped and their learning period starts again at ``at``, and slopes are
+        measured afresh; limits and the other shape detectors keep watching throughout. Without this, the step a rollout puts
+        into free memory reads as a leak on every updated device."""
+        if self._firmware is not None and version != self._firmware:
+            self.monitor = None
+            self._first_ts = at
+            self._normal.clear()
+            self._streaks.clear()
+            self._trends.clear()  # a one-off step across the update is no trend
+        self._firmware = version
 
     def observe_link(self, at: float, online: bool) -> None:
         """Presence as the broker reports it: each unplanned drop (Last Will) counts."""

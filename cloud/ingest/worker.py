@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import OperationalError
 
-from cloud.db.records import IngestBatch, LinkChange, StoredBatch, StoredSample
+from cloud.db.records import FirmwareReport, IngestBatch, LinkChange, StoredBatch, StoredSample
 from cloud.db.telemetry import TelemetryStore
 from cloud.ingest.buffer import IngestBuffer
 from cloud.ingest.triage import RawMessage, halves, refused_by_store, stored_ranges, triage
@@ -143,7 +143,12 @@ class IngestWorker:
             log.info("dead letter topic=%s reason=%s", letter.topic, letter.reason)
         self._acknowledge(stored)
         links = [LinkChange(s.device_id, s.online, at) for s, at in stored.statuses]
-        result = StoredBatch(new_samples, links)
+        firmware = [
+            FirmwareReport(s.device_id, s.firmware, at)
+            for s, at in stored.statuses
+            if s.firmware is not None
+        ]
+        result = StoredBatch(new_samples, links, firmware)
         if new_samples or links:
             self._notify(result)
         return result

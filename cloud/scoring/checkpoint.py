@@ -41,8 +41,8 @@ from cloud.diagnosis.normal_range import NormalRange
 from cloud.diagnosis.patterns import CounterTracker, RepeatTracker, SpikeTracker, TrendTracker
 from cloud.incidents.tracker import Finding, TrackerState
 
-VERSION = 1
-LAYOUT_DIGEST = "584760e692029e59"
+VERSION = 2
+LAYOUT_DIGEST = "fe7f264b825a9d83"
 """sha256 of :func:`layout` for a warmed-up diagnoser; see tests/cloud/scoring."""
 
 ALLOWED: dict[str, type] = {

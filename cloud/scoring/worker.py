@@ -127,6 +127,8 @@ class ScoringWorker:
                 if stored is None:
                     return
                 self.note_links(stored.link_changes)
+                for report in stored.firmware:
+                    self._diagnoser(report.device_id).observe_firmware(report.firmware, report.at)
                 self.score(stored.new_samples)
                 self.evict_idle()
                 if time.monotonic() >= self._next_checkpoint:

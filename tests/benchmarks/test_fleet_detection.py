@@ -25,9 +25,11 @@ HEALTHY_SEED = 11
 RETRAIN_H = 24.0
 """The cloud's retrain schedule (``retrain_interval_s``): over weeks, a fleet model frozen
 after the first day would measure the benchmark, not the product."""
-MEASURED_FALSE_PER_DEVICE_DAY = 0.404
-"""28 false incidents over 69.4 device-days, measured when this test was written (seed 12
-of the same set-up gave 0.553: the figure is noisy at this fleet size)."""
+MEASURED_FALSE_PER_DEVICE_DAY = 0.461
+"""32 false incidents over 69.4 device-days, measured once a firmware change re-baselines
+the learned detectors (0.404 before it, when the rollout's memory step read as a leak;
+the three-day, 20-device benchmark went from 0.313 to 0.122 with that change). The
+figure is noisy at this fleet size: seed 12 of the same set-up gave 0.553 before."""
 FALSE_PER_DEVICE_DAY_BOUND = 0.5
 """NOT the issue's production bound. The issue asks for <= 0.01 false incidents per
 device-day (aim 0.002); today's detectors are about forty times above it on this healthy,

@@ -123,3 +123,23 @@ def test_actuators_pinned_together_are_a_controller_at_its_limits_not_stuck() ->
     ]
     rows += [{"speed_pct": 100.0, "pump_pct": 80.0} for _ in range(30)]
     assert not any(s.startswith("sensor-stuck/") for s in _signatures(_run(diagnoser, rows)))
+
+
+def test_a_firmware_update_is_a_new_normal_not_a_leak() -> None:
+    """A rollout that uses 6 % more memory steps free memory down once: the learned
+    baseline would call that a leak on every updated device, unless the new version
+    resets what it learned."""
+    rows = _healthy(2 * 1440 + 400)
+    stepped = [dict(row, mem_free_kb=row["mem_free_kb"] * 0.94) for row in rows[2 * 1440 :]]
+
+    def leaks(told_of_update: bool) -> set[str]:
+        diagnoser = DeviceDiagnoser(profile_for(None))
+        diagnoser.observe_firmware("1.0", T0)
+        _run(diagnoser, rows[: 2 * 1440])
+        if told_of_update:
+            diagnoser.observe_firmware("1.1", T0 + 2 * 1440 * STEP_S)
+        results = _run(diagnoser, stepped, start=2 * 1440)
+        return {s for s in _signatures(results) if s.startswith("memory-leak")}
+
+    assert leaks(told_of_update=False) == {"memory-leak/firmware"}
+    assert leaks(told_of_update=True) == set()
