@@ -96,8 +96,9 @@ class DeviceDiagnoser:
         """The firmware the device reports. A new version is a new normal (control
         loops, memory use, CPU load all move with it), so what the learned detectors
         know is dropped and their learning period starts again at ``at``, and slopes are
-        measured afresh; limits and the other shape detectors keep watching throughout. Without this, the step a rollout puts
-        into free memory reads as a leak on every updated device."""
+        measured afresh; limits and the other shape detectors keep watching throughout.
+        Without this, the step a rollout puts into free memory reads as a leak on every
+        updated device."""
         if self._firmware is not None and version != self._firmware:
             self.monitor = None
             self._first_ts = at
