@@ -239,4 +239,3 @@ class HeatPump(SimulatedDevice):
         self._limit = fraction
         self._limit_until_s = now_s + duration_s
         return f"compressor limited to {fraction:.0%} for {duration_s:.0f} s"
-
