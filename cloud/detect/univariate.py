@@ -154,24 +154,22 @@ class MetricModel:
         burst, drift = self._windows(z_best)
         return (abs(z_level), abs(z_day), abs(z_week), burst, drift), z_best
 
-    def _views(self, mask: tuple[bool, ...] | None) -> list[tuple[int, str, TailCalibrator]]:
-        """Views allowed to judge: not masked, and seasonal ones only while periodic."""
+    def _views(self) -> list[tuple[int, str, TailCalibrator]]:
+        """Views allowed to judge: seasonal ones only while the stream is periodic."""
         p_day, p_week = self.profiles
-        key = (mask, p_day is not None and p_day.strong, p_week is not None and p_week.strong)
+        key = (p_day is not None and p_day.strong, p_week is not None and p_week.strong)
         if key != self._views_key:
             self._views_key = key
             self._active = [
                 (k, name, self.cal[name])
                 for k, name in enumerate(FEATURES)
-                if (mask is None or mask[k]) and (k not in (1, 2) or key[k])
+                if k not in (1, 2) or key[k - 1]  # views 1 and 2 are daily and weekly
             ]
         return self._active
 
-    def _judge(
-        self, feats: tuple[float, ...], z_best: float, mask: tuple[bool, ...] | None
-    ) -> MetricReading:
+    def _judge(self, feats: tuple[float, ...], z_best: float) -> MetricReading:
         best, best_name = 0.0, FEATURES[0]
-        views = self._views(mask)
+        views = self._views()
         for k, name, cal in views:
             f = feats[k]
             s = cal.surprise(f) if f == f else 0.0
@@ -184,25 +182,23 @@ class MetricModel:
             best = 0.0
         return MetricReading(min(best, MAX_SURPRISE), z_best, best_name, self.level)
 
-    def read(self, t: float, v: float, mask: tuple[bool, ...] | None = None) -> MetricReading:
-        """Surprise of value ``v`` at time ``t`` given everything learned so far.
-
-        ``mask`` (aligned with FEATURES) switches views off. Changes no state.
-        """
+    def read(self, t: float, v: float) -> MetricReading:
+        """Surprise of value ``v`` at time ``t`` given everything learned so far; changes
+        no state."""
         feats, z_best = self.features(t, v)
-        return self._judge(feats, z_best, mask)
+        return self._judge(feats, z_best)
 
     def learn(self, t: float, v: float) -> None:
         """Fold one finite value into the model (after ``read`` for causality)."""
         feats, z_best = self.features(t, v)
         self._learn_features(t, v, feats, z_best)
 
-    def step(self, t: float, v: float, mask: tuple[bool, ...] | None = None) -> MetricReading:
+    def step(self, t: float, v: float) -> MetricReading:
         """``read`` then ``learn`` with one feature computation (the fast path)."""
         z_level, z_day, z_week, z_best = self._zs(t, v)
         burst, drift = self._windows(z_best)
         feats = (abs(z_level), abs(z_day), abs(z_week), burst, drift)
-        reading = self._judge(feats, z_best, mask)
+        reading = self._judge(feats, z_best)
         self._learn_features(t, v, feats, z_best)
         return reading
 
