@@ -12,6 +12,7 @@ import contextlib
 import logging
 import socket
 from collections.abc import Generator
+from pathlib import Path
 from types import TracebackType
 
 import uvicorn
@@ -19,6 +20,7 @@ from fastapi import FastAPI
 
 from cloud.api.app import create_api
 from cloud.db.repositories import Repositories, build_repositories, open_database
+from cloud.heal.signing import CommandSigner
 from cloud.ingest.worker import IngestWorker
 from cloud.scoring.retrain import retrain_forever
 from cloud.scoring.worker import ScoringWorker
@@ -62,6 +64,7 @@ class CloudService:
     """
 
     repos: Repositories
+    signer: CommandSigner
     scoring: ScoringWorker
     ingest: IngestWorker
     api: FastAPI
@@ -73,6 +76,7 @@ class CloudService:
         self._server: _EmbeddedServer | None = None
 
     async def __aenter__(self) -> CloudService:
+        self.signer = CommandSigner.load_or_create(Path(self.settings.command_key_path))
         async with contextlib.AsyncExitStack() as stack:
             engine = stack.enter_context(open_database(self.settings.database_url))
             self.repos = build_repositories(engine, self.settings, self.clock)

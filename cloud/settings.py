@@ -30,12 +30,14 @@ class CloudSettings(BaseSettings):
     scoring_queue_max: int = Field(default=10_000, ge=1)
     """Stored batches waiting for the scoring worker; beyond it, ingest waits."""
     device_state_idle_s: float = Field(default=7 * 86_400.0, gt=0)
+    """Per-device scoring state is dropped after this long without a sample (clock time)."""
     checkpoint_interval_s: float = Field(default=300.0, gt=0)
     """How often (real seconds) scored devices' detector state is saved to the database."""
-    """Per-device scoring state is dropped after this long without a sample (clock time)."""
     max_future_skew_s: float = Field(default=86_400.0, ge=0)
     db_retry_max_s: float = Field(default=10.0, gt=0)
     model_dir: str = "models"
+    command_key_path: str = "command_key.pem"
+    """The Ed25519 key commands are signed with; created (mode 0600) on first start."""
     retrain_interval_s: float = Field(default=86_400.0, gt=0)
     train_window_s: float = Field(default=7 * 86_400.0, gt=0)
     train_min_span_s: float = Field(default=86_400.0, ge=0)

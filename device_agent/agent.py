@@ -23,6 +23,7 @@ import aiomqtt
 
 from device_agent import contract
 from device_agent.clock import Clock
+from device_agent.command_auth import CommandAuthenticator, SqliteNonceLedger, load_public_key
 from device_agent.commands import CommandRunner
 from device_agent.contract import Channel, Scalar
 from device_agent.hal import Hal
@@ -73,7 +74,13 @@ class Agent:
         self._sampling = True
         self._rng = rng or random.Random()
         self._commands = CommandRunner(
-            settings.device_id, hal, clock, settings.command_timeout_s, self._report_result
+            settings.device_id,
+            hal,
+            clock,
+            settings.command_timeout_s,
+            self._report_result,
+            _authenticator(settings, clock, self.outbox.path),
+            self._report_attempt,
         )
         self._tasks: asyncio.TaskGroup | None = None
         self._stopping = False
@@ -138,6 +145,12 @@ class Agent:
         self.stats.sample_errors += 1
         self.stats.last_sample_error = reason
         log.warning("device=%s sample error: %s", self.device_id, reason)
+
+    def _report_attempt(self, command_id: str, reason: str) -> None:
+        """A command message refused as not authentic (forged, tampered, stolen from
+        another device, replayed, retained): the service team should know."""
+        self.stats.refused_commands += 1
+        self.report_event("command.refused", {"command_id": command_id, "reason": reason})
 
     def _report_result(self, result: contract.CommandResult) -> None:
         self.outbox.add_report("result", result.command_id, contract.encode(result))
@@ -254,30 +267,45 @@ class Agent:
             if isinstance(decoded, contract.TelemetryAck):
                 if not self.uplink.accept_ack(decoded):
                     self._refuse(message, "acknowledges what this agent never sent")
-            elif isinstance(decoded, contract.Command) and self._tasks is not None:
+            elif isinstance(decoded, contract.SignedCommand) and self._tasks is not None:
                 self.stats.commands_handled += 1
                 # beside the session, so a link drop does not cancel it before it reports
                 self._tasks.create_task(self._commands.handle(decoded))
 
     def _accept(self, message: aiomqtt.Message) -> contract.Message | None:
         """The decoded message, or None for one the agent must not act on: retained
-        (a stale or planted command or ack replays on every connect) or invalid."""
-        if message.retain:
-            self._refuse(message, "retained")
-            return None
+        (a stale or planted command or ack replays on every connect) or invalid. A
+        retained command is reported refused, so the cloud learns why it never ran."""
         payload = message.payload
         if not isinstance(payload, bytes | bytearray):
             self._refuse(message, "not binary")
             return None
         try:
-            return contract.decode(str(message.topic), bytes(payload))
+            decoded = contract.decode(str(message.topic), bytes(payload))
         except contract.ContractError as exc:
-            self._refuse(message, exc.reason)
+            self._refuse(message, "retained" if message.retain else exc.reason)
             return None
+        if message.retain:
+            self._refuse(message, "retained")
+            if isinstance(decoded, contract.SignedCommand):
+                self._report_attempt(
+                    decoded.command_id, "retained: a stored command would replay on every connect"
+                )
+            return None
+        return decoded
 
     def _refuse(self, message: aiomqtt.Message, reason: str) -> None:
         self.stats.refused_messages += 1
         log.warning("device=%s ignored message on %s: %s", self.device_id, message.topic, reason)
+
+
+def _authenticator(settings: AgentSettings, clock: Clock, state_file: str) -> CommandAuthenticator:
+    """Commands are checked against the pinned key; accepted nonces are kept in the
+    agent's state file (the outbox's), so a restart does not forget them."""
+    key = load_public_key(settings.command_key) if settings.command_key else None
+    return CommandAuthenticator(
+        settings.device_id, key, SqliteNonceLedger(state_file, clock), clock
+    )
 
 
 def _durable_outbox(settings: AgentSettings) -> Outbox:

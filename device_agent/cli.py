@@ -21,11 +21,18 @@ def add_run_arguments(run: argparse.ArgumentParser) -> None:
     run.add_argument("--config", type=Path, help="TOML settings file")
     run.add_argument("--device-id", help="this device's id (AFTERCARE_DEVICE_ID)")
     run.add_argument("--mqtt-url", help="mqtt://host:port (AFTERCARE_MQTT_URL)")
+    run.add_argument(
+        "--command-key",
+        help="the cloud's public command key, base64 (AFTERCARE_COMMAND_KEY); "
+        "without one no command runs",
+    )
 
 
 def settings_from(args: argparse.Namespace) -> AgentSettings:
     """Settings from --config, ``AFTERCARE_*`` and flags; raises SettingsError in one line."""
-    return load_agent_settings(args.config, device_id=args.device_id, mqtt_url=args.mqtt_url)
+    return load_agent_settings(
+        args.config, device_id=args.device_id, mqtt_url=args.mqtt_url, command_key=args.command_key
+    )
 
 
 async def run_agent(settings: AgentSettings, hal: Hal, clock: Clock | None = None) -> int:

@@ -1,5 +1,8 @@
 """Running cloud commands on the device, each to exactly one reported terminal state.
 
+Nothing runs before :class:`~device_agent.command_auth.CommandAuthenticator` has opened
+the signed command; a refused one is reported as ``refused`` with the reason.
+
 Results go to ``report`` (the agent keeps them in its durable outbox until the cloud has
 stored them), so a command finished while the link was down, or just before a restart,
 is still reported. Commands run beside the MQTT session, not inside it, and a running
@@ -11,16 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
 from collections.abc import Callable
 
 from device_agent.clock import Clock
-from device_agent.contract import Command, CommandResult, CommandState
+from device_agent.command_auth import CommandAuthenticator, CommandRefused
+from device_agent.contract import Command, CommandResult, CommandState, SignedCommand
 from device_agent.hal import Hal, UnknownAction
 
 log = logging.getLogger("aftercare.agent.commands")
-
-_REMEMBERED_NONCES = 1024
 
 
 class CommandRunner:
@@ -33,42 +34,58 @@ class CommandRunner:
         clock: Clock,
         timeout_s: float,
         report: Callable[[CommandResult], None],
+        authenticator: CommandAuthenticator,
+        report_attempt: Callable[[str, str], None],
     ) -> None:
         self.device_id = device_id
         self.hal = hal
         self.clock = clock
         self.timeout_s = timeout_s
         self.report = report
-        self._seen_nonces: OrderedDict[str, None] = OrderedDict()
+        self.authenticator = authenticator
+        self.report_attempt = report_attempt
+        """(command id, reason) of a message refused as not authentic: an event."""
 
-    async def handle(self, command: Command) -> CommandResult:
-        """Run one command and hand its result to ``report``."""
-        state, detail = await self._execute(command)
+    async def handle(self, signed: SignedCommand) -> CommandResult | None:
+        """Check, run and report one command (its result goes to ``report``). A message
+        that is not an authentic command has no result: it goes to ``report_attempt``."""
+        action = "-"
+        try:
+            command = self.authenticator.open(signed)
+        except CommandRefused as exc:
+            if not exc.authentic:
+                log.warning(
+                    "device=%s command=%s refused: %s",
+                    self.device_id,
+                    signed.command_id,
+                    exc.reason,
+                )
+                self.report_attempt(signed.command_id, exc.reason)
+                return None
+            state: CommandState = "refused"
+            detail = exc.reason
+        else:
+            action = command.action
+            state, detail = await self._execute(command)
         result = CommandResult(
             device_id=self.device_id,
-            command_id=command.command_id,
+            command_id=signed.command_id,
             state=state,
             ts=self.clock.now(),
             detail=detail[:256],
         )
         log.info(
-            "device=%s command=%s action=%s state=%s",
+            "device=%s command=%s action=%s state=%s detail=%s",
             self.device_id,
-            command.command_id,
-            command.action,
+            signed.command_id,
+            action,
             state,
+            detail[:80],
         )
         self.report(result)
         return result
 
     async def _execute(self, command: Command) -> tuple[CommandState, str]:
-        if command.nonce in self._seen_nonces:
-            return "refused", "replayed nonce"
-        self._seen_nonces[command.nonce] = None
-        while len(self._seen_nonces) > _REMEMBERED_NONCES:
-            self._seen_nonces.popitem(last=False)
-        if command.expires_at <= self.clock.now():
-            return "refused", "expired before it could run"
         action = asyncio.ensure_future(self.hal.run_action(command.action, command.params))
         try:
             outcome = await asyncio.wait_for(asyncio.shield(action), self.timeout_s)

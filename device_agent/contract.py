@@ -170,8 +170,9 @@ class Event(_Message):
 
 
 class Command(_Message):
-    """An instruction from the cloud. ``signature`` covers every other field; the agent
-    refuses unsigned, expired or replayed (seen nonce) commands once keys are pinned."""
+    """An instruction from the cloud, as the device parses it from the text a
+    :class:`SignedCommand` carries: its device id, expiry and nonce are all covered by
+    the signature."""
 
     command_id: MessageId
     action: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.-]{0,63}$")]
@@ -179,13 +180,31 @@ class Command(_Message):
     issued_at: Timestamp
     expires_at: Timestamp
     nonce: Annotated[MessageId, StringConstraints(min_length=8)]
-    signature: ShortText | None = None
 
     @model_validator(mode="after")
     def _expires_after_issue(self) -> Command:
         if self.expires_at <= self.issued_at:
             raise ValueError("expires_at must be after issued_at")
         return self
+
+
+MAX_COMMAND_TEXT = 16 * 1024
+
+
+class SignedCommand(_Message):
+    """What travels on the commands channel: a :class:`Command`'s exact JSON text and an
+    Ed25519 signature over its UTF-8 bytes.
+
+    Why the text and not the fields: the signature must cover the very bytes the device
+    parses, so no re-serialisation (key order, float formatting) can make a valid
+    signature cover something else. ``command_id`` only labels a refusal report; the
+    device acts on the signed text alone.
+    """
+
+    command_id: MessageId
+    command: Annotated[str, StringConstraints(max_length=MAX_COMMAND_TEXT)]
+    signature: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9+/]{86}==$")]
+    """Base64 of the 64-byte Ed25519 signature."""
 
 
 CommandState = Literal["done", "failed", "refused", "timed_out"]
@@ -221,13 +240,13 @@ class TelemetryAck(_Message):
         return self
 
 
-Message: TypeAlias = TelemetryBatch | Status | Event | Command | CommandResult | TelemetryAck
+Message: TypeAlias = TelemetryBatch | Status | Event | SignedCommand | CommandResult | TelemetryAck
 
 MESSAGE_TYPES: dict[Channel, type[Message]] = {
     Channel.TELEMETRY: TelemetryBatch,
     Channel.STATUS: Status,
     Channel.EVENTS: Event,
-    Channel.COMMANDS: Command,
+    Channel.COMMANDS: SignedCommand,
     Channel.COMMAND_RESULT: CommandResult,
     Channel.ACK: TelemetryAck,
 }

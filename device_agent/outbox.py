@@ -64,7 +64,9 @@ class Outbox:
             raise ValueError("max_samples and max_reports must be at least 1")
         self.max_samples = max_samples
         self.max_reports = max_reports
-        self._db = sqlite3.connect(str(path), isolation_level=None)
+        self.path = str(path)
+        """The SQLite file (or ``:memory:``): the agent's other durable state sits beside."""
+        self._db = sqlite3.connect(self.path, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)

@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from device_agent.command_auth import load_public_key
 
 ENV_PREFIX = "AFTERCARE_"
 
@@ -61,6 +63,16 @@ class AgentSettings(BaseSettings):
     action_command: str | None = None
     """A program run as ``ACTION_COMMAND <action>`` with the parameters as JSON on stdin."""
     hal_timeout_s: float = Field(default=10.0, gt=0)
+    command_key: str | None = Field(default=None, pattern=r"^[A-Za-z0-9+/]{43}=$")
+    """The cloud's Ed25519 public key (base64 of its 32 raw bytes) that every command
+    must be signed with; without one the agent runs no command at all."""
+
+    @field_validator("command_key")
+    @classmethod
+    def _a_real_key(cls, text: str | None) -> str | None:
+        if text is not None:
+            load_public_key(text)  # raises ValueError with the reason
+        return text
 
     def resolved_outbox_path(self) -> Path | Literal[":memory:"]:
         if self.outbox_path == ":memory:":

@@ -16,6 +16,8 @@ class AgentStats:
     resends: int = 0
     connects: int = 0
     commands_handled: int = 0
+    refused_commands: int = 0
+    """Command messages refused as not authentic (reported as ``command.refused`` events)."""
     session_errors: int = 0
     refused_messages: int = 0
     """Messages from the broker the agent did not act on: invalid, retained, or

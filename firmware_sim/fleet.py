@@ -46,6 +46,9 @@ class FleetSpec:
     faults_after_s: float = 3 * 3600.0
     """Device time before the first fault, so detectors have learned what normal is."""
     fault_horizon_s: float = 30 * 86_400.0
+    command_key: str | None = None
+    """The cloud's public command key the simulated devices pin (none: they refuse
+    every command, as a real device without a pinned key would)."""
     environment: Environment | None = None
     """Opt-in realism (weather fronts, holidays, a firmware rollout, mid-run installs),
     e.g. from :func:`firmware_sim.models.plan_environment`; None: a quiet world."""
@@ -85,6 +88,7 @@ class Fleet:
                 ack_timeout_s=spec.ack_timeout_s,
                 outbox_max_samples=spec.outbox_max_samples,
                 reconnect_max_s=spec.reconnect_max_s,
+                command_key=spec.command_key,
             )
             outbox = Outbox(":memory:", spec.outbox_max_samples)
             rng = random.Random(f"{spec.seed}/{device_id}")

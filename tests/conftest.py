@@ -203,6 +203,7 @@ def cloud_settings(
     """Settings for a cloud under test; its model files go to ``folder`` (a tmp_path)."""
     values: dict[str, object] = {
         "model_dir": str(folder / "models"),
+        "command_key_path": str(folder / "command_key.pem"),
         "mqtt_url": broker.url,
         "database_url": database_url,
         "http_port": 0,

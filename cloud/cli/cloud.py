@@ -1,4 +1,4 @@
-"""``aftercare cloud serve``, ``aftercare cloud token`` and ``aftercare cloud train``.
+"""``aftercare cloud serve``, ``token``, ``train`` and ``command-key``.
 
 Each builds the cloud through :mod:`cloud.app` and :mod:`cloud.db.repositories`, the same
 wiring the service uses, so every ``AFTERCARE_*`` setting means the same everywhere.
@@ -35,6 +35,11 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     train.add_argument("--database-url", help="SQLAlchemy URL (AFTERCARE_DATABASE_URL)")
     train.add_argument("--model-dir", help="folder for model files (AFTERCARE_MODEL_DIR)")
     train.set_defaults(run=_run_train)
+    key = cloud_commands.add_parser(
+        "command-key", help="print the public key devices pin (creates the key if none)"
+    )
+    key.add_argument("--key-path", help="the private key file (AFTERCARE_COMMAND_KEY_PATH)")
+    key.set_defaults(run=_run_command_key)
 
 
 def settings_from(**overrides: Any) -> CloudSettings:
@@ -78,6 +83,17 @@ async def serve(settings: CloudSettings) -> int:
         stopping.cancel()
         serving.cancel()
         await asyncio.gather(serving, stopping, return_exceptions=True)
+    return 0
+
+
+def _run_command_key(args: argparse.Namespace) -> int:
+    """Print the public half of the command key: the agents' ``command_key`` setting."""
+    from pathlib import Path
+
+    from cloud.heal.signing import CommandSigner
+
+    settings = settings_from(command_key_path=args.key_path)
+    print(CommandSigner.load_or_create(Path(settings.command_key_path)).public_key_text)
     return 0
 
 

@@ -108,6 +108,7 @@ def _broker_url() -> Iterator[str]:
 async def run_demo(options: DemoOptions) -> int:
     """Run until Ctrl-C, SIGTERM or ``duration_s``; returns the exit code."""
     from cloud.app import CloudService, PortInUse
+    from cloud.heal.signing import CommandSigner
     from cloud.settings import CloudSettings
     from device_agent.clock import ScaledClock, SystemClock
     from firmware_sim.faults import Fault
@@ -121,11 +122,13 @@ async def run_demo(options: DemoOptions) -> int:
             mqtt_url=mqtt_url,
             http_port=options.port,
             model_dir=str(folder / "models"),
+            command_key_path=str(folder / "command_key.pem"),
             database_url=os.environ.get(
                 ENV_PREFIX + "DATABASE_URL", f"sqlite:///{folder / 'aftercare-demo.db'}"
             ),
         )
         clock = ScaledClock(SystemClock().now(), options.speed)
+        signer = CommandSigner.load_or_create(Path(settings.command_key_path))
         spec = FleetSpec(
             devices=options.devices,
             mqtt_url=mqtt_url,
@@ -133,6 +136,7 @@ async def run_demo(options: DemoOptions) -> int:
             telemetry_interval_s=options.telemetry_interval_s,
             flush_interval_s=1.0,
             fault_rate_per_device_day=options.fault_rate_per_device_day,
+            command_key=signer.public_key_text,  # the simulated devices pin the demo's key
         )
         fleet = Fleet(spec, clock)
         heat_pumps = [d for d in fleet.device_ids if d.startswith(FIRST_FAULT_MODEL)]

@@ -8,7 +8,7 @@ import contextlib
 import json
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
 import aiomqtt
@@ -16,11 +16,13 @@ import pytest
 from sqlalchemy import select
 
 from cloud.db.schema import command_results, events
+from cloud.heal.signing import CommandSigner
 from device_agent import contract
 from device_agent.agent import Agent
 from device_agent.clock import SystemClock
 from device_agent.command_hal import CommandHal
-from device_agent.contract import Channel
+from device_agent.contract import Channel, Scalar
+from device_agent.hal import ActionOutcome
 from device_agent.outbox import Outbox
 from device_agent.settings import AgentSettings, parse_mqtt_url
 from tests.audit import stored_seqs
@@ -37,6 +39,15 @@ print(json.dumps(readings))
 SLOW_ACTION = "import sys, time; sys.stdin.read(); time.sleep(1.5); print('flushed')"
 
 
+SIGNER_FILE = "cloud-key.pem"
+
+
+def _signer(tmp_path: Path) -> CommandSigner:
+    """The cloud's key (the ``cloud`` fixture signs with its own; these tests publish
+    their own commands)."""
+    return CommandSigner.load_or_create(tmp_path / SIGNER_FILE)
+
+
 def _agent(broker: Broker, tmp_path: Path, device_id: str = "boiler-1") -> Agent:
     readings = tmp_path / "readings.json"
     sensors = tmp_path / "sensors.py"
@@ -51,6 +62,7 @@ def _agent(broker: Broker, tmp_path: Path, device_id: str = "boiler-1") -> Agent
         ack_timeout_s=1.0,
         reconnect_max_s=0.5,
         outbox_path=str(tmp_path / "outbox.db"),
+        command_key=_signer(tmp_path).public_key_text,
     )
     hal = CommandHal(
         "boiler-b1",
@@ -128,14 +140,8 @@ async def test_a_command_whose_link_drops_while_it_runs_is_still_reported(
 ) -> None:
     agent = _agent(broker, tmp_path)
     async with _running(agent):
-        now = time.time()
-        command = contract.Command(
-            device_id="boiler-1",
-            command_id="cmd-1",
-            action="flush_valve",
-            issued_at=now,
-            expires_at=now + 120,
-            nonce="nonce-0001",
+        command = _signer(tmp_path).issue(
+            "boiler-1", "flush_valve", now=time.time(), command_id="cmd-1"
         )
         await _publish(
             broker, contract.topic("boiler-1", Channel.COMMANDS), contract.encode(command)
@@ -211,3 +217,61 @@ def test_the_outbox_is_a_file_in_the_state_directory_by_default(tmp_path: Path) 
         outbox.append(time.time(), {"temp_c": 1.0})
     with Outbox(tmp_path / "o.db") as reopened:
         assert len(reopened) == 1
+
+
+async def test_commands_an_attacker_publishes_are_refused_and_reported_never_run(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """Over the real broker, the way an attacker with access to it would try: forged,
+    tampered, stolen from another device, replayed, and planted as retained."""
+    signer = _signer(tmp_path)
+    topic = contract.topic("boiler-1", Channel.COMMANDS)
+    marker = tmp_path / "ran"
+    genuine = signer.issue("boiler-1", "flush_valve", now=time.time(), command_id="genuine")
+    tampered = genuine.model_copy(
+        update={"command_id": "tampered", "command": genuine.command.replace("genuine", "tampered")}
+    )
+    stolen = signer.issue("boiler-2", "flush_valve", now=time.time(), command_id="stolen")
+    stolen = stolen.model_copy(update={"device_id": "boiler-1"})
+    planted = signer.issue("boiler-1", "flush_valve", now=time.time(), command_id="planted")
+    await _publish(broker, topic, contract.encode(planted), retain=True)
+    agent = _agent(broker, tmp_path)
+    agent.hal = _Recording(agent.hal, marker)  # type: ignore[assignment]
+    agent._commands.hal = agent.hal
+    async with _running(agent):
+        for command in (tampered, stolen, genuine, genuine):  # the last is a replay
+            await _publish(broker, topic, contract.encode(command))
+        await wait_until(lambda: len(agent.outbox.pending_reports()) >= 5, 10)
+    results, refused = {}, {}
+    for kind, _, payload in agent.outbox.pending_reports():
+        if kind == "result":
+            result = contract.CommandResult.model_validate_json(payload)
+            results[result.command_id] = (result.state, result.detail)
+        else:
+            event = contract.Event.model_validate_json(payload)
+            assert event.kind == "command.refused"
+            refused.setdefault(str(event.detail["command_id"]), []).append(event.detail["reason"])
+    assert results == {"genuine": ("done", "flushed")}, "the replay did not take its place"
+    assert refused["tampered"] == ["signature does not verify (unsigned or tampered)"]
+    assert refused["stolen"] == ["signed for another device (boiler-2)"]
+    assert refused["genuine"] == ["replayed nonce"]
+    assert refused["planted"] == ["retained: a stored command would replay on every connect"]
+    assert agent.stats.refused_commands == 4
+    assert marker.read_text().splitlines() == ["flush_valve"], "only the genuine command ran"
+    await _publish(broker, topic, b"", retain=True)  # clear the planted message
+
+
+class _Recording:
+    """The product's HAL, noting each action it runs: what an attacker wants to reach."""
+
+    def __init__(self, hal: CommandHal, marker: Path) -> None:
+        self._hal = hal
+        self._marker = marker
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._hal, name)
+
+    async def run_action(self, action: str, params: Mapping[str, Scalar]) -> ActionOutcome:
+        with self._marker.open("a") as out:
+            out.write(action + "\n")
+        return await self._hal.run_action(action, params)

@@ -28,14 +28,19 @@ EXAMPLES: dict[Channel, contract.Message] = {
     Channel.EVENTS: contract.Event(
         device_id="hp-1", event_id="e1", kind="local.restart", ts=TS, detail={"why": "watchdog"}
     ),
-    Channel.COMMANDS: contract.Command(
+    Channel.COMMANDS: contract.SignedCommand(
         device_id="hp-1",
         command_id="c1",
-        action="restart_firmware",
-        params={"delay_s": 1},
-        issued_at=TS,
-        expires_at=TS + 60,
-        nonce="n-12345678",
+        command=contract.Command(
+            device_id="hp-1",
+            command_id="c1",
+            action="restart_firmware",
+            params={"delay_s": 1},
+            issued_at=TS,
+            expires_at=TS + 60,
+            nonce="n-12345678",
+        ).model_dump_json(),
+        signature="A" * 86 + "==",
     ),
     Channel.COMMAND_RESULT: contract.CommandResult(
         device_id="hp-1", command_id="c1", state="done", ts=TS, detail="ok"

@@ -1,22 +1,28 @@
 """Whatever arrives on a topic, decoding answers with a model or a ContractError that
 says why, never another exception; the agent's handling of random acks and commands
-never raises and never acts on what it did not send."""
+never raises, never acts on what it did not send, and never runs a command the pinned
+key did not sign."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import aiomqtt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
+from cloud.heal.signing import CommandSigner
 from device_agent import contract
 from device_agent.agent import Agent
-from device_agent.clock import SystemClock
+from device_agent.clock import ManualClock, SystemClock
 from device_agent.command_hal import CommandHal
-from device_agent.contract import Channel
+from device_agent.contract import Channel, Command, Scalar
+from device_agent.hal import ActionOutcome
 from device_agent.settings import AgentSettings
 
 DEVICE = "dev-1"
@@ -58,6 +64,16 @@ command_like = st.fixed_dictionaries(
     },
     optional={"params": st.dictionaries(st.text(max_size=8), json_values, max_size=3)},
 )
+signature_like = st.text(alphabet="AB+/", min_size=86, max_size=86).map(lambda t: t + "==")
+envelope_like = st.fixed_dictionaries(
+    {
+        "v": st.just(1),
+        "device_id": st.sampled_from([DEVICE, "dev-2"]),
+        "command_id": st.text(max_size=70),
+        "command": command_like.map(json.dumps) | st.text(max_size=100),
+        "signature": signature_like | st.text(max_size=90),
+    }
+)
 
 
 def _encode(value: Any) -> bytes:
@@ -68,7 +84,7 @@ payloads = (
     st.binary(max_size=200)
     | json_values.map(_encode)
     | ack_like.map(_encode)
-    | command_like.map(_encode)
+    | envelope_like.map(_encode)
 )
 
 
@@ -118,28 +134,75 @@ def test_random_acks_never_raise_and_never_erase_unsent_samples(
     agent.outbox.close()
 
 
+class _Recording:
+    """A device that notes every action it is made to run."""
+
+    model = "boiler-b1"
+    firmware = "1.0"
+
+    def __init__(self) -> None:
+        self.ran: list[str] = []
+
+    def read_metrics(self) -> dict[str, float]:
+        return {"t": 1.0}
+
+    async def run_action(self, action: str, params: Mapping[str, Scalar]) -> ActionOutcome:
+        self.ran.append(action)
+        return ActionOutcome(True, "ok")
+
+    def facts(self) -> dict[str, Scalar]:
+        return {}
+
+
+SIGNER = CommandSigner(Ed25519PrivateKey.from_private_bytes(bytes(range(32))))
+"""The cloud's key, fixed so that examples replay the same."""
+
+
 @settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(commands=st.lists(command_like.map(_encode) | st.binary(max_size=60), max_size=4))
-def test_random_commands_end_in_one_reported_state_or_are_refused(
-    commands: list[bytes], tmp_path_factory: Any
+@given(
+    forged=st.lists(envelope_like.map(_encode) | st.binary(max_size=60), max_size=4),
+    signed=st.lists(command_like, max_size=3),
+)
+def test_only_authentic_commands_run_and_each_ends_in_one_reported_state(
+    forged: list[bytes], signed: list[dict[str, Any]], tmp_path_factory: Any
 ) -> None:
-    agent = _agent(tmp_path_factory)
+    """Random envelopes (what an attacker without the key can send) never run; random
+    commands signed with the pinned key end in exactly one result each, or are refused
+    before anything runs when their fields are bad."""
+    folder = tmp_path_factory.mktemp("fuzz")
+    hal = _Recording()
+    settings_ = AgentSettings(
+        device_id=DEVICE,
+        outbox_path=":memory:",
+        state_dir=folder,
+        command_key=SIGNER.public_key_text,
+    )
+    agent = Agent(settings_, hal, ManualClock(NOW))
+    authentic: list[bytes] = []
+    for fields in signed:
+        try:
+            authentic.append(contract.encode(SIGNER.sign(Command.model_validate(fields))))
+        except ValidationError:
+            continue
 
-    async def handle_all() -> int:
-        handled = 0
-        for payload in commands:
+    async def handle_all() -> tuple[int, int]:
+        runs = results = 0
+        for payload in forged + authentic:
             topic = contract.topic(DEVICE, Channel.COMMANDS)
             decoded = agent._accept(aiomqtt.Message(topic, payload, 1, False, 1, None))
-            if isinstance(decoded, contract.Command):
+            if isinstance(decoded, contract.SignedCommand):
                 result = await agent._commands.handle(decoded)
-                assert result.state in ("done", "failed", "refused", "timed_out")
-                handled += 1
-        return handled
+                if result is not None:
+                    assert result.state in ("done", "failed", "refused", "timed_out")
+                    results += 1
+                    runs += result.state == "done"
+        return runs, results
 
-    handled = asyncio.run(handle_all())
+    runs, results = asyncio.run(handle_all())
+    assert len(hal.ran) == runs <= len(authentic), "nothing forged ever runs"
+    assert results <= len(authentic)
     reported = agent.outbox.pending_reports()
-    assert len({report_id for _, report_id, _ in reported}) <= handled
-    assert all(kind == "result" for kind, _, _ in reported)
+    assert sum(kind == "result" for kind, _, _ in reported) <= results
     agent.outbox.close()

@@ -1,0 +1,1 @@
+"""Self-healing: signed commands, and (to come) choosing and verifying fixes."""
