@@ -1,0 +1,215 @@
+"""The remediation loop on its own: a fix is healed only when the telemetry shows it,
+wrong fixes lead to the next one and then to escalation, and the fleet learns which fix
+works."""
+
+from __future__ import annotations
+
+import random
+
+from cloud.heal.choice import FixRecord
+from cloud.heal.engine import (
+    AttemptChanged,
+    Escalated,
+    Healed,
+    RemediationEngine,
+    SafetyLimits,
+    SendFix,
+    Step,
+)
+from cloud.heal.playbook import Fix, Playbook, Playbooks, Verification
+
+T0 = 1_780_000_000.0
+SIG = "overheat/connector"
+MODEL = "evcharger-ec11"
+HOT = {"connector_temp_c": 80.0, "current_a": 0.0}
+COOL = {"connector_temp_c": 40.0, "current_a": 0.0}
+RULE = Verification.model_validate(
+    {"within_s": 600, "hold_s": 120, "bounds": [{"metric": "connector_temp_c", "max": 60}]}
+)
+
+
+def _playbooks(*, idle_only: bool = False, attempts: int = 1) -> Playbooks:
+    derate = Fix(action="derate_current", verify=RULE, max_attempts=attempts)
+    reset = Fix.model_validate(
+        {
+            "action": "reset_connector",
+            "verify": RULE.model_dump(),
+            "preconditions": [{"metric": "current_a", "max": 1.0}] if idle_only else [],
+        }
+    )
+    return Playbooks([Playbook(model=MODEL, signatures={SIG: (derate, reset)})])
+
+
+PROVEN = {(MODEL, SIG, "derate_current"): FixRecord(successes=200)}
+"""A fleet record that makes derating the first choice (Thompson sampling draws)."""
+
+
+def _engine(**kwargs: object) -> RemediationEngine:
+    limits = kwargs.pop("limits", None)
+    return RemediationEngine(
+        _playbooks(**kwargs),  # type: ignore[arg-type]
+        PROVEN,
+        rng=random.Random(1),
+        limits=limits,  # type: ignore[arg-type]
+    )
+
+
+def _sent(steps: list[Step]) -> SendFix:
+    (send,) = [s for s in steps if isinstance(s, SendFix)]
+    return send
+
+
+def _samples(
+    engine: RemediationEngine,
+    start: float,
+    n: int,
+    metrics: dict[str, float],
+    found: frozenset[str] = frozenset(),
+) -> list[Step]:
+    steps: list[Step] = []
+    for i in range(n):
+        steps += engine.observe("ev-1", start + 60 * i, metrics, found)
+    return steps
+
+
+def test_a_fix_is_healed_only_once_recovery_has_held_in_the_telemetry() -> None:
+    engine = _engine()
+    engine.observe("ev-1", T0, HOT, frozenset({SIG}))
+    send = _sent(engine.start(7, "ev-1", MODEL, SIG, T0))
+    assert send.attempt.action == "derate_current"  # what worked on the fleet before
+    steps = engine.result("ev-1", send.attempt.command_id, "done", "ok", T0 + 30)
+    assert [type(s) for s in steps] == [AttemptChanged]
+    assert _samples(engine, T0 + 60, 2, COOL) == []  # healthy for 60 s: not yet
+    (_changed, healed) = _samples(engine, T0 + 180, 1, COOL)
+    assert isinstance(healed, Healed)
+    assert healed.attempt.verified is True
+    assert healed.attempt.evidence == (T0 + 60, T0 + 180)
+    assert engine.records[(MODEL, SIG, "derate_current")] == FixRecord(successes=201)
+
+
+def test_done_without_recovery_is_no_fix_the_next_is_tried_then_escalation() -> None:
+    engine = _engine()
+    engine.observe("ev-1", T0, HOT, frozenset({SIG}))
+    first = _sent(engine.start(7, "ev-1", MODEL, SIG, T0))
+    engine.result("ev-1", first.attempt.command_id, "done", "ok", T0 + 30)
+    steps = _samples(engine, T0 + 60, 12, HOT, frozenset({SIG}))  # still hot after 600 s
+    second = _sent(steps)
+    assert first.attempt.verified is False
+    assert "still there" in first.attempt.detail
+    assert second.attempt.action == "reset_connector"
+    engine.result("ev-1", second.attempt.command_id, "done", "ok", T0 + 800)
+    steps = _samples(engine, T0 + 860, 12, HOT, frozenset({SIG}))
+    (escalated,) = [s for s in steps if isinstance(s, Escalated)]
+    assert "every playbook fix was tried" in escalated.reason
+    assert [a.verified for a in escalated.remediation.attempts] == [False, False]
+    assert 7 not in engine.active
+
+
+def test_a_result_that_never_comes_times_out_and_the_next_fix_goes() -> None:
+    engine = _engine()
+    engine.observe("ev-1", T0, HOT, frozenset({SIG}))
+    first = _sent(engine.start(7, "ev-1", MODEL, SIG, T0))
+    assert engine.tick(T0 + 60) == []
+    second = _sent(engine.tick(T0 + 121))
+    assert first.attempt.result_state == "timed_out"
+    assert second.attempt.action == "reset_connector"
+
+
+def test_a_quiet_device_cannot_prove_recovery() -> None:
+    engine = _engine(attempts=1)
+    engine.observe("ev-1", T0, HOT, frozenset({SIG}))
+    first = _sent(engine.start(7, "ev-1", MODEL, SIG, T0))
+    engine.result("ev-1", first.attempt.command_id, "done", "ok", T0 + 30)
+    steps = engine.tick(T0 + 700)
+    assert first.attempt.verified is False
+    assert "no recovery" in first.attempt.detail
+    assert _sent(steps).attempt.action == "reset_connector"
+
+
+def test_a_fix_waits_for_its_preconditions_and_escalates_if_they_never_hold() -> None:
+    charging = {"connector_temp_c": 80.0, "current_a": 16.0}
+    engine = _engine(idle_only=True)
+    engine.observe("ev-1", T0, charging, frozenset({SIG}))
+    first = _sent(engine.start(7, "ev-1", MODEL, SIG, T0))
+    engine.result("ev-1", first.attempt.command_id, "failed", "derate refused", T0 + 10)
+    assert _samples(engine, T0 + 60, 3, charging, frozenset({SIG})) == []  # a car charges
+    idle = {"connector_temp_c": 80.0, "current_a": 0.0}
+    assert _sent(_samples(engine, T0 + 300, 1, idle, frozenset({SIG}))).attempt.action == (
+        "reset_connector"
+    )
+
+    engine = _engine(idle_only=True)
+    engine.observe("ev-2", T0, charging, frozenset({SIG}))
+    first = _sent(engine.start(8, "ev-2", MODEL, SIG, T0))
+    engine.result("ev-2", first.attempt.command_id, "failed", "no", T0 + 10)
+    steps: list[Step] = []
+    for i in range(1, 70):
+        steps += engine.observe("ev-2", T0 + 60 * i, charging, frozenset({SIG}))
+    (escalated,) = [s for s in steps if isinstance(s, Escalated)]
+    assert "preconditions never held" in escalated.reason
+
+
+def test_commands_per_device_are_rate_limited() -> None:
+    engine = _engine(limits=SafetyLimits(max_commands_per_hour=2))
+    engine.observe("ev-1", T0, HOT, frozenset({SIG}))
+    for incident in (1, 2):
+        _sent(engine.start(incident, "ev-1", MODEL, SIG, T0 + incident))
+    assert engine.start(3, "ev-1", MODEL, SIG, T0 + 3) == []  # waits for the hour to pass
+    engine.forget(1)
+    engine.forget(2)
+    assert engine.tick(T0 + 1800) == []
+    assert _sent(engine.tick(T0 + 3602)).remediation.incident_id == 3
+
+
+def test_a_signature_whose_fixes_keep_failing_trips_the_fleet_breaker() -> None:
+    engine = _engine(limits=SafetyLimits(breaker_window=4, breaker_failures=3))
+    for i in range(4):
+        device = f"ev-{i}"
+        engine.observe(device, T0, HOT, frozenset({SIG}))
+        send = _sent(engine.start(i, device, MODEL, SIG, T0))
+        engine.result(device, send.attempt.command_id, "failed", "no", T0 + 10)
+    steps = engine.start(99, "ev-9", MODEL, SIG, T0 + 60)
+    (escalated,) = steps
+    assert isinstance(escalated, Escalated)
+    assert "auto-fix paused" in escalated.reason
+
+
+def _first_fixes(engine: RemediationEngine, incidents: int) -> list[str]:
+    """Run incidents on fresh devices where only reset_connector cures the fault; the
+    first fix chosen for each."""
+    firsts = []
+    for incident in range(incidents):
+        device = f"ev-{incident}"
+        t = T0 + incident * 10_000
+        engine.observe(device, t, HOT, frozenset({SIG}))
+        send = _sent(engine.start(incident, device, MODEL, SIG, t))
+        firsts.append(send.attempt.action)
+        while True:
+            engine.result(device, send.attempt.command_id, "done", "ok", t + 10)
+            cured = send.attempt.action == "reset_connector"
+            metrics, found = (COOL, frozenset()) if cured else (HOT, frozenset({SIG}))
+            steps: list[Step] = []
+            for i in range(1, 14):
+                steps += engine.observe(device, t + 10 + 60 * i, metrics, found)
+                if any(isinstance(s, Healed | SendFix) for s in steps):
+                    break
+            following = [s for s in steps if isinstance(s, SendFix)]
+            if not following:
+                break
+            send, t = following[0], t + 1000
+    return firsts
+
+
+def test_the_fleet_learns_to_try_the_fix_that_works_first() -> None:
+    untaught = [
+        _first_fixes(RemediationEngine(_playbooks(), rng=random.Random(seed)), 1)[0]
+        for seed in range(40)
+    ]
+    assert untaught.count("derate_current") > untaught.count("reset_connector"), (
+        "with no outcomes yet, the playbook's order leads"
+    )
+    engine = RemediationEngine(_playbooks(), rng=random.Random(2))
+    taught = _first_fixes(engine, 40)
+    assert taught[-20:].count("reset_connector") >= 18
+    assert engine.records[(MODEL, SIG, "derate_current")].success_rate() == 0.0
+    assert engine.records[(MODEL, SIG, "reset_connector")].success_rate() == 1.0
