@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 
 from fastapi import APIRouter, FastAPI
 
-from cloud.api.routes import devices, health, incidents, models, pages, signatures
+from cloud.api.routes import devices, fixes, health, incidents, models, pages, signatures
 from cloud.db.repositories import Repositories
 
 API_PREFIX = "/api/v1"
@@ -30,6 +30,7 @@ def create_api(repos: Repositories, worker_health: HealthChecks) -> FastAPI:
     api.include_router(incidents.router)
     api.include_router(models.router)
     api.include_router(signatures.router)
+    api.include_router(fixes.router)
     app.include_router(api)
     app.include_router(health.router)
     app.include_router(pages.router())

@@ -35,6 +35,8 @@ class IncidentRecord:
     verdict: str | None = None
     verdict_at: float | None = None
     verdict_note: str | None = None
+    escalation: str | None = None
+    """Why self-healing handed the incident to people (with ``status`` escalated)."""
 
 
 Verdict = Literal["false_positive", "confirmed"]

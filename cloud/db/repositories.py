@@ -16,6 +16,7 @@ from cloud.db.engine import migrate, open_engine
 from cloud.db.fleet_history import FleetHistory
 from cloud.db.fleet_models import ModelRegistry
 from cloud.db.incidents import IncidentStore
+from cloud.db.remediation import RemediationStore
 from cloud.db.telemetry import TelemetryStore
 from cloud.db.tokens import TokenStore
 from cloud.learning import Trainer
@@ -45,6 +46,7 @@ class Repositories:
     tokens: TokenStore
     incidents: IncidentStore
     checkpoints: CheckpointStore
+    remediation: RemediationStore
     models: ModelRegistry
     trainer: Trainer
 
@@ -66,6 +68,7 @@ def build_repositories(engine: Engine, settings: CloudSettings, clock: Clock) ->
         tokens=TokenStore(engine, clock),
         incidents=IncidentStore(engine),
         checkpoints=CheckpointStore(engine),
+        remediation=RemediationStore(engine),
         models=models,
         trainer=trainer,
     )

@@ -111,6 +111,7 @@ incidents = Table(
     Column("verdict", String(16)),
     Column("verdict_at", Float),
     Column("verdict_note", Text),
+    Column("escalation", Text),
     Index("ix_incidents_device_signature_status", "device_id", "signature", "status"),
     Index("ix_incidents_status_opened", "status", "opened_at"),
 )
@@ -156,3 +157,34 @@ ml_models = Table(
     Column("sha256", String(64), nullable=False),
     Index("ix_ml_models_device_model_version", "device_model", "version", unique=True),
 )
+
+fix_attempts = Table(
+    "fix_attempts",
+    metadata,
+    Column("command_id", String(64), primary_key=True),
+    Column("incident_id", Integer, nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("device_id", String(64), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("params", JSON, nullable=False),
+    Column("sent_at", Float, nullable=False),
+    Column("result_state", String(16)),
+    Column("result_at", Float),
+    Column("detail", Text, nullable=False),
+    Column("verified", Boolean),
+    Column("evidence_from", Float),
+    Column("evidence_to", Float),
+    Index("ix_fix_attempts_incident", "incident_id", "number"),
+)
+"""Every fix sent for an incident, with the device's word and the telemetry's verdict."""
+
+fix_records = Table(
+    "fix_records",
+    metadata,
+    Column("model", String(256), primary_key=True),
+    Column("signature", String(128), primary_key=True),
+    Column("action", String(64), primary_key=True),
+    Column("successes", Integer, nullable=False),
+    Column("failures", Integer, nullable=False),
+)
+"""Verified outcomes per (model, signature, fix): what the fleet has learned works."""

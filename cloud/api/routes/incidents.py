@@ -25,6 +25,7 @@ def _visible_devices(store: StoreDep, principal: PrincipalDep) -> frozenset[str]
 @router.get("")
 def list_incidents(
     incident_store: IncidentStoreDep,
+    repos: ReposDep,
     visible: Annotated[frozenset[str] | None, Depends(_visible_devices)],
     status_: Annotated[
         Literal["open", "mitigating", "resolved", "escalated"] | None, Query(alias="status")
@@ -43,13 +44,16 @@ def list_incidents(
         since=since.timestamp() if since else None,
         device_ids=visible,
     )
-    return [IncidentOut.of(i) for i in incident_store.find(where, limit)]
+    found = incident_store.find(where, limit)
+    attempts = repos.remediation.attempts(i.id for i in found)
+    return [IncidentOut.of(i, attempts.get(i.id)) for i in found]
 
 
 @router.get("/{incident_id}")
 def get_incident(
     incident_id: int,
     incident_store: IncidentStoreDep,
+    repos: ReposDep,
     store: StoreDep,
     visible: Annotated[frozenset[str] | None, Depends(_visible_devices)],
 ) -> IncidentDetailOut:
@@ -57,7 +61,7 @@ def get_incident(
     incident = incident_store.get(incident_id)
     if incident is None or (visible is not None and incident.device_id not in visible):
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no incident {incident_id}")
-    summary = IncidentOut.of(incident)
+    summary = IncidentOut.of(incident, repos.remediation.attempts([incident_id]).get(incident_id))
     start, end = summary.evidence_window
     rows = store.telemetry(incident.device_id, since=start.timestamp(), until=end.timestamp())
     evidence = [TelemetryPoint(seq=r.seq, ts=to_datetime(r.ts), metrics=r.metrics) for r in rows]

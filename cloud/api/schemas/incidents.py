@@ -10,8 +10,68 @@ from pydantic import BaseModel, ConfigDict, Field
 from cloud.api.schemas.common import to_datetime
 from cloud.api.schemas.devices import TelemetryPoint
 from cloud.db.incidents import IncidentRecord
+from cloud.db.remediation import AttemptRow, FixCounts
 
 EVIDENCE_MARGIN_S = 600.0
+
+
+class FixAttemptOut(BaseModel):
+    """One fix sent for an incident: the device's word (``result_state``) and the
+    telemetry's verdict (``verified``: true, false, or null while pending)."""
+
+    number: int
+    command_id: str
+    action: str
+    params: dict[str, Any]
+    sent_at: datetime
+    result_state: str | None
+    result_at: datetime | None
+    detail: str
+    verified: bool | None
+    evidence_window: tuple[datetime, datetime] | None
+    """The telemetry that showed recovery (or its absence, while judged)."""
+
+    @classmethod
+    def of(cls, row: AttemptRow) -> FixAttemptOut:
+        evidence = None
+        if row.evidence_from is not None and row.evidence_to is not None:
+            evidence = (to_datetime(row.evidence_from), to_datetime(row.evidence_to))
+        return cls(
+            number=row.number,
+            command_id=row.command_id,
+            action=row.action,
+            params=row.params,
+            sent_at=to_datetime(row.sent_at),
+            result_state=row.result_state,
+            result_at=to_datetime(row.result_at) if row.result_at is not None else None,
+            detail=row.detail,
+            verified=row.verified,
+            evidence_window=evidence,
+        )
+
+
+class FixRecordOut(BaseModel):
+    """What the fleet has learned of one fix for one model and signature (verified
+    outcomes only)."""
+
+    model: str
+    signature: str
+    action: str
+    successes: int
+    failures: int
+    success_rate: float | None
+
+    @classmethod
+    def of(cls, counts: FixCounts) -> FixRecordOut:
+        tried = counts.successes + counts.failures
+        return cls(
+            model=counts.model,
+            signature=counts.signature,
+            action=counts.action,
+            successes=counts.successes,
+            failures=counts.failures,
+            success_rate=counts.successes / tried if tried else None,
+        )
 
 
 class IncidentOut(BaseModel):
@@ -29,9 +89,11 @@ class IncidentOut(BaseModel):
     verdict: Literal["false_positive", "confirmed"] | None = None
     verdict_at: datetime | None = None
     verdict_note: str | None = None
+    escalation: str | None = None
+    fix_attempts: list[FixAttemptOut] = Field(default_factory=list)
 
     @classmethod
-    def of(cls, incident: IncidentRecord) -> IncidentOut:
+    def of(cls, incident: IncidentRecord, attempts: list[AttemptRow] | None = None) -> IncidentOut:
         end = incident.resolved_at or incident.updated_at
         return cls(
             id=incident.id,
@@ -51,6 +113,8 @@ class IncidentOut(BaseModel):
             verdict=incident.verdict,
             verdict_at=to_datetime(incident.verdict_at) if incident.verdict_at else None,
             verdict_note=incident.verdict_note,
+            escalation=incident.escalation,
+            fix_attempts=[FixAttemptOut.of(a) for a in attempts or []],
         )
 
 
