@@ -20,8 +20,11 @@ from fastapi import FastAPI
 
 from cloud.api.app import create_api
 from cloud.db.repositories import Repositories, build_repositories, open_database
+from cloud.heal.engine import RemediationEngine
+from cloud.heal.playbook import BUNDLED_PLAYBOOKS, Playbooks
 from cloud.heal.signing import CommandSigner
-from cloud.ingest.worker import IngestWorker
+from cloud.heal.worker import RemediationWorker
+from cloud.ingest.worker import IngestWorker, StoredListener
 from cloud.scoring.retrain import retrain_forever
 from cloud.scoring.worker import ScoringWorker
 from cloud.settings import CloudSettings
@@ -65,6 +68,7 @@ class CloudService:
 
     repos: Repositories
     signer: CommandSigner
+    remediation: RemediationWorker | None
     scoring: ScoringWorker
     ingest: IngestWorker
     api: FastAPI
@@ -77,9 +81,20 @@ class CloudService:
 
     async def __aenter__(self) -> CloudService:
         self.signer = CommandSigner.load_or_create(Path(self.settings.command_key_path))
+        playbooks = Playbooks.load(Path(self.settings.playbook_dir or BUNDLED_PLAYBOOKS))
         async with contextlib.AsyncExitStack() as stack:
             engine = stack.enter_context(open_database(self.settings.database_url))
             self.repos = build_repositories(engine, self.settings, self.clock)
+            self.remediation = None
+            if self.settings.self_healing:
+                store = self.repos.remediation
+                self.remediation = RemediationWorker(
+                    RemediationEngine(playbooks, RemediationWorker.records_from(store)),
+                    store,
+                    self.signer,
+                    self._publish,
+                    self.clock,
+                )
             self.scoring = ScoringWorker(
                 self.repos.telemetry,
                 self.repos.incidents,
@@ -89,15 +104,22 @@ class CloudService:
                 idle_s=self.settings.device_state_idle_s,
                 checkpoints=self.repos.checkpoints,
                 checkpoint_interval_s=self.settings.checkpoint_interval_s,
+                observers=[self.remediation] if self.remediation else [],
             )
+            listeners: list[StoredListener] = [self.scoring.submit]
+            if self.remediation is not None:
+                listeners.append(self.remediation.on_stored)
             self.ingest = IngestWorker(
-                self.settings, self.repos.telemetry, self.clock, listeners=[self.scoring.submit]
+                self.settings, self.repos.telemetry, self.clock, listeners=listeners
             )
             self.api = create_api(self.repos, self.worker_health)
             self.scoring.start()
             stack.push_async_callback(asyncio.to_thread, self.scoring.stop)
             self.ingest.start()
             stack.push_async_callback(asyncio.to_thread, self.ingest.stop)
+            if self.remediation is not None:
+                self.remediation.start()
+                stack.push_async_callback(asyncio.to_thread, self.remediation.stop)
             retraining = asyncio.create_task(
                 retrain_forever(self.repos.trainer, self.clock, self.settings.retrain_interval_s)
             )
@@ -115,12 +137,20 @@ class CloudService:
 
     def worker_health(self) -> dict[str, bool]:
         """What /healthz reports beside the database: the broker session, and whether the
-        ingest writer and the scorer are alive (and ingest is not stalled)."""
-        return {
+        ingest writer, the scorer and self-healing are alive (and ingest is not stalled)."""
+        health = {
             "mqtt": self.ingest.connected,
             "ingest": self.ingest.writer_alive and not self.ingest.stalled,
             "scoring": self.scoring.alive,
         }
+        if self.remediation is not None:
+            health["remediation"] = self.remediation.alive
+        return health
+
+    def _publish(self, topic: str, payload: bytes) -> None:
+        """Commands leave through the ingest's broker session (QoS 1, kept across
+        reconnects by paho)."""
+        self.ingest.mqtt.publish(topic, payload)
 
     @property
     def http_port(self) -> int:

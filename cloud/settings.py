@@ -38,6 +38,10 @@ class CloudSettings(BaseSettings):
     model_dir: str = "models"
     command_key_path: str = "command_key.pem"
     """The Ed25519 key commands are signed with; created (mode 0600) on first start."""
+    self_healing: bool = True
+    """Send playbook fixes for new incidents and verify them (off: incidents only)."""
+    playbook_dir: str | None = None
+    """Folder of playbook YAML files; the bundled playbooks when unset."""
     retrain_interval_s: float = Field(default=86_400.0, gt=0)
     train_window_s: float = Field(default=7 * 86_400.0, gt=0)
     train_min_span_s: float = Field(default=86_400.0, ge=0)

@@ -61,12 +61,14 @@ class FirmwareReport:
 
 @dataclass(frozen=True)
 class StoredBatch:
-    """What one ingest transaction changed that scoring cares about: samples that were
-    new (never redeliveries), presence changes and firmware reports."""
+    """What one ingest transaction changed that scoring and self-healing care about:
+    samples that were new (never redeliveries), presence changes, firmware reports and
+    command results (a result may be a redelivery: the first stored one counts)."""
 
     new_samples: list[StoredSample]
     link_changes: list[LinkChange]
     firmware: list[FirmwareReport] = field(default_factory=list)
+    results: list[CommandResult] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -145,6 +145,11 @@ class RemediationStore:
         with self.engine.begin() as conn:
             conn.execute(update(incidents).where(incidents.c.id == incident_id).values(values))
 
+    def ids_with_status(self, status: str) -> list[int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(incidents.c.id).where(incidents.c.status == status))
+            return [int(i) for (i,) in rows]
+
     def statuses(self, incident_ids: Iterable[int]) -> Mapping[int, str]:
         ids = list(incident_ids)
         with self.engine.connect() as conn:

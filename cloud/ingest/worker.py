@@ -148,10 +148,11 @@ class IngestWorker:
             for s, at in stored.statuses
             if s.firmware is not None
         ]
-        result = StoredBatch(new_samples, links, firmware)
-        if new_samples or links:
-            self._notify(result)
-        return result
+        results = [r for r, _ in stored.results]
+        outcome = StoredBatch(new_samples, links, firmware, results)
+        if new_samples or links or results:
+            self._notify(outcome)
+        return outcome
 
     def _store(self, batch: IngestBatch) -> tuple[IngestBatch, list[StoredSample]]:
         """Store ``batch``; returns what was stored (refused items replaced by their dead

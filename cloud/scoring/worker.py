@@ -21,8 +21,9 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from cloud.db.checkpoints import Checkpoint, CheckpointStore
 from cloud.db.incidents import IncidentStore
@@ -31,7 +32,13 @@ from cloud.db.telemetry import TelemetryStore
 from cloud.diagnosis.diagnoser import DeviceDiagnoser
 from cloud.diagnosis.narrative import narrate
 from cloud.diagnosis.profiles import profile_for
-from cloud.incidents.tracker import Decision, IncidentOpened, IncidentTracker, TrackerConfig
+from cloud.incidents.tracker import (
+    Decision,
+    Finding,
+    IncidentOpened,
+    IncidentTracker,
+    TrackerConfig,
+)
 from cloud.incidents.tuning import Tuning, apply_tunings
 from cloud.learning import FleetModel
 from cloud.scoring import checkpoint
@@ -40,6 +47,19 @@ from device_agent.clock import Clock, SystemClock
 log = logging.getLogger("aftercare.scoring")
 
 TUNING_POLL_S = 1.0
+
+
+class SampleObserver(Protocol):
+    """Who wants a device's scored samples with the signatures found in them (self-healing
+    judges a fix by them). Asked per device first, so the common case costs nothing."""
+
+    def watching(self, device_id: str) -> bool: ...
+
+    def observe(
+        self,
+        device_id: str,
+        observations: Sequence[tuple[float, Mapping[str, float], frozenset[str]]],
+    ) -> None: ...
 
 
 @dataclass
@@ -70,6 +90,7 @@ class ScoringWorker:
         idle_s: float = 7 * 86_400.0,
         checkpoints: CheckpointStore | None = None,
         checkpoint_interval_s: float = 300.0,
+        observers: Sequence[SampleObserver] = (),
     ) -> None:
         self.store = store
         self.incident_store = incident_store
@@ -86,6 +107,7 @@ class ScoringWorker:
         self._tunings: dict[str, dict[str, list[Tuning]]] = {}
         self._last_tuning_id = 0
         self._next_tuning_poll = 0.0
+        self.observers = list(observers)
         self.checkpoints = checkpoints
         self.checkpoint_interval_s = checkpoint_interval_s
         self._dirty: set[str] = set()
@@ -195,7 +217,22 @@ class ScoringWorker:
                     decision.signature,
                 )
         self.stats.scored += len(runs)
+        self._tell_observers(device_id, runs, found)
         return decisions
+
+    def _tell_observers(
+        self, device_id: str, runs: list[StoredSample], found: list[dict[str, Finding]]
+    ) -> None:
+        watching = [o for o in self.observers if o.watching(device_id)]
+        if not watching:
+            return
+        bar = self.tracker.config.open_threshold
+        observations = [
+            (s.ts, s.metrics, frozenset(sig for sig, f in findings.items() if f.score >= bar))
+            for s, findings in zip(runs, found, strict=True)
+        ]
+        for observer in watching:
+            observer.observe(device_id, observations)
 
     def _refresh_tunings(self) -> None:
         """Pick up what service verdicts taught (at most once a second): the API writes

@@ -22,7 +22,7 @@ from device_agent.agent import Agent
 from device_agent.clock import SystemClock
 from device_agent.command_hal import CommandHal
 from device_agent.contract import Channel, Scalar
-from device_agent.hal import ActionOutcome
+from device_agent.hal import ActionOutcome, Hal
 from device_agent.outbox import Outbox
 from device_agent.settings import AgentSettings, parse_mqtt_url
 from tests.audit import stored_seqs
@@ -242,7 +242,8 @@ async def test_commands_an_attacker_publishes_are_refused_and_reported_never_run
         for command in (tampered, stolen, genuine, genuine):  # the last is a replay
             await _publish(broker, topic, contract.encode(command))
         await wait_until(lambda: len(agent.outbox.pending_reports()) >= 5, 10)
-    results, refused = {}, {}
+    results: dict[str, tuple[str, str]] = {}
+    refused: dict[str, list[object]] = {}
     for kind, _, payload in agent.outbox.pending_reports():
         if kind == "result":
             result = contract.CommandResult.model_validate_json(payload)
@@ -264,7 +265,7 @@ async def test_commands_an_attacker_publishes_are_refused_and_reported_never_run
 class _Recording:
     """The product's HAL, noting each action it runs: what an attacker wants to reach."""
 
-    def __init__(self, hal: CommandHal, marker: Path) -> None:
+    def __init__(self, hal: Hal, marker: Path) -> None:
         self._hal = hal
         self._marker = marker
 

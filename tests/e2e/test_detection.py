@@ -48,7 +48,8 @@ async def test_a_stuck_sensor_opens_one_incident_with_its_signature(
     faulty = next(u for u in fleet.units if u.device.model == "heatpump-hp200")
     fault_at = clock.now() + 90 * INTERVAL_S  # after the detectors have learned normal
     faulty.device.inject(Fault.from_signature("sensor-stuck/supply_temp_c", start_s=fault_at))
-    settings = cloud_settings(broker, database_url, tmp_path)
+    # detection alone: no fix may change the incident while it is checked
+    settings = cloud_settings(broker, database_url, tmp_path, self_healing=False)
     async with running_cloud(settings, clock) as cloud, running_fleet(fleet):
         token = cloud.service.repos.tokens.issue("service")
         incidents: list[dict[str, object]] = []

@@ -31,4 +31,5 @@ def healthz(request: Request, response: Response, repos: ReposDep) -> HealthOut:
         mqtt=workers.get("mqtt", False),
         ingest=workers.get("ingest", False),
         scoring=workers.get("scoring", False),
+        remediation=workers.get("remediation"),
     )

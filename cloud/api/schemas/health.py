@@ -13,3 +13,5 @@ class HealthOut(BaseModel):
     """The ingest writer is alive and not stalled."""
     scoring: bool
     """The scoring worker is alive."""
+    remediation: bool | None = None
+    """The self-healing worker is alive (None when self-healing is switched off)."""

@@ -185,6 +185,7 @@ def test_a_taken_port_is_a_clear_error(command: list[str], tmp_path: Path) -> No
             **os.environ,
             "AFTERCARE_DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}",
             "AFTERCARE_MODEL_DIR": str(tmp_path / "models"),
+            "AFTERCARE_COMMAND_KEY_PATH": str(tmp_path / "command_key.pem"),
             "AFTERCARE_MQTT_URL": "mqtt://127.0.0.1:1",  # never reached: the port fails first
         }
         result = subprocess.run(

@@ -1,0 +1,265 @@
+"""The remediation worker: carries the pure loop (:mod:`cloud.heal.engine`) out against
+the database and the broker, on its own thread and its own clock.
+
+Why a thread with a clock of its own: a fix's deadlines (no result within its timeout,
+no recovery within its window) must fire for a device that has gone quiet, when nothing
+else would wake the scoring path. Inputs arrive through a queue from the scoring worker
+(each scored sample with the signatures found in it, only for devices under
+remediation) and from ingest (command results); new incidents are read from the
+database. Every step is written as it happens.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from cloud.db.records import StoredBatch
+from cloud.db.remediation import AttemptRow, FixCounts, RemediationStore
+from cloud.heal.choice import FixRecord
+from cloud.heal.engine import (
+    Attempt,
+    AttemptChanged,
+    Escalated,
+    Healed,
+    Remediation,
+    RemediationEngine,
+    SendFix,
+    Step,
+)
+from cloud.heal.signing import CommandSigner
+from device_agent import contract
+from device_agent.clock import Clock
+from device_agent.contract import Channel, CommandResult
+
+log = logging.getLogger("aftercare.heal")
+
+ACTIVE = ("open", "mitigating")
+Observation = tuple[float, Mapping[str, float], frozenset[str]]
+"""(ts, readings, signatures found) of one scored sample."""
+
+
+@dataclass(frozen=True)
+class _Samples:
+    device_id: str
+    observations: Sequence[Observation]
+
+
+@dataclass(frozen=True)
+class _Results:
+    results: list[CommandResult]
+
+
+@dataclass(frozen=True)
+class _Tick:
+    pass
+
+
+@dataclass
+class RemediationStats:
+    sent: int = 0
+    healed: int = 0
+    escalated: int = 0
+    errors: int = 0
+
+
+class RemediationWorker:
+    """``start``/``stop`` around the service's life; feed it with the two listeners."""
+
+    def __init__(
+        self,
+        engine: RemediationEngine,
+        store: RemediationStore,
+        signer: CommandSigner,
+        publish: Callable[[str, bytes], None],
+        clock: Clock,
+        *,
+        poll_s: float = 1.0,
+    ) -> None:
+        self.engine = engine
+        self.store = store
+        self.signer = signer
+        self.publish = publish
+        self.clock = clock
+        self.poll_s = poll_s
+        self.stats = RemediationStats()
+        self._inbox: queue.Queue[_Samples | _Results | None] = queue.Queue()
+        self._last_incident = 0
+        self._watched: frozenset[str] = frozenset()
+        self._thread = threading.Thread(target=self._run, name="remediation")
+
+    @classmethod
+    def records_from(cls, store: RemediationStore) -> dict[tuple[str, str, str], FixRecord]:
+        """What the fleet learned before this start."""
+        return {
+            (c.model, c.signature, c.action): FixRecord(c.successes, c.failures)
+            for c in store.counts()
+        }
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def start(self) -> None:
+        """Open incidents are planned on the first poll; one whose fix was in flight when
+        the cloud stopped goes to people (its attempt's fate is unknown)."""
+        for incident_id in self.store.ids_with_status("mitigating"):
+            self.store.set_status(
+                incident_id, "escalated", self.clock.now(), "the cloud restarted during a fix"
+            )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._inbox.put(None)
+        if self._thread.is_alive():
+            self._thread.join()
+
+    # -- listeners (called from other threads) ------------------------------------------
+    def watching(self, device_id: str) -> bool:
+        """Whether scored samples of this device are needed (a fix on it is judged)."""
+        return device_id in self._watched
+
+    def observe(self, device_id: str, observations: Sequence[Observation]) -> None:
+        """Scoring listener: a device's scored samples with the signatures found."""
+        if device_id in self._watched:
+            self._inbox.put(_Samples(device_id, observations))
+
+    def on_stored(self, stored: StoredBatch) -> None:
+        """Ingest listener: command results the database has just stored."""
+        if stored.results:
+            self._inbox.put(_Results(stored.results))
+
+    # -- the thread ---------------------------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            try:
+                item: _Samples | _Results | _Tick | None = self._inbox.get(timeout=self.poll_s)
+            except queue.Empty:
+                item = _Tick()
+            if item is None:
+                return
+            try:
+                self._handle(item)
+            except Exception:
+                self.stats.errors += 1
+                log.exception("remediation step failed")
+
+    def _handle(self, item: _Samples | _Results | _Tick) -> None:
+        steps: list[Step] = []
+        if isinstance(item, _Samples):
+            for ts, metrics, found in item.observations:
+                steps += self.engine.observe(item.device_id, ts, metrics, found)
+        elif isinstance(item, _Results):
+            for result in item.results:
+                steps += self.engine.result(
+                    result.device_id, result.command_id, result.state, result.detail, result.ts
+                )
+        now = self.clock.now()
+        steps += self._new_incidents(now)
+        steps += self.engine.tick(now)
+        self._carry_out(steps, now)
+        self._watched = frozenset(r.device_id for r in self.engine.active.values())
+
+    def _new_incidents(self, now: float) -> list[Step]:
+        steps: list[Step] = []
+        for incident in self.store.opened_after(self._last_incident):
+            self._last_incident = incident.id
+            if incident.id in self.engine.active:
+                continue
+            steps += self.engine.start(
+                incident.id, incident.device_id, incident.model or "", incident.signature, now
+            )
+        for incident_id, status in self.store.statuses(self._waiting()).items():
+            if status not in ACTIVE:  # resolved or judged before any fix went out
+                self.engine.forget(incident_id)
+        return steps
+
+    def _waiting(self) -> list[int]:
+        return [i for i, r in self.engine.active.items() if r.status == "waiting"]
+
+    def _carry_out(self, steps: list[Step], now: float) -> None:
+        for step in steps:
+            if isinstance(step, SendFix):
+                self._send(step, now)
+            elif isinstance(step, AttemptChanged):
+                self._save(step.remediation, step.attempt)
+            elif isinstance(step, Healed):
+                self._save(step.remediation, step.attempt)
+                self._learned(step.remediation, step.attempt)
+                self._move(step.remediation.incident_id, "resolved", now)
+                self.stats.healed += 1
+                log.info(
+                    "incident=%s device=%s healed by %s",
+                    step.remediation.incident_id,
+                    step.remediation.device_id,
+                    step.attempt.action,
+                )
+            elif isinstance(step, Escalated):
+                for attempt in step.remediation.attempts:
+                    self._learned(step.remediation, attempt)
+                self._move(step.remediation.incident_id, "escalated", now, step.reason)
+                self.stats.escalated += 1
+                log.info(
+                    "incident=%s device=%s escalated: %s",
+                    step.remediation.incident_id,
+                    step.remediation.device_id,
+                    step.reason,
+                )
+
+    def _send(self, step: SendFix, now: float) -> None:
+        remediation, attempt = step.remediation, step.attempt
+        signed = self.signer.issue(
+            remediation.device_id,
+            attempt.action,
+            attempt.params,
+            now=now,
+            ttl_s=max(attempt.timeout_s, 60.0),
+            command_id=attempt.command_id,
+        )
+        self._save(remediation, attempt)
+        self._move(remediation.incident_id, "mitigating", now)
+        self.publish(
+            contract.topic(remediation.device_id, Channel.COMMANDS), contract.encode(signed)
+        )
+        self.stats.sent += 1
+        log.info(
+            "incident=%s device=%s command=%s fix %s sent",
+            remediation.incident_id,
+            remediation.device_id,
+            attempt.command_id,
+            attempt.action,
+        )
+
+    def _move(self, incident_id: int, status: str, now: float, reason: str | None = None) -> None:
+        """Change the incident's status unless people or detection closed it meanwhile."""
+        if self.store.statuses([incident_id]).get(incident_id) in ACTIVE:
+            self.store.set_status(incident_id, status, now, reason)
+
+    def _save(self, remediation: Remediation, attempt: Attempt) -> None:
+        evidence = attempt.evidence
+        self.store.save_attempt(
+            AttemptRow(
+                command_id=attempt.command_id,
+                incident_id=remediation.incident_id,
+                number=attempt.number,
+                device_id=remediation.device_id,
+                action=attempt.action,
+                params=dict(attempt.params),
+                sent_at=attempt.sent_at,
+                result_state=attempt.result_state,
+                result_at=attempt.result_at,
+                detail=attempt.detail,
+                verified=attempt.verified,
+                evidence_from=evidence[0] if evidence else None,
+                evidence_to=evidence[1] if evidence else None,
+            )
+        )
+
+    def _learned(self, remediation: Remediation, attempt: Attempt) -> None:
+        key = (remediation.model, remediation.signature, attempt.action)
+        record = self.engine.records.get(key)
+        if record is not None:
+            self.store.save_counts([FixCounts(*key, record.successes, record.failures)])
