@@ -74,6 +74,9 @@ class Fault:
     start_s: float
     duration_s: float | None = None
     magnitude: float = 1.0
+    remote_fix: bool = True
+    """False for a broken part: no remote action clears it, only a ``service_visit``
+    (the device still reports the remote fix it was sent as done)."""
 
     def __post_init__(self) -> None:
         # Scenario files hand us plain strings; accept them but store the enum.
@@ -153,27 +156,41 @@ def _check_target(kind: FaultKind, target: str) -> None:
 
 @dataclass(frozen=True)
 class Remedy:
-    """Actions that end a fault (``clears``) or only soften its effect (``mitigates``).
+    """Actions that end a fault (``clears``), only soften its effect (``mitigates``) or
+    make it worse (``worsens``).
 
-    Sensor remedies named ``recalibrate_sensor`` only act on the metric given in the
-    action's ``metric`` parameter.
+    A clearing action takes with probability ``success`` (a service visit always does):
+    a recalibration can fail to hold, a filter clean can miss the clog; the device reports
+    the action done either way, so only the telemetry tells. Sensor remedies named
+    ``recalibrate_sensor`` only act on the metric given in the action's ``metric`` parameter.
     """
 
     clears: tuple[str, ...]
     mitigates: tuple[str, ...] = ()
+    success: float = 0.9
+    worsens: tuple[str, ...] = ()
 
+
+WORSEN_FACTOR = 1.5
+"""How much a wrong action that makes things worse raises the fault's severity."""
 
 REMEDIES: Mapping[str, Remedy] = MappingProxyType(
     {
-        "overheat/compressor": Remedy(("clean_filter", "service_visit"), ("reduce_load",)),
-        "overheat/connector": Remedy(
-            ("reset_connector", "service_visit"), ("derate_current", "reduce_load")
+        "overheat/compressor": Remedy(
+            ("clean_filter", "service_visit"), ("reduce_load",), success=0.85
         ),
-        FaultKind.SENSOR_STUCK.value: Remedy(("recalibrate_sensor", "service_visit")),
-        FaultKind.SENSOR_DRIFT.value: Remedy(("recalibrate_sensor", "service_visit")),
-        FaultKind.SPIKE.value: Remedy(("recalibrate_sensor", "service_visit")),
-        "memory-leak/firmware": Remedy(("restart_firmware",)),
-        "connectivity/flapping": Remedy(("reset_radio",)),
+        "overheat/connector": Remedy(
+            ("reset_connector", "service_visit"),
+            ("derate_current", "reduce_load"),
+            success=0.85,
+            # a reboot under load re-arcs the worn contact
+            worsens=("restart_firmware",),
+        ),
+        FaultKind.SENSOR_STUCK.value: Remedy(("recalibrate_sensor", "service_visit"), success=0.9),
+        FaultKind.SENSOR_DRIFT.value: Remedy(("recalibrate_sensor", "service_visit"), success=0.9),
+        FaultKind.SPIKE.value: Remedy(("recalibrate_sensor", "service_visit"), success=0.8),
+        "memory-leak/firmware": Remedy(("restart_firmware",), success=0.95),
+        "connectivity/flapping": Remedy(("reset_radio",), success=0.85),
     }
 )
 """Keyed by full signature, or by kind alone for sensor faults (any metric)."""

@@ -28,6 +28,7 @@ from device_agent.contract import Scalar
 from device_agent.hal import ActionOutcome, UnknownAction
 from firmware_sim.faults import (
     SENSOR_KINDS,
+    WORSEN_FACTOR,
     Fault,
     FaultKind,
     FaultNotApplicable,
@@ -97,6 +98,14 @@ class _FaultRecord:
     cleared_s: float | None = None
     cleared_by: str | None = None
     frozen_value: float | None = None
+    severity: float = 1.0
+    """Grows when a wrong action makes the fault worse."""
+    fix_tries: int = 0
+    """Clearing actions tried on it so far (each draws its own chance of taking)."""
+
+    @property
+    def magnitude(self) -> float:
+        return self.fault.magnitude * self.severity
 
     def active_at(self, t_s: float) -> bool:
         end = self.fault.end_s
@@ -244,7 +253,7 @@ class SimulatedDevice(ABC):
         if self._firmware.rebooting(now):
             return False
         return not any(
-            flapping_link_down(self._key, r.index, r.fault.start_s, now, r.fault.magnitude)
+            flapping_link_down(self._key, r.index, r.fault.start_s, now, r.magnitude)
             for r in self._active(FaultKind.CONNECTIVITY, now)
         )
 
@@ -289,7 +298,7 @@ class SimulatedDevice(ABC):
             ramp = 1.0
             if kind is FaultKind.OVERHEAT:
                 ramp = min(1.0, (t_s - record.fault.start_s) / OVERHEAT_RAMP_S)
-            total += record.fault.magnitude * ramp
+            total += record.magnitude * ramp
         return total
 
     def _holiday(self, t_s: float, utc_offset_s: float) -> Holiday | None:
@@ -370,7 +379,7 @@ class SimulatedDevice(ABC):
                 continue
             scale = self.METRICS[fault.target].scale
             if fault.kind is FaultKind.SENSOR_DRIFT:
-                values[fault.target] += fault.magnitude * scale * (now - fault.start_s) / 3600.0
+                values[fault.target] += record.magnitude * scale * (now - fault.start_s) / 3600.0
             elif fault.kind is FaultKind.SPIKE:
                 values[fault.target] += self._spike(record, now) * scale
             else:
@@ -388,7 +397,7 @@ class SimulatedDevice(ABC):
             return 0.0
         sign = 1.0 if unit(self._key, record.index, slot, 1) < 0.5 else -1.0
         height = 6.0 * (0.7 + 0.6 * unit(self._key, record.index, slot, 2))
-        return sign * height * record.fault.magnitude
+        return sign * height * record.magnitude
 
     def _handlers(self) -> dict[str, ActionHandler]:
         return {
@@ -413,11 +422,26 @@ class SimulatedDevice(ABC):
         return "radio reset"
 
     def _clear_addressed(self, now: float, action: str, params: Mapping[str, Scalar]) -> None:
+        """What ``action`` does to the active faults: a clearing action takes with its
+        remedy's chance (a broken part needs a service visit whatever is tried), a wrong
+        one that makes things worse raises the fault's severity, any other does nothing."""
         for record in self._faults:
-            if not record.active_at(now) or action not in remedy_for(record.fault).clears:
+            if not record.active_at(now):
+                continue
+            remedy = remedy_for(record.fault)
+            if action in remedy.worsens:
+                record.severity *= WORSEN_FACTOR
+                continue
+            if action not in remedy.clears:
                 continue
             if action == "recalibrate_sensor" and params.get("metric") != record.fault.target:
                 continue
+            record.fix_tries += 1
+            if action != "service_visit":
+                if not record.fault.remote_fix:
+                    continue
+                if unit(self._key, record.index, record.fix_tries, 7) >= remedy.success:
+                    continue
             record.cleared_s = now
             record.cleared_by = action
 
