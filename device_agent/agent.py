@@ -32,6 +32,7 @@ from device_agent.outbox import InvalidReading, Outbox
 from device_agent.settings import AgentSettings, parse_mqtt_url
 from device_agent.stats import AgentStats
 from device_agent.uplink import Uplink
+from device_agent.watchdog import Watchdog, WatchdogRule
 
 log = logging.getLogger("aftercare.agent")
 
@@ -84,6 +85,9 @@ class Agent:
         )
         self._tasks: asyncio.TaskGroup | None = None
         self._stopping = False
+        self.watchdog = Watchdog(_watchdog_rules(settings))
+        self._failed_reads = 0
+        self._last_session_s = clock.now()
 
     @property
     def device_id(self) -> str:
@@ -96,6 +100,8 @@ class Agent:
             self._tasks = tasks
             tasks.create_task(self._sample_forever())
             tasks.create_task(self._connect_forever())
+            if self.settings.watchdog:
+                tasks.create_task(self._watch_forever())
             try:
                 await asyncio.Event().wait()  # a stop (cancellation) arrives here first...
             except asyncio.CancelledError:
@@ -136,10 +142,56 @@ class Agent:
             self._sample_error(f"reading refused: {exc.reason}")
             return
         except Exception as exc:
+            self._failed_reads += 1
             self._sample_error(f"read_metrics failed: {type(exc).__name__}: {exc}")
             log.exception("device=%s read_metrics failed", self.device_id)
             return
+        self._failed_reads = 0
         self.stats.samples_taken += 1
+
+    def symptoms(self) -> dict[str, bool]:
+        """What the watchdog's rules look at, measured now."""
+        now = self.clock.now()
+        if self.connected.is_set():
+            self._last_session_s = now
+        settings = self.settings
+        return {
+            "dead_link": now - self._last_session_s >= settings.watchdog_dead_link_s,
+            "hung_sensors": self._failed_reads >= settings.watchdog_hung_reads,
+            "full_outbox": len(self.outbox) >= 0.9 * settings.outbox_max_samples,
+        }
+
+    async def heal_locally(self) -> list[str]:
+        """Run the watchdog once: carry out what fires and report it (durably, so it
+        reaches the cloud once the link is back). Returns the events reported."""
+        reported = []
+        for firing in self.watchdog.check(self.clock.now(), self.symptoms()):
+            detail = dict(firing.detail)
+            if firing.action == ROTATE_OUTBOX:
+                detail["dropped"] = self.outbox.thin_oldest()
+            elif firing.action is not None:
+                detail.update(await self._run_locally(firing.action))
+            log.warning("device=%s local self-heal %s %s", self.device_id, firing.event, detail)
+            reported.append(self.report_event(firing.event, {"rule": firing.rule, **detail}))
+            self.stats.local_heals += firing.action is not None
+        return reported
+
+    async def _run_locally(self, action: str) -> dict[str, Scalar]:
+        try:
+            outcome = await asyncio.wait_for(
+                self.hal.run_action(action, {}), self.settings.command_timeout_s
+            )
+        except Exception as exc:
+            return {"ok": False, "outcome": f"{type(exc).__name__}: {exc}"[:200]}
+        return {"ok": outcome.ok, "outcome": outcome.detail[:200]}
+
+    async def _watch_forever(self) -> None:
+        while True:
+            await self.clock.sleep(self.settings.telemetry_interval_s)
+            try:
+                await self.heal_locally()
+            except Exception:
+                log.exception("device=%s local self-heal failed", self.device_id)
 
     def _sample_error(self, reason: str) -> None:
         self.stats.sample_errors += 1
@@ -297,6 +349,18 @@ class Agent:
     def _refuse(self, message: aiomqtt.Message, reason: str) -> None:
         self.stats.refused_messages += 1
         log.warning("device=%s ignored message on %s: %s", self.device_id, message.topic, reason)
+
+
+ROTATE_OUTBOX = "rotate_outbox"
+
+
+def _watchdog_rules(settings: AgentSettings) -> tuple[WatchdogRule, ...]:
+    cooldown, breaker = settings.watchdog_cooldown_s, settings.watchdog_breaker_after
+    return (
+        WatchdogRule("dead_link", "reset_radio", cooldown, breaker),
+        WatchdogRule("hung_sensors", "restart_firmware", cooldown, breaker),
+        WatchdogRule("full_outbox", ROTATE_OUTBOX, cooldown, breaker),
+    )
 
 
 def _authenticator(settings: AgentSettings, clock: Clock, state_file: str) -> CommandAuthenticator:

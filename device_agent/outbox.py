@@ -136,6 +136,25 @@ class Outbox:
             raise
         return seq
 
+    def thin_oldest(self) -> int:
+        """Make room without losing the oldest hours outright: drop every other sample
+        of the older half (their resolution halves, their span stays). Counted in
+        ``dropped_total``; returns how many were dropped."""
+        with_seqs = [row[0] for row in self._db.execute("SELECT seq FROM samples ORDER BY seq")]
+        victims = with_seqs[: len(with_seqs) // 2][1::2]
+        if not victims:
+            return 0
+        self._db.execute("BEGIN")
+        try:
+            self._db.executemany("DELETE FROM samples WHERE seq = ?", [(s,) for s in victims])
+            self._count -= len(victims)
+            self._set_meta("dropped_total", self.dropped_total + len(victims))
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        return len(victims)
+
     def pending(self, after_seq: int = -1, limit: int = 100) -> list[Sample]:
         """The oldest unacknowledged samples with seq > ``after_seq``, in seq order."""
         rows = self._db.execute(

@@ -63,6 +63,16 @@ class AgentSettings(BaseSettings):
     action_command: str | None = None
     """A program run as ``ACTION_COMMAND <action>`` with the parameters as JSON on stdin."""
     hal_timeout_s: float = Field(default=10.0, gt=0)
+    watchdog: bool = True
+    """Local self-heal: reset a dead link, restart hung sensors, thin a filling outbox."""
+    watchdog_dead_link_s: float = Field(default=600.0, gt=0)
+    """No cloud session for this long is a dead link (the radio is reset)."""
+    watchdog_hung_reads: int = Field(default=5, ge=1)
+    """Failed readings in a row that make the sensors hung (the firmware is restarted)."""
+    watchdog_cooldown_s: float = Field(default=900.0, gt=0)
+    """At most one firing per rule this often..."""
+    watchdog_breaker_after: int = Field(default=3, ge=1)
+    """...and after this many in a row without recovery, none until it recovers."""
     command_key: str | None = Field(default=None, pattern=r"^[A-Za-z0-9+/]{43}=$")
     """The cloud's Ed25519 public key (base64 of its 32 raw bytes) that every command
     must be signed with; without one the agent runs no command at all."""

@@ -16,6 +16,8 @@ class AgentStats:
     resends: int = 0
     connects: int = 0
     commands_handled: int = 0
+    local_heals: int = 0
+    """Watchdog actions run on the device itself (dead link, hung sensors, full outbox)."""
     refused_commands: int = 0
     """Command messages refused as not authentic (reported as ``command.refused`` events)."""
     session_errors: int = 0
