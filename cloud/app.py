@@ -91,6 +91,7 @@ class CloudService:
                 self.remediation = RemediationWorker(
                     RemediationEngine(playbooks, RemediationWorker.records_from(store)),
                     store,
+                    self.repos.campaigns,
                     self.signer,
                     self._publish,
                     self.clock,

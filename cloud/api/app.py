@@ -6,7 +6,16 @@ from collections.abc import Callable, Mapping
 
 from fastapi import APIRouter, FastAPI
 
-from cloud.api.routes import devices, fixes, health, incidents, models, pages, signatures
+from cloud.api.routes import (
+    campaigns,
+    devices,
+    fixes,
+    health,
+    incidents,
+    models,
+    pages,
+    signatures,
+)
 from cloud.db.repositories import Repositories
 
 API_PREFIX = "/api/v1"
@@ -31,6 +40,7 @@ def create_api(repos: Repositories, worker_health: HealthChecks) -> FastAPI:
     api.include_router(models.router)
     api.include_router(signatures.router)
     api.include_router(fixes.router)
+    api.include_router(campaigns.router)
     app.include_router(api)
     app.include_router(health.router)
     app.include_router(pages.router())

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+from cloud.db.campaigns import CampaignStore
 from cloud.db.checkpoints import CheckpointStore
 from cloud.db.engine import migrate, open_engine
 from cloud.db.fleet_history import FleetHistory
@@ -47,6 +48,7 @@ class Repositories:
     incidents: IncidentStore
     checkpoints: CheckpointStore
     remediation: RemediationStore
+    campaigns: CampaignStore
     models: ModelRegistry
     trainer: Trainer
 
@@ -69,6 +71,7 @@ def build_repositories(engine: Engine, settings: CloudSettings, clock: Clock) ->
         incidents=IncidentStore(engine),
         checkpoints=CheckpointStore(engine),
         remediation=RemediationStore(engine),
+        campaigns=CampaignStore(engine),
         models=models,
         trainer=trainer,
     )

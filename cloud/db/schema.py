@@ -188,3 +188,30 @@ fix_records = Table(
     Column("failures", Integer, nullable=False),
 )
 """Verified outcomes per (model, signature, fix): what the fleet has learned works."""
+
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("spec", JSON, nullable=False),
+    Column("cohort", JSON, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+"""A fix pushed to a cohort in batches; ``spec`` holds the action and the rollout rules."""
+
+campaign_targets = Table(
+    "campaign_targets",
+    metadata,
+    Column("campaign_id", Integer, primary_key=True),
+    Column("device_id", String(64), primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("batch", Integer, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("command_id", String(64)),
+    Column("sent_at", Float),
+    Column("result_state", String(16)),
+    Column("detail", Text, nullable=False),
+)

@@ -17,8 +17,10 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from cloud.db.campaigns import CampaignStore, TargetRow
 from cloud.db.records import StoredBatch
 from cloud.db.remediation import AttemptRow, FixCounts, RemediationStore
+from cloud.heal.campaign import Campaign, Target, spec_from
 from cloud.heal.choice import FixRecord
 from cloud.heal.engine import (
     Attempt,
@@ -73,6 +75,7 @@ class RemediationWorker:
         self,
         engine: RemediationEngine,
         store: RemediationStore,
+        campaign_store: CampaignStore,
         signer: CommandSigner,
         publish: Callable[[str, bytes], None],
         clock: Clock,
@@ -81,6 +84,9 @@ class RemediationWorker:
     ) -> None:
         self.engine = engine
         self.store = store
+        self.campaign_store = campaign_store
+        self.campaigns: dict[int, Campaign] = {}
+        self._campaign_status: dict[int, tuple[str, str]] = {}
         self.signer = signer
         self.publish = publish
         self.clock = clock
@@ -152,16 +158,106 @@ class RemediationWorker:
         if isinstance(item, _Samples):
             for ts, metrics, found in item.observations:
                 steps += self.engine.observe(item.device_id, ts, metrics, found)
+                for campaign in self.campaigns.values():
+                    campaign.observe(item.device_id, ts, metrics, found)
         elif isinstance(item, _Results):
             for result in item.results:
                 steps += self.engine.result(
                     result.device_id, result.command_id, result.state, result.detail, result.ts
                 )
+                for campaign in self.campaigns.values():
+                    campaign.result(
+                        result.device_id, result.command_id, result.state, result.detail, result.ts
+                    )
         now = self.clock.now()
         steps += self._new_incidents(now)
         steps += self.engine.tick(now)
         self._carry_out(steps, now)
-        self._watched = frozenset(r.device_id for r in self.engine.active.values())
+        self._run_campaigns(now)
+        watched = {r.device_id for r in self.engine.active.values()}
+        for campaign in self.campaigns.values():
+            watched |= campaign.watching
+        self._watched = frozenset(watched)
+
+    # -- campaigns ----------------------------------------------------------------------
+    def _run_campaigns(self, now: float) -> None:
+        """Pick up new campaigns and people's resume/abort, advance each, store changes."""
+        for row in self.campaign_store.all(("running", "paused")):
+            if row.id not in self.campaigns:
+                self.campaigns[row.id] = self._restored(row.id, row.spec, row.status, row.reason)
+                self._campaign_status[row.id] = (row.status, row.reason)
+            elif row.status == "running" != self._campaign_status[row.id][0]:
+                self.campaigns[row.id].resume(now)  # a person resumed it
+        for campaign_id, campaign in list(self.campaigns.items()):
+            stored = self.campaign_store.get(campaign_id)
+            if stored is not None and stored.status == "aborted":
+                campaign.abort(stored.reason)
+            for send in campaign.tick(now):
+                self._send_campaign(campaign, send.target, now)
+            self._store_campaign(campaign, now)
+            if campaign.status in ("completed", "aborted"):
+                del self.campaigns[campaign_id]
+
+    def _restored(
+        self, campaign_id: int, spec: dict[str, object], status: str, reason: str
+    ) -> Campaign:
+        """A campaign as stored; a device whose fix was in flight when the cloud stopped
+        counts as failed (its outcome is unknown)."""
+        targets, interrupted = [], set()
+        for row in self.campaign_store.targets(campaign_id):
+            target = Target(row.device_id, row.batch)
+            target.command_id, target.sent_at = row.command_id, row.sent_at
+            target.result_state, target.detail = row.result_state, row.detail
+            if row.state in ("queued", "verified", "failed"):
+                target.state = row.state  # type: ignore[assignment]
+            else:
+                target.state, target.detail = "failed", "the cloud restarted during the fix"
+                interrupted.add(row.device_id)
+            targets.append(target)
+        campaign = Campaign(campaign_id, spec_from(spec), targets, reason=reason)
+        campaign.status = "paused" if status == "paused" else "running"
+        campaign.batch = max((t.batch for t in targets if t.state != "queued"), default=-1)
+        campaign.changed = interrupted
+        return campaign
+
+    def _send_campaign(self, campaign: Campaign, target: Target, now: float) -> None:
+        assert target.command_id is not None
+        signed = self.signer.issue(
+            target.device_id,
+            campaign.spec.action,
+            dict(campaign.spec.params),
+            now=now,
+            ttl_s=max(campaign.spec.timeout_s, 60.0),
+            command_id=target.command_id,
+        )
+        self.publish(contract.topic(target.device_id, Channel.COMMANDS), contract.encode(signed))
+        self.stats.sent += 1
+
+    def _store_campaign(self, campaign: Campaign, now: float) -> None:
+        if campaign.changed:
+            changed = [t for t in campaign.targets if t.device_id in campaign.changed]
+            self.campaign_store.save_targets(
+                campaign.id,
+                [
+                    TargetRow(
+                        t.device_id,
+                        0,
+                        t.batch,
+                        t.state,
+                        t.command_id,
+                        t.sent_at,
+                        t.result_state,
+                        t.detail,
+                    )
+                    for t in changed
+                ],
+            )
+            campaign.changed.clear()
+        status = (campaign.status, campaign.reason)
+        if status != self._campaign_status.get(campaign.id):
+            self.campaign_store.set_status(campaign.id, campaign.status, campaign.reason, now)
+            self._campaign_status[campaign.id] = status
+            log.info("campaign=%s %s %s", campaign.id, campaign.status, campaign.reason)
 
     def _new_incidents(self, now: float) -> list[Step]:
         steps: list[Step] = []
