@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import signal
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 OWNER_ID = "demo-owner"
 FIRST_FAULT = "overheat/compressor"
 FIRST_FAULT_MODEL = "heatpump-hp200"
+ESCALATING_FAULT = "connectivity/flapping"
+ESCALATING_FAULT_MODEL = "evcharger-ec11"
 OWNED_DEVICES = 3
 
 
@@ -111,7 +114,6 @@ async def run_demo(options: DemoOptions) -> int:
     from cloud.heal.signing import CommandSigner
     from cloud.settings import CloudSettings
     from device_agent.clock import ScaledClock, SystemClock
-    from firmware_sim.faults import Fault
     from firmware_sim.fleet import Fleet, FleetSpec
 
     with contextlib.ExitStack() as stack:
@@ -139,11 +141,8 @@ async def run_demo(options: DemoOptions) -> int:
             command_key=signer.public_key_text,  # the simulated devices pin the demo's key
         )
         fleet = Fleet(spec, clock)
-        heat_pumps = [d for d in fleet.device_ids if d.startswith(FIRST_FAULT_MODEL)]
-        if options.fault_rate_per_device_day > 0 and heat_pumps:
-            start_s = clock.now() + options.first_fault_after_s
-            first = Fault.from_signature(FIRST_FAULT, start_s, duration_s=7200.0, magnitude=3.0)
-            fleet.inject(heat_pumps[-1], first)
+        if options.fault_rate_per_device_day > 0:
+            _inject_showcase(fleet, clock.now() + options.first_fault_after_s)
         stack.callback(fleet.close)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -159,6 +158,21 @@ async def run_demo(options: DemoOptions) -> int:
                 loop.remove_signal_handler(signum)
     print("demo stopped", flush=True)
     return 0
+
+
+def _inject_showcase(fleet: Fleet, start_s: float) -> None:
+    """The faults the demo's first minutes show: a badly overheating compressor (named by
+    its rated limit at once, healed by a fix the telemetry verifies) and a charger whose
+    radio is broken (no remote fix works: it is escalated with every attempt attached)."""
+    from firmware_sim.faults import Fault
+
+    heat_pumps = [d for d in fleet.device_ids if d.startswith(FIRST_FAULT_MODEL)]
+    chargers = [d for d in fleet.device_ids if d.startswith(ESCALATING_FAULT_MODEL)]
+    if heat_pumps:
+        fleet.inject(heat_pumps[-1], Fault.from_signature(FIRST_FAULT, start_s, magnitude=3.0))
+    if chargers:
+        broken = Fault.from_signature(ESCALATING_FAULT, start_s + 60.0, magnitude=2.0)
+        fleet.inject(chargers[-1], dataclasses.replace(broken, remote_fix=False))
 
 
 async def _serve_fleet(

@@ -17,12 +17,21 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from device_agent import contract
+from device_agent.contract import Channel
 from device_agent.settings import parse_mqtt_url
 
 log = logging.getLogger("aftercare.mqtt")
 
 MessageHandler = Callable[[str, bytes], None]
 """Called in paho's network thread with (topic, payload); may block (back-pressure)."""
+
+
+def shared_filter(group: str, channel: Channel) -> str:
+    """The shared subscription of one channel. One share group per channel: rumqttd (the
+    embedded broker) serves only the first filter of a group per client, so with one
+    group for all four channels the cloud heard telemetry only (no status, events or
+    command results); Mosquitto and EMQX balance each group on its own either way."""
+    return f"$share/{group}-{channel.value.replace('/', '-')}/{contract.subscription(channel)}"
 
 
 class CloudMqttClient:
@@ -76,10 +85,7 @@ class CloudMqttClient:
             log.warning("mqtt connect refused client_id=%s reason=%s", self.client_id, reason)
             return
         client.subscribe(
-            [
-                (f"$share/{self.share_group}/{contract.subscription(c)}", 1)
-                for c in contract.DEVICE_TO_CLOUD
-            ]
+            [(shared_filter(self.share_group, c), 1) for c in contract.DEVICE_TO_CLOUD]
         )
         self._connected.set()
         log.info("mqtt connected client_id=%s", self.client_id)
