@@ -9,27 +9,184 @@ The tail above the ``1 - tail_fraction`` quantile is modelled as exponential (th
 peaks-over-threshold idea with a shape parameter of 0): it extrapolates beyond the largest
 value seen, which an empirical quantile cannot do with a few hundred samples. The fit is
 bounded by recurrence (a value exceeded ≥ 10 times in the history is at most as rare as
-that count says: recurring spikes are normal for that stream) and refreshed every
-``refit_every`` learned values from a ring buffer of the last ``history``
-values, so the cost per sample is O(1) amortised and the result depends only on the
-number and order of learned values (causal and deterministic).
+that count says: recurring spikes are normal for that stream).
+
+State is compact: the history is an exponentially decayed histogram over log-spaced bins
+(:data:`N_BINS` float32 counts, an effective memory of ``history`` values) instead of the
+values themselves, so a calibrator costs about half a kilobyte, not 24. The quantile
+``u``, the median excess over it and the recurrence counts are read off the histogram,
+interpolated within a bin (log-linear); a recurrence count includes the whole bin of the
+value asked about (values within one bin, 7.5 % wide, are not told apart). The fit is refreshed
+every ``refit_every`` learned values, so the result depends only on the number and order
+of learned values (causal and deterministic).
+
+The arithmetic lives in the ``njit`` functions below, over one histogram row and one
+parameter row, so the per-stream kernel (:mod:`cloud.detect.kernel`) and the
+:class:`TailCalibrator` object used one at a time share one implementation.
 """
 
 from __future__ import annotations
 
 import math
-from bisect import bisect_left
 
+import numba
 import numpy as np
 
-__all__ = ["MAX_SURPRISE", "TailCalibrator"]
+__all__ = [
+    "HIST_LEN",
+    "MAX_SURPRISE",
+    "N_BINS",
+    "N_TAIL_PARAMS",
+    "TailCalibrator",
+    "new_tail_params",
+    "tail_learn",
+    "tail_surprise",
+]
 
 MAX_SURPRISE = 12.0
 """Cap on surprise: beyond one in 10^12 the exact figure carries no information."""
 
 _LN10 = math.log(10.0)
+_LN2 = math.log(2.0)
 _MIN_EXCEEDANCES = 25
 _MIN_RECURRENCES = 10
+_LOW = 1e-3
+"""Upper edge of the first bin, which holds [0, 1e-3) linearly: features are scaled to the
+stream's own deviations, so anything this small is "nothing"."""
+_PER_DECADE = 32
+_DECADES = 8
+N_BINS = 2 + _PER_DECADE * _DECADES
+"""Bins: [0, 1e-3), 256 log-spaced ones up to 1e5 (ratio 1.075), and one above."""
+HIST_LEN = 2 * N_BINS
+"""A histogram row: the live decayed counts, then the counts at the last fit from the bin
+of ``u`` up (the recurrence bound reads the fitted history, as the fitted tail does: the
+values of an incident in progress do not make themselves normal before the next fit)."""
+
+# Parameter row layout (float64); _TOTAL is the effective count at the last fit.
+_N, _INC, _TOTAL, _U, _BASE, _INV_BETA = 0, 1, 2, 3, 4, 5
+_DECAY, _REFIT_EVERY, _TAIL_FRACTION, _MIN_HISTORY, _MIN_SCALE = 6, 7, 8, 9, 10
+N_TAIL_PARAMS = 11
+
+
+def new_tail_params(
+    history: int = 3000,
+    refit_every: int = 50,
+    tail_fraction: float = 0.05,
+    min_history: int = 100,
+    min_scale: float = 0.0,
+) -> np.ndarray:
+    """A parameter row for an empty calibrator (what the kernel's state is made of)."""
+    if not 0.0 < tail_fraction < 1.0:
+        raise ValueError("tail_fraction must be in (0, 1)")
+    par = np.zeros(N_TAIL_PARAMS, dtype=np.float64)
+    par[_INC] = 1.0
+    par[_U] = math.inf
+    par[_BASE] = -math.log10(tail_fraction)
+    par[_DECAY] = 1.0 - 1.0 / history
+    par[_REFIT_EVERY] = refit_every
+    par[_TAIL_FRACTION] = tail_fraction
+    par[_MIN_HISTORY] = min_history
+    par[_MIN_SCALE] = min_scale
+    return par
+
+
+@numba.njit(cache=True)
+def _bin_of(value: float) -> int:
+    if not value >= _LOW:
+        return 0
+    b = 1 + int(math.log10(value / _LOW) * _PER_DECADE)
+    return b if b < N_BINS - 1 else N_BINS - 1
+
+
+@numba.njit(cache=True)
+def _value_above_mass(hist: np.ndarray, mass: float) -> float:
+    """The value with ``mass`` (raw histogram units) above it, interpolated in its bin."""
+    above = 0.0
+    for b in range(N_BINS - 1, -1, -1):
+        h = float(hist[b])
+        if h > 0.0 and above + h >= mass:
+            from_top = (mass - above) / h  # share of this bin's mass above the value
+            if b == 0:
+                return _LOW * (1.0 - from_top)
+            lower = _LOW * 10.0 ** ((b - 1) / _PER_DECADE)
+            return lower * 10.0 ** ((1.0 - from_top) / _PER_DECADE)
+        above += h
+    return 0.0
+
+
+@numba.njit(cache=True)
+def _refit(hist: np.ndarray, par: np.ndarray) -> None:
+    # Bring the decayed weights back to "the newest value weighs about 1": the counts stay
+    # in a comfortable float32 range and read as effective numbers of values.
+    inv = 1.0 / par[_INC]
+    total = 0.0
+    for b in range(N_BINS):
+        hist[b] = hist[b] * inv
+        total += float(hist[b])
+    par[_INC] = 1.0
+    if total <= 0.0:
+        return
+    n_tail = max(int(total * par[_TAIL_FRACTION]), min(_MIN_EXCEEDANCES, int(total) // 5), 1)
+    u = _value_above_mass(hist, float(n_tail))
+    # Median excess / ln 2 estimates the exponential scale robustly: a handful of absurd
+    # values (start-up transients, earlier incidents) cannot flatten the tail.
+    beta = (_value_above_mass(hist, 0.5 * n_tail) - u) / _LN2
+    # A tail with no spread (constant feature) still needs a finite slope: any value
+    # above it is then very surprising, which is the right answer for a stuck signal.
+    floor = max(1e-6 * max(abs(u), 1e-3), par[_MIN_SCALE])
+    at_u = _bin_of(u)
+    for b in range(N_BINS):
+        hist[N_BINS + b] = hist[b] if b >= at_u else 0.0
+    par[_TOTAL] = total
+    par[_U] = u
+    par[_BASE] = -math.log10(n_tail / total) if n_tail < total else 0.0
+    par[_INV_BETA] = 1.0 / (max(beta, floor) * _LN10)
+
+
+@numba.njit(cache=True)
+def tail_learn(hist: np.ndarray, par: np.ndarray, value: float) -> None:
+    """Add one value (weights decay by ``1 - 1/history`` per value); refit on schedule."""
+    inc = par[_INC]
+    hist[_bin_of(value)] += inc
+    par[_INC] = inc / par[_DECAY]
+    n = par[_N] + 1.0
+    par[_N] = n
+    min_history = par[_MIN_HISTORY]
+    if n >= min_history and (n == min_history or n % par[_REFIT_EVERY] == 0.0):
+        _refit(hist, par)
+
+
+@numba.njit(cache=True)
+def tail_seed(hist: np.ndarray, par: np.ndarray, values: np.ndarray) -> None:
+    """Learn a calibration sample with equal weights, then fit at once."""
+    inc = par[_INC]
+    for v in values:
+        hist[_bin_of(v)] += inc
+    par[_N] += len(values)
+    if par[_N] >= 2:
+        _refit(hist, par)
+
+
+@numba.njit(cache=True)
+def tail_surprise(hist: np.ndarray, par: np.ndarray, value: float) -> float:
+    """−log10 of the estimated probability of a value at least this large (pure)."""
+    u = par[_U]
+    if value != value:  # NaN: no evidence
+        return 0.0
+    base = par[_BASE]
+    if value <= u:
+        if u == math.inf or u <= 0.0:
+            return 0.0
+        return base * value / u if value > 0.0 else 0.0
+    s = base + (value - u) * par[_INV_BETA]
+    k = 0.0  # fitted history's values in the bin of ``value`` or above
+    for b in range(N_BINS + _bin_of(value), HIST_LEN):
+        k += float(hist[b])
+    if k >= _MIN_RECURRENCES:
+        # Values this large already recur in the stream's own history: the observed
+        # frequency bounds how rare they can be, whatever the fitted tail says.
+        s = min(s, -math.log10(min(k / par[_TOTAL], 1.0)))
+    return s if s < MAX_SURPRISE else MAX_SURPRISE
 
 
 class TailCalibrator:
@@ -37,24 +194,12 @@ class TailCalibrator:
 
     Below the tail threshold ``u`` the surprise rises linearly from 0 to
     ``-log10(tail_fraction)``; above it, ``-log10(tail_fraction) + (v - u) / (β ln 10)``
-    with β the mean excess over ``u``. Until ``min_history`` values were learned the
-    surprise is 0 (no evidence yet).
+    with β the exponential scale of the excess over ``u``. Until ``min_history`` values
+    were learned the surprise is 0 (no evidence yet). One object per feature, for callers
+    that calibrate a few features one value at a time (trends, PCA statistics).
     """
 
-    __slots__ = (
-        "_base",
-        "_buf",
-        "_history",
-        "_inv_beta",
-        "_min_history",
-        "_min_scale",
-        "_n",
-        "_n_fit",
-        "_refit_every",
-        "_tail_fraction",
-        "_top",
-        "_u",
-    )
+    __slots__ = ("_hist", "_par")
 
     def __init__(
         self,
@@ -64,78 +209,22 @@ class TailCalibrator:
         min_history: int = 100,
         min_scale: float = 0.0,
     ) -> None:
-        if not 0.0 < tail_fraction < 1.0:
-            raise ValueError("tail_fraction must be in (0, 1)")
-        self._history = history
-        self._refit_every = refit_every
-        self._tail_fraction = tail_fraction
-        self._min_history = min_history
-        self._base = -math.log10(tail_fraction)
-        self._buf = np.empty(history, dtype=np.float64)
-        self._n = 0
-        self._u = math.inf
-        self._inv_beta = 0.0
-        self._min_scale = min_scale
-        self._top: list[float] = []
-        self._n_fit = 0
+        self._par = new_tail_params(history, refit_every, tail_fraction, min_history, min_scale)
+        self._hist = np.zeros(HIST_LEN, dtype=np.float32)
 
     def seed(self, values: list[float]) -> None:
         """Learn a batch of values and fit at once (calibration from a warm-up sample)."""
-        for v in values[: max(len(values) - self._history, 0)]:
-            self.learn(v)
-        for v in values[max(len(values) - self._history, 0) :]:
-            self._buf[self._n % self._history] = v
-            self._n += 1
-        if self._n >= 2:
-            self._refit()
+        tail_seed(self._hist, self._par, np.asarray(values, dtype=np.float64))
 
     @property
     def ready(self) -> bool:
         """True once the tail has been fitted at least once."""
-        return self._u != math.inf
+        return bool(self._par[_U] != math.inf)
 
     def surprise(self, value: float) -> float:
         """−log10 of the estimated probability of a value at least this large."""
-        u = self._u
-        if value != value:  # NaN: no evidence
-            return 0.0
-        if value <= u:
-            if u == math.inf or u <= 0.0:
-                return 0.0
-            return self._base * value / u if value > 0.0 else 0.0
-        s = self._base + (value - u) * self._inv_beta
-        top = self._top
-        k = len(top) - bisect_left(top, value)
-        if k >= _MIN_RECURRENCES:
-            # Values this large already recur in the stream's own history: the observed
-            # frequency bounds how rare they can be, whatever the fitted tail says.
-            s = min(s, -math.log10(k / self._n_fit))
-        return s if s < MAX_SURPRISE else MAX_SURPRISE
+        return float(tail_surprise(self._hist, self._par, value))
 
     def learn(self, value: float) -> None:
         """Add one value to the history; refit the tail on schedule."""
-        n = self._n
-        self._buf[n % self._history] = value
-        n += 1
-        self._n = n
-        if n >= self._min_history and (n == self._min_history or n % self._refit_every == 0):
-            self._refit()
-
-    def _refit(self) -> None:
-        data = self._buf[: min(self._n, self._history)]
-        n_tail = max(int(len(data) * self._tail_fraction), min(_MIN_EXCEEDANCES, len(data) // 5))
-        k = len(data) - 1 - n_tail
-        part = np.partition(data, k)
-        u = float(part[k])
-        self._base = -math.log10(n_tail / len(data))
-        excess = part[k + 1 :] - u
-        # Median excess / ln 2 estimates the exponential scale robustly: a handful of
-        # absurd values (start-up transients, earlier incidents) cannot flatten the tail.
-        beta = float(np.median(excess)) / math.log(2.0) if len(excess) else 0.0
-        # A tail with no spread (constant feature) still needs a finite slope: any value
-        # above it is then very surprising, which is the right answer for a stuck signal.
-        floor = max(1e-6 * max(abs(u), 1e-3), self._min_scale)
-        self._top = np.sort(part[k + 1 :]).tolist()
-        self._n_fit = len(data)
-        self._u = u
-        self._inv_beta = 1.0 / (max(beta, floor) * _LN10)
+        tail_learn(self._hist, self._par, value)
