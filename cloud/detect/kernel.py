@@ -117,7 +117,7 @@ def _features(
     drift_n = min(cfg[_DRIFT_LEN] - 1.0, n_rec)
     feats[3] = (p[_BURST_SUM] + abs(best_z)) / (burst_n + 1.0)
     feats[4] = abs(p[_DRIFT_SUM] + best_z) / (drift_n + 1.0)
-    return best_z
+    return float(best_z)
 
 
 @numba.njit(cache=True)

@@ -67,7 +67,7 @@ def profile_init(
     scale_alpha: float = 0.02,
 ) -> None:
     """Make ``par``/``bins`` an empty profile of ``period_s`` for the given sampling."""
-    n_bins = min(MAX_BINS, max(1, int(round(period_s / max(sample_interval_s, MIN_BIN_S)))))
+    n_bins = min(MAX_BINS, max(1, round(period_s / max(sample_interval_s, MIN_BIN_S))))
     par[:] = 0.0
     par[_N_BINS] = n_bins
     par[_PERIOD] = period_s
@@ -88,14 +88,14 @@ def profile_ready(par: np.ndarray, t: float) -> bool:
     A ready profile is scored (so its calibration learns); it is only *trusted* for
     alerts while strong (the stream demonstrably has the period).
     """
-    return par[_N_BINS] > 0.0 and t - par[_T0] >= par[_PERIOD] and par[_VISITS] >= 10.0
+    return bool(par[_N_BINS] > 0.0 and t - par[_T0] >= par[_PERIOD] and par[_VISITS] >= 10.0)
 
 
 @numba.njit(cache=True)
 def profile_expected(par: np.ndarray, bins: np.ndarray, t: float) -> float:
     """Learned value for the phase of ``t`` (NaN if never seen)."""
     n = int(par[_N_BINS])
-    return float(bins[int(math.floor(t / par[_BIN_S])) % n])
+    return float(bins[math.floor(t / par[_BIN_S]) % n])
 
 
 @numba.njit(cache=True)
@@ -170,7 +170,7 @@ def _corr(par: np.ndarray, at: int) -> float:
     caa, cbb = par[at + 3], par[at + 4]
     if caa <= 0.0 or cbb <= 0.0:
         return 0.0
-    return par[at + 5] / math.sqrt(caa * cbb)
+    return float(par[at + 5] / math.sqrt(caa * cbb))
 
 
 @numba.njit(cache=True)

@@ -109,7 +109,7 @@ def _value_above_mass(hist: np.ndarray, mass: float) -> float:
             if b == 0:
                 return _LOW * (1.0 - from_top)
             lower = _LOW * 10.0 ** ((b - 1) / _PER_DECADE)
-            return lower * 10.0 ** ((1.0 - from_top) / _PER_DECADE)
+            return float(lower * 10.0 ** ((1.0 - from_top) / _PER_DECADE))
         above += h
     return 0.0
 
