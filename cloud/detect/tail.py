@@ -11,12 +11,11 @@ value seen, which an empirical quantile cannot do with a few hundred samples. Th
 bounded by recurrence (a value exceeded ≥ 10 times in the history is at most as rare as
 that count says: recurring spikes are normal for that stream).
 
-State is compact: the history is an exponentially decayed histogram over log-spaced bins
-(:data:`N_BINS` float32 counts, an effective memory of ``history`` values) instead of the
-values themselves, so a calibrator costs about half a kilobyte, not 24. The quantile
-``u``, the median excess over it and the recurrence counts are read off the histogram,
-interpolated within a bin (log-linear); a recurrence count includes the whole bin of the
-value asked about (values within one bin, 7.5 % wide, are not told apart). The fit is refreshed
+State is compact: the history is kept as counts over :data:`N_BINS` log-spaced bins
+(7.5 % wide) in three buckets of consecutive values (:data:`HIST_LEN`), not as the values
+themselves: mostly zeros and small integers, a few hundred bytes once compressed instead
+of 24 kB. The quantile ``u``, the median excess over it and the recurrence counts are
+read off the histogram, interpolated within a bin (uniform in log). The fit is refreshed
 every ``refit_every`` learned values, so the result depends only on the number and order
 of learned values (causal and deterministic).
 
@@ -57,15 +56,20 @@ _PER_DECADE = 32
 _DECADES = 8
 N_BINS = 2 + _PER_DECADE * _DECADES
 """Bins: [0, 1e-3), 256 log-spaced ones up to 1e5 (ratio 1.075), and one above."""
-HIST_LEN = 2 * N_BINS
-"""A histogram row: the live decayed counts, then the counts at the last fit from the bin
-of ``u`` up (the recurrence bound reads the fitted history, as the fitted tail does: the
-values of an incident in progress do not make themselves normal before the next fit)."""
+_BUCKETS = 3
+HIST_LEN = (1 + _BUCKETS) * N_BINS
+"""A histogram row: the counts at the last fit from the bin of ``u`` up (the recurrence
+bound reads the fitted history, as the fitted tail does: values of an incident in
+progress do not make themselves normal before the next fit), then three buckets of
+``history / 3`` consecutive values each. The window is the buckets together; the oldest
+is cleared when the newest is full, so the window holds the last 2/3 to all of
+``history`` values and an old transient leaves it as it would leave a ring buffer (an
+exponentially decayed or thinned histogram lets huge start-up values linger)."""
 
-# Parameter row layout (float64); _TOTAL is the effective count at the last fit.
-_N, _INC, _TOTAL, _U, _BASE, _INV_BETA = 0, 1, 2, 3, 4, 5
-_DECAY, _REFIT_EVERY, _TAIL_FRACTION, _MIN_HISTORY, _MIN_SCALE = 6, 7, 8, 9, 10
-N_TAIL_PARAMS = 11
+# Parameter row layout (float64).
+_N, _U, _BASE, _INV_BETA, _TOTAL = 0, 1, 2, 3, 4
+_BUCKET_SIZE, _REFIT_EVERY, _TAIL_FRACTION, _MIN_HISTORY, _MIN_SCALE = 5, 6, 7, 8, 9
+N_TAIL_PARAMS = 10
 
 
 def new_tail_params(
@@ -79,10 +83,9 @@ def new_tail_params(
     if not 0.0 < tail_fraction < 1.0:
         raise ValueError("tail_fraction must be in (0, 1)")
     par = np.zeros(N_TAIL_PARAMS, dtype=np.float64)
-    par[_INC] = 1.0
     par[_U] = math.inf
     par[_BASE] = -math.log10(tail_fraction)
-    par[_DECAY] = 1.0 - 1.0 / history
+    par[_BUCKET_SIZE] = max(history // _BUCKETS, 1)
     par[_REFIT_EVERY] = refit_every
     par[_TAIL_FRACTION] = tail_fraction
     par[_MIN_HISTORY] = min_history
@@ -94,13 +97,26 @@ def new_tail_params(
 def _bin_of(value: float) -> int:
     if not value >= _LOW:
         return 0
+    if value >= _LOW * 10.0**_DECADES:
+        return N_BINS - 1
     b = 1 + int(math.log10(value / _LOW) * _PER_DECADE)
     return b if b < N_BINS - 1 else N_BINS - 1
 
 
 @numba.njit(cache=True)
+def _share_above(value: float, b: int) -> float:
+    """Share of bin ``b``'s mass above ``value`` (uniform in log within a bin)."""
+    if b == 0:
+        return 1.0 - value / _LOW
+    if b == N_BINS - 1:
+        return 1.0
+    position = math.log10(value / _LOW) * _PER_DECADE - (b - 1)
+    return 1.0 - min(max(position, 0.0), 1.0)
+
+
+@numba.njit(cache=True)
 def _value_above_mass(hist: np.ndarray, mass: float) -> float:
-    """The value with ``mass`` (raw histogram units) above it, interpolated in its bin."""
+    """The value with ``mass`` (counts) above it, interpolated in its bin."""
     above = 0.0
     for b in range(N_BINS - 1, -1, -1):
         h = float(hist[b])
@@ -116,27 +132,25 @@ def _value_above_mass(hist: np.ndarray, mass: float) -> float:
 
 @numba.njit(cache=True)
 def _refit(hist: np.ndarray, par: np.ndarray) -> None:
-    # Bring the decayed weights back to "the newest value weighs about 1": the counts stay
-    # in a comfortable float32 range and read as effective numbers of values.
-    inv = 1.0 / par[_INC]
-    total = 0.0
-    for b in range(N_BINS):
-        hist[b] = hist[b] * inv
-        total += float(hist[b])
-    par[_INC] = 1.0
+    window = np.zeros(N_BINS, dtype=np.float64)
+    for j in range(_BUCKETS):
+        offset = (1 + j) * N_BINS
+        for b in range(N_BINS):
+            window[b] += float(hist[offset + b])
+    total = window.sum()
     if total <= 0.0:
         return
     n_tail = max(int(total * par[_TAIL_FRACTION]), min(_MIN_EXCEEDANCES, int(total) // 5), 1)
-    u = _value_above_mass(hist, float(n_tail))
+    u = _value_above_mass(window, float(n_tail))
     # Median excess / ln 2 estimates the exponential scale robustly: a handful of absurd
     # values (start-up transients, earlier incidents) cannot flatten the tail.
-    beta = (_value_above_mass(hist, 0.5 * n_tail) - u) / _LN2
+    beta = (_value_above_mass(window, 0.5 * n_tail) - u) / _LN2
     # A tail with no spread (constant feature) still needs a finite slope: any value
     # above it is then very surprising, which is the right answer for a stuck signal.
     floor = max(1e-6 * max(abs(u), 1e-3), par[_MIN_SCALE])
     at_u = _bin_of(u)
     for b in range(N_BINS):
-        hist[N_BINS + b] = hist[b] if b >= at_u else 0.0
+        hist[b] = window[b] if b >= at_u else 0.0
     par[_TOTAL] = total
     par[_U] = u
     par[_BASE] = -math.log10(n_tail / total) if n_tail < total else 0.0
@@ -144,13 +158,25 @@ def _refit(hist: np.ndarray, par: np.ndarray) -> None:
 
 
 @numba.njit(cache=True)
+def _add(hist: np.ndarray, par: np.ndarray, value: float) -> None:
+    """Count one value in the newest bucket (clearing the oldest when a bucket is full)."""
+    size = par[_BUCKET_SIZE]
+    n = par[_N]
+    full = math.floor(n / size)
+    newest = int(full % _BUCKETS)
+    offset = (1 + newest) * N_BINS
+    if n > 0.0 and n == full * size:  # the newest bucket starts afresh
+        for b in range(N_BINS):
+            hist[offset + b] = 0.0
+    hist[offset + _bin_of(value)] += 1.0
+    par[_N] = n + 1.0
+
+
+@numba.njit(cache=True)
 def tail_learn(hist: np.ndarray, par: np.ndarray, value: float) -> None:
-    """Add one value (weights decay by ``1 - 1/history`` per value); refit on schedule."""
-    inc = par[_INC]
-    hist[_bin_of(value)] += inc
-    par[_INC] = inc / par[_DECAY]
-    n = par[_N] + 1.0
-    par[_N] = n
+    """Add one value to the history; refit the tail on schedule."""
+    _add(hist, par, value)
+    n = par[_N]
     min_history = par[_MIN_HISTORY]
     if n >= min_history and (n == min_history or n % par[_REFIT_EVERY] == 0.0):
         _refit(hist, par)
@@ -158,11 +184,9 @@ def tail_learn(hist: np.ndarray, par: np.ndarray, value: float) -> None:
 
 @numba.njit(cache=True)
 def tail_seed(hist: np.ndarray, par: np.ndarray, values: np.ndarray) -> None:
-    """Learn a calibration sample with equal weights, then fit at once."""
-    inc = par[_INC]
+    """Learn a calibration sample, then fit once."""
     for v in values:
-        hist[_bin_of(v)] += inc
-    par[_N] += len(values)
+        _add(hist, par, v)
     if par[_N] >= 2:
         _refit(hist, par)
 
@@ -179,8 +203,9 @@ def tail_surprise(hist: np.ndarray, par: np.ndarray, value: float) -> float:
             return 0.0
         return base * value / u if value > 0.0 else 0.0
     s = base + (value - u) * par[_INV_BETA]
-    k = 0.0  # fitted history's values in the bin of ``value`` or above
-    for b in range(N_BINS + _bin_of(value), HIST_LEN):
+    at = _bin_of(value)
+    k = float(hist[at]) * _share_above(value, at)  # fitted values at least this large
+    for b in range(at + 1, N_BINS):
         k += float(hist[b])
     if k >= _MIN_RECURRENCES:
         # Values this large already recur in the stream's own history: the observed
