@@ -8,6 +8,12 @@ and one ``numba.njit`` call runs a whole batch, in sample order then metric orde
 the same arithmetic the views are documented with in :mod:`cloud.detect.univariate`.
 No fastmath: results are deterministic and match between batch sizes.
 
+Compilation: the first call in a process compiles (seconds); ``cache=True`` stores the
+machine code beside the sources, so later processes load it in well under a second.
+Numba checks a cached function against its own file only: after editing
+:mod:`cloud.detect.tail` or :mod:`cloud.detect.seasonal` in a working copy, delete the
+``__pycache__/*.nbi``/``*.nbc`` files (a fresh install has none).
+
 Row layout of the metric parameters (float64), by index constant below; profiles and
 tails keep their own row layouts (:mod:`cloud.detect.seasonal`, :mod:`cloud.detect.tail`).
 """

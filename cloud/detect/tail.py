@@ -12,9 +12,9 @@ bounded by recurrence (a value exceeded ≥ 10 times in the history is at most a
 that count says: recurring spikes are normal for that stream).
 
 State is compact: the history is kept as counts over :data:`N_BINS` log-spaced bins
-(7.5 % wide) in three buckets of consecutive values (:data:`HIST_LEN`), not as the values
-themselves: mostly zeros and small integers, a few hundred bytes once compressed instead
-of 24 kB. The quantile ``u``, the median excess over it and the recurrence counts are
+(7.5 % wide) in buckets of consecutive values (:data:`HIST_LEN`), not as the values
+themselves: mostly zeros and small integers, about a kilobyte once compressed instead of
+24 kB. The quantile ``u``, the median excess over it and the recurrence counts are
 read off the histogram, interpolated within a bin (uniform in log). The fit is refreshed
 every ``refit_every`` learned values, so the result depends only on the number and order
 of learned values (causal and deterministic).
@@ -56,15 +56,17 @@ _PER_DECADE = 32
 _DECADES = 8
 N_BINS = 2 + _PER_DECADE * _DECADES
 """Bins: [0, 1e-3), 256 log-spaced ones up to 1e5 (ratio 1.075), and one above."""
-_BUCKETS = 3
+_BUCKETS = 7
 HIST_LEN = (1 + _BUCKETS) * N_BINS
 """A histogram row: the counts at the last fit from the bin of ``u`` up (the recurrence
 bound reads the fitted history, as the fitted tail does: values of an incident in
-progress do not make themselves normal before the next fit), then three buckets of
-``history / 3`` consecutive values each. The window is the buckets together; the oldest
-is cleared when the newest is full, so the window holds the last 2/3 to all of
-``history`` values and an old transient leaves it as it would leave a ring buffer (an
-exponentially decayed or thinned histogram lets huge start-up values linger)."""
+progress do not make themselves normal before the next fit), then seven buckets of
+``history / 6`` consecutive values each. The window is the buckets together; the oldest
+is cleared when the newest starts, so the window holds the last ``history`` values plus
+up to a sixth more, and an old value leaves it at most that much later than it would
+leave a ring buffer. (A decayed or thinned histogram lets huge start-up values linger
+much longer, and a window shorter than ``history`` forgets normal behaviour too early:
+both cost detection quality.)"""
 
 # Parameter row layout (float64).
 _N, _U, _BASE, _INV_BETA, _TOTAL = 0, 1, 2, 3, 4
@@ -85,7 +87,7 @@ def new_tail_params(
     par = np.zeros(N_TAIL_PARAMS, dtype=np.float64)
     par[_U] = math.inf
     par[_BASE] = -math.log10(tail_fraction)
-    par[_BUCKET_SIZE] = max(history // _BUCKETS, 1)
+    par[_BUCKET_SIZE] = max(history // (_BUCKETS - 1), 1)
     par[_REFIT_EVERY] = refit_every
     par[_TAIL_FRACTION] = tail_fraction
     par[_MIN_HISTORY] = min_history
