@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -48,25 +47,20 @@ class SurpriseDetector:
         """(samples, metrics) values in column order, NaN where missing; registers new
         metrics (rows of their own, empty until they learn)."""
         columns = self.columns
-        rows = []
-        for x in samples:
-            row = [math.nan] * len(columns)
-            for name, v in x.items():
-                if name == TIME_KEY:
-                    continue
-                col = columns.get(name)
-                if col is None:
-                    col = columns[name] = len(columns)
-                    row.append(math.nan)
-                row[col] = v
-            rows.append(row)
+        known = columns.keys()
+        batch = list(samples)
+        for x in batch:
+            if not x.keys() <= known:  # rare: a metric seen for the first time
+                for name in x:
+                    if name != TIME_KEY and name not in columns:
+                        columns[name] = len(columns)
         width = len(columns)
         if width > self.state.metrics:
             self.state.add_metrics(width - self.state.metrics)
-        out = np.full((len(rows), width), np.nan)
-        for i, row in enumerate(rows):
-            out[i, : len(row)] = row
-        return out
+        names = list(columns)
+        # None (missing) becomes NaN in a float array; TIME_KEY is never a column.
+        rows = [[x.get(name) for name in names] for x in batch]
+        return np.array(rows, dtype=np.float64).reshape(len(batch), width)
 
     def step_many(self, ts: np.ndarray, values: np.ndarray) -> BatchReadings:
         """Judge then learn a batch from :meth:`matrix` (one kernel call)."""

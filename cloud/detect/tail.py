@@ -162,12 +162,11 @@ def _refit(hist: np.ndarray, par: np.ndarray) -> None:
 @numba.njit(cache=True)
 def _add(hist: np.ndarray, par: np.ndarray, value: float) -> None:
     """Count one value in the newest bucket (clearing the oldest when a bucket is full)."""
-    size = par[_BUCKET_SIZE]
-    n = par[_N]
-    full = math.floor(n / size)
-    newest = int(full % _BUCKETS)
-    offset = (1 + newest) * N_BINS
-    if n > 0.0 and n == full * size:  # the newest bucket starts afresh
+    size = int(par[_BUCKET_SIZE])
+    n = int(par[_N])
+    full = n // size
+    offset = (1 + full % _BUCKETS) * N_BINS
+    if n > 0 and n == full * size:  # the newest bucket starts afresh
         for b in range(N_BINS):
             hist[offset + b] = 0.0
     hist[offset + _bin_of(value)] += 1.0
@@ -178,9 +177,9 @@ def _add(hist: np.ndarray, par: np.ndarray, value: float) -> None:
 def tail_learn(hist: np.ndarray, par: np.ndarray, value: float) -> None:
     """Add one value to the history; refit the tail on schedule."""
     _add(hist, par, value)
-    n = par[_N]
-    min_history = par[_MIN_HISTORY]
-    if n >= min_history and (n == min_history or n % par[_REFIT_EVERY] == 0.0):
+    n = int(par[_N])
+    min_history = int(par[_MIN_HISTORY])
+    if n >= min_history and (n == min_history or n % int(par[_REFIT_EVERY]) == 0):
         _refit(hist, par)
 
 
