@@ -66,10 +66,13 @@ class SurpriseDetector:
         """Judge then learn a batch from :meth:`matrix` (one kernel call)."""
         return self.state.run(ts, values, judge=True, learn=True)
 
-    def readings(self, out: BatchReadings, i: int) -> list[tuple[str, MetricReading]]:
-        """Sample ``i``'s readings by metric, in column order."""
-        row = out.surprise[i]
-        return [(name, out.reading(i, m)) for name, m in self.columns.items() if row[m] == row[m]]
+    def readings(
+        self, out: BatchReadings, i: int, at_least: float = 0.0
+    ) -> list[tuple[str, MetricReading]]:
+        """Sample ``i``'s readings by metric, in column order (those with a surprise of
+        at least ``at_least``)."""
+        row = out.surprise[i].tolist()
+        return [(name, out.reading(i, m)) for name, m in self.columns.items() if row[m] >= at_least]
 
     # -- one sample at a time ----------------------------------------------------------
     def _one(self, x: Mapping[str, float], *, judge: bool, learn: bool) -> BatchReadings:

@@ -151,7 +151,8 @@ class StreamMonitor:
             emitted, is_anomaly, alerted = decide(surprise, pca_surprise)
             contributions: tuple[Contribution, ...] = ()
             if is_anomaly:
-                readings = univariate.readings(out, i) if out is not None else []
+                floor = self.config.policy.release
+                readings = univariate.readings(out, i, floor) if out is not None else []
                 contributions = self._explain(readings, pca_parts)
             assessments.append(
                 Assessment(
