@@ -128,7 +128,7 @@ def _features(
 
 @numba.njit(cache=True)
 def _judge(
-    prof: np.ndarray, tpar: np.ndarray, hist: np.ndarray, feats: np.ndarray
+    prof: np.ndarray, tpar: np.ndarray, tails: np.ndarray, feats: np.ndarray
 ) -> tuple[float, int]:
     """(surprise, view index) over the views allowed to judge, Bonferroni-corrected."""
     best, best_view, views = 0.0, 0, 0
@@ -137,7 +137,7 @@ def _judge(
             continue  # seasonal views judge only while the stream is periodic
         views += 1
         f = feats[k]
-        s = tail_surprise(hist[k], tpar[k], f) if f == f else 0.0
+        s = tail_surprise(tails[k], tpar[k], f) if f == f else 0.0
         if s > best:
             best, best_view = s, k
     # Multiple testing: the largest of ``views`` surprises is less rare than any one of
@@ -244,7 +244,7 @@ def _learn(
     prof: np.ndarray,
     bins: np.ndarray,
     tpar: np.ndarray,
-    hist: np.ndarray,
+    tails: np.ndarray,
     t: float,
     v: float,
     feats: np.ndarray,
@@ -254,7 +254,7 @@ def _learn(
         for k in range(N_VIEWS):
             f = feats[k]
             if f == f:  # a view that cannot judge yet (NaN) must not teach it
-                tail_learn(hist[k], tpar[k], f)
+                tail_learn(tails[k], tpar[k], f)
     _push_recent(cfg, p, recent, z_best)
     _learn_level(cfg, p, v)
     _learn_seasonal(cfg, p, prof, bins, t, v)
@@ -268,7 +268,7 @@ def run_batch(
     prof: np.ndarray,
     bins: np.ndarray,
     tpar: np.ndarray,
-    hist: np.ndarray,
+    tails: np.ndarray,
     ts: np.ndarray,
     values: np.ndarray,
     judge: bool,
@@ -297,10 +297,10 @@ def run_batch(
             p = params[m]
             z_best = _features(cfg, p, recent[m], prof[m], bins[m], t, v, feats)
             if judge and p[N] >= warmup:
-                s, k = _judge(prof[m], tpar[m], hist[m], feats)
+                s, k = _judge(prof[m], tpar[m], tails[m], feats)
                 surprise[i, m] = s
                 z[i, m] = z_best
                 view[i, m] = k
                 baseline[i, m] = p[LEVEL]
             if learn:
-                _learn(cfg, p, recent[m], prof[m], bins[m], tpar[m], hist[m], t, v, feats, z_best)
+                _learn(cfg, p, recent[m], prof[m], bins[m], tpar[m], tails[m], t, v, feats, z_best)

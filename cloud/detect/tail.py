@@ -9,17 +9,24 @@ The tail above the ``1 - tail_fraction`` quantile is modelled as exponential (th
 peaks-over-threshold idea with a shape parameter of 0): it extrapolates beyond the largest
 value seen, which an empirical quantile cannot do with a few hundred samples. The fit is
 bounded by recurrence (a value exceeded ≥ 10 times in the history is at most as rare as
-that count says: recurring spikes are normal for that stream).
+that count says: recurring spikes are normal for that stream) and refreshed every
+``refit_every`` learned values from the last ``history`` values, so the result depends
+only on the number and order of learned values (causal and deterministic).
 
-State is compact: the history is kept as counts over :data:`N_BINS` log-spaced bins
-(7.5 % wide) in buckets of consecutive values (:data:`HIST_LEN`), not as the values
-themselves: mostly zeros and small integers, about a kilobyte once compressed instead of
-24 kB. The quantile ``u``, the median excess over it and the recurrence counts are
-read off the histogram, interpolated within a bin (uniform in log). The fit is refreshed
-every ``refit_every`` learned values, so the result depends only on the number and order
-of learned values (causal and deterministic).
+Exact, and compact: the fit needs only the largest ``n_tail + 1`` values of the window
+(``n_tail`` about ``tail_fraction`` of it), never the rest. The history is kept as a ring
+of buckets of ``s`` consecutive values (``s`` divides both ``history`` and
+``refit_every``, so at every scheduled refit the buckets hold exactly the last
+``history`` values, as a ring buffer would). Each bucket keeps only those of its values
+that can still be among the ``keep`` largest of some future window: at every refit,
+walking from the newest bucket to the oldest, a value is dropped once ``keep`` values at
+least as large are kept in its own bucket or newer ones (those stay in the window at
+least as long as it does, so it can never rank high enough again). ``u``, the median
+excess and the recurrence counts are therefore exactly those of the window's values
+(float64, as learned), while a stationary feature keeps a few hundred values instead of
+``history`` (the rest of a row is zeros, which a compressed checkpoint does not pay for).
 
-The arithmetic lives in the ``njit`` functions below, over one histogram row and one
+The arithmetic lives in the ``njit`` functions below, over one value row and one
 parameter row, so the per-stream kernel (:mod:`cloud.detect.kernel`) and the
 :class:`TailCalibrator` object used one at a time share one implementation.
 """
@@ -32,13 +39,13 @@ import numba
 import numpy as np
 
 __all__ = [
-    "HIST_LEN",
     "MAX_SURPRISE",
-    "N_BINS",
     "N_TAIL_PARAMS",
     "TailCalibrator",
     "new_tail_params",
     "tail_learn",
+    "tail_row_len",
+    "tail_seed",
     "tail_surprise",
 ]
 
@@ -49,29 +56,39 @@ _LN10 = math.log(10.0)
 _LN2 = math.log(2.0)
 _MIN_EXCEEDANCES = 25
 _MIN_RECURRENCES = 10
-_LOW = 1e-3
-"""Upper edge of the first bin, which holds [0, 1e-3) linearly: features are scaled to the
-stream's own deviations, so anything this small is "nothing"."""
-_PER_DECADE = 32
-_DECADES = 8
-N_BINS = 2 + _PER_DECADE * _DECADES
-"""Bins: [0, 1e-3), 256 log-spaced ones up to 1e5 (ratio 1.075), and one above."""
-_BUCKETS = 7
-HIST_LEN = (1 + _BUCKETS) * N_BINS
-"""A histogram row: the counts at the last fit from the bin of ``u`` up (the recurrence
-bound reads the fitted history, as the fitted tail does: values of an incident in
-progress do not make themselves normal before the next fit), then seven buckets of
-``history / 6`` consecutive values each. The window is the buckets together; the oldest
-is cleared when the newest starts, so the window holds the last ``history`` values plus
-up to a sixth more, and an old value leaves it at most that much later than it would
-leave a ring buffer. (A decayed or thinned histogram lets huge start-up values linger
-much longer, and a window shorter than ``history`` forgets normal behaviour too early:
-both cost detection quality.)"""
 
 # Parameter row layout (float64).
 _N, _U, _BASE, _INV_BETA, _TOTAL = 0, 1, 2, 3, 4
 _BUCKET_SIZE, _REFIT_EVERY, _TAIL_FRACTION, _MIN_HISTORY, _MIN_SCALE = 5, 6, 7, 8, 9
-N_TAIL_PARAMS = 10
+_KEEP, _BUCKETS, _N_TOP = 10, 11, 12
+N_TAIL_PARAMS = 13
+"""A value row (float64) is: the fitted top values (ascending, ``keep`` slots, the first
+``par[_N_TOP]`` used: the recurrence bound reads the fitted history, as the fitted tail
+does, so values of an incident in progress do not make themselves normal before the next
+fit), then one kept-value count per bucket, then the buckets (``s`` slots each, the
+first ``count`` used)."""
+
+
+def _keep(history: int, tail_fraction: float) -> int:
+    """Largest ``n_tail + 1`` any window of at most ``history`` values needs."""
+    return max(int(history * tail_fraction), min(_MIN_EXCEEDANCES, history // 5), 1) + 1
+
+
+def _layout(history: int, refit_every: int, tail_fraction: float) -> tuple[int, int, int]:
+    """(keep, bucket size, buckets): the bucket size divides ``history`` and
+    ``refit_every`` and is at most ``keep`` (a bucket being filled keeps every value)."""
+    if history < 1 or refit_every < 1:
+        raise ValueError("history and refit_every must be positive")
+    keep = _keep(history, tail_fraction)
+    g = math.gcd(history, refit_every)
+    size = max(d for d in range(1, min(g, keep) + 1) if g % d == 0)
+    return keep, size, history // size
+
+
+def tail_row_len(history: int = 3000, refit_every: int = 50, tail_fraction: float = 0.05) -> int:
+    """Length of a value row for these settings."""
+    keep, _, buckets = _layout(history, refit_every, tail_fraction)
+    return keep + buckets + history
 
 
 def new_tail_params(
@@ -84,116 +101,136 @@ def new_tail_params(
     """A parameter row for an empty calibrator (what the kernel's state is made of)."""
     if not 0.0 < tail_fraction < 1.0:
         raise ValueError("tail_fraction must be in (0, 1)")
+    keep, size, buckets = _layout(history, refit_every, tail_fraction)
     par = np.zeros(N_TAIL_PARAMS, dtype=np.float64)
     par[_U] = math.inf
     par[_BASE] = -math.log10(tail_fraction)
-    par[_BUCKET_SIZE] = max(history // (_BUCKETS - 1), 1)
+    par[_BUCKET_SIZE] = size
     par[_REFIT_EVERY] = refit_every
     par[_TAIL_FRACTION] = tail_fraction
     par[_MIN_HISTORY] = min_history
     par[_MIN_SCALE] = min_scale
+    par[_KEEP] = keep
+    par[_BUCKETS] = buckets
     return par
 
 
 @numba.njit(cache=True)
-def _bin_of(value: float) -> int:
-    if not value >= _LOW:
-        return 0
-    if value >= _LOW * 10.0**_DECADES:
-        return N_BINS - 1
-    b = 1 + int(math.log10(value / _LOW) * _PER_DECADE)
-    return b if b < N_BINS - 1 else N_BINS - 1
-
-
-@numba.njit(cache=True)
-def _share_above(value: float, b: int) -> float:
-    """Share of bin ``b``'s mass above ``value`` (uniform in log within a bin)."""
-    if b == 0:
-        return 1.0 - value / _LOW
-    if b == N_BINS - 1:
-        return 1.0
-    position = math.log10(value / _LOW) * _PER_DECADE - (b - 1)
-    return 1.0 - min(max(position, 0.0), 1.0)
-
-
-@numba.njit(cache=True)
-def _value_above_mass(hist: np.ndarray, mass: float) -> float:
-    """The value with ``mass`` (counts) above it, interpolated in its bin."""
-    above = 0.0
-    for b in range(N_BINS - 1, -1, -1):
-        h = float(hist[b])
-        if h > 0.0 and above + h >= mass:
-            from_top = (mass - above) / h  # share of this bin's mass above the value
-            if b == 0:
-                return _LOW * (1.0 - from_top)
-            lower = _LOW * 10.0 ** ((b - 1) / _PER_DECADE)
-            return float(lower * 10.0 ** ((1.0 - from_top) / _PER_DECADE))
-        above += h
-    return 0.0
-
-
-@numba.njit(cache=True)
-def _refit(hist: np.ndarray, par: np.ndarray) -> None:
-    window = np.zeros(N_BINS, dtype=np.float64)
-    for j in range(_BUCKETS):
-        offset = (1 + j) * N_BINS
-        for b in range(N_BINS):
-            window[b] += float(hist[offset + b])
-    total = window.sum()
-    if total <= 0.0:
-        return
-    n_tail = max(int(total * par[_TAIL_FRACTION]), min(_MIN_EXCEEDANCES, int(total) // 5), 1)
-    u = _value_above_mass(window, float(n_tail))
+def _fit(row: np.ndarray, par: np.ndarray, merged: np.ndarray, total: int) -> None:
+    """Fit the tail of a window of ``total`` values whose largest are ``merged``
+    (descending, at least ``n_tail + 1`` of them)."""
+    keep = int(par[_KEEP])
+    n_tail = max(int(total * par[_TAIL_FRACTION]), min(_MIN_EXCEEDANCES, total // 5), 1)
+    n_tail = min(n_tail, total - 1)
+    u = merged[n_tail]
+    excess = np.empty(n_tail, dtype=np.float64)
+    for r in range(n_tail):
+        excess[r] = merged[r] - u
     # Median excess / ln 2 estimates the exponential scale robustly: a handful of absurd
     # values (start-up transients, earlier incidents) cannot flatten the tail.
-    beta = (_value_above_mass(window, 0.5 * n_tail) - u) / _LN2
+    beta = np.median(excess) / _LN2
     # A tail with no spread (constant feature) still needs a finite slope: any value
     # above it is then very surprising, which is the right answer for a stuck signal.
     floor = max(1e-6 * max(abs(u), 1e-3), par[_MIN_SCALE])
-    at_u = _bin_of(u)
-    for b in range(N_BINS):
-        hist[b] = window[b] if b >= at_u else 0.0
+    for r in range(n_tail):
+        row[r] = merged[n_tail - 1 - r]
+    row[n_tail:keep] = 0.0
+    par[_N_TOP] = n_tail
     par[_TOTAL] = total
     par[_U] = u
-    par[_BASE] = -math.log10(n_tail / total) if n_tail < total else 0.0
+    par[_BASE] = -math.log10(n_tail / total)
     par[_INV_BETA] = 1.0 / (max(beta, floor) * _LN10)
 
 
 @numba.njit(cache=True)
-def _add(hist: np.ndarray, par: np.ndarray, value: float) -> None:
-    """Count one value in the newest bucket (clearing the oldest when a bucket is full)."""
-    size = int(par[_BUCKET_SIZE])
+def _refit(row: np.ndarray, par: np.ndarray) -> None:
     n = int(par[_N])
-    full = n // size
-    offset = (1 + full % _BUCKETS) * N_BINS
-    if n > 0 and n == full * size:  # the newest bucket starts afresh
-        for b in range(N_BINS):
-            hist[offset + b] = 0.0
-    hist[offset + _bin_of(value)] += 1.0
+    size = int(par[_BUCKET_SIZE])
+    buckets = int(par[_BUCKETS])
+    keep = int(par[_KEEP])
+    newest = (n - 1) // size
+    present = min(newest + 1, buckets)
+    total = n if newest < buckets else (buckets - 1) * size + (n - newest * size)
+    if total < 2:
+        return
+    # Newest bucket to oldest: ``merged`` holds the largest values seen so far (descending)
+    # and each bucket keeps only those of its values that made it in.
+    merged = np.empty(keep, dtype=np.float64)
+    scratch = np.empty(keep, dtype=np.float64)
+    m = 0
+    for back in range(present):
+        b = (newest - back) % buckets
+        start = keep + buckets + b * size
+        count = int(row[keep + b])
+        values = row[start : start + count]
+        values.sort()  # ascending; a bucket being filled is unsorted
+        i, j, out = 0, count - 1, 0  # i into merged (desc), j into values (asc, from top)
+        while out < keep and (i < m or j >= 0):
+            if j < 0 or (i < m and merged[i] >= values[j]):
+                scratch[out] = merged[i]
+                i += 1
+            else:
+                scratch[out] = values[j]
+                j -= 1
+            out += 1
+        kept = count - 1 - j  # the bucket's largest ``kept`` values are in the merge
+        if kept < count:
+            row[start : start + kept] = values[count - kept : count].copy()
+            row[start + kept : start + count] = 0.0
+            row[keep + b] = kept
+        merged[:out] = scratch[:out]
+        m = out
+    _fit(row, par, merged, total)
+
+
+@numba.njit(cache=True)
+def _add(row: np.ndarray, par: np.ndarray, value: float) -> None:
+    """Append one value to the newest bucket (emptying the oldest when a bucket starts)."""
+    size = int(par[_BUCKET_SIZE])
+    buckets = int(par[_BUCKETS])
+    keep = int(par[_KEEP])
+    n = int(par[_N])
+    b = (n // size) % buckets
+    start = keep + buckets + b * size
+    if n % size == 0:  # a new bucket takes the oldest one's place
+        row[start : start + size] = 0.0
+        row[keep + b] = 0.0
+    count = int(row[keep + b])
+    row[start + count] = value
+    row[keep + b] = count + 1
     par[_N] = n + 1.0
 
 
 @numba.njit(cache=True)
-def tail_learn(hist: np.ndarray, par: np.ndarray, value: float) -> None:
+def tail_learn(row: np.ndarray, par: np.ndarray, value: float) -> None:
     """Add one value to the history; refit the tail on schedule."""
-    _add(hist, par, value)
+    _add(row, par, value)
     n = int(par[_N])
     min_history = int(par[_MIN_HISTORY])
     if n >= min_history and (n == min_history or n % int(par[_REFIT_EVERY]) == 0):
-        _refit(hist, par)
+        _refit(row, par)
 
 
 @numba.njit(cache=True)
-def tail_seed(hist: np.ndarray, par: np.ndarray, values: np.ndarray) -> None:
-    """Learn a calibration sample, then fit once."""
-    for v in values:
-        _add(hist, par, v)
-    if par[_N] >= 2:
-        _refit(hist, par)
+def tail_seed(row: np.ndarray, par: np.ndarray, values: np.ndarray) -> None:
+    """Learn a calibration sample, then fit once on its last values."""
+    history = int(par[_BUCKET_SIZE] * par[_BUCKETS])
+    early = max(values.shape[0] - history, 0)
+    for i in range(early):
+        tail_learn(row, par, values[i])
+    for i in range(early, values.shape[0]):
+        _add(row, par, values[i])
+    if early > 0 and int(par[_N]) % int(par[_BUCKET_SIZE]) != 0:
+        # The buckets hold fewer than ``history`` values here: fit on the last ``history``
+        # given (the next scheduled refit is exact again).
+        last = np.sort(values[early:])[::-1]
+        _fit(row, par, last[: int(par[_KEEP])].copy(), history)
+    elif par[_N] >= 2:
+        _refit(row, par)
 
 
 @numba.njit(cache=True)
-def tail_surprise(hist: np.ndarray, par: np.ndarray, value: float) -> float:
+def tail_surprise(row: np.ndarray, par: np.ndarray, value: float) -> float:
     """−log10 of the estimated probability of a value at least this large (pure)."""
     u = par[_U]
     if value != value:  # NaN: no evidence
@@ -204,10 +241,8 @@ def tail_surprise(hist: np.ndarray, par: np.ndarray, value: float) -> float:
             return 0.0
         return base * value / u if value > 0.0 else 0.0
     s = base + (value - u) * par[_INV_BETA]
-    at = _bin_of(value)
-    k = float(hist[at]) * _share_above(value, at)  # fitted values at least this large
-    for b in range(at + 1, N_BINS):
-        k += float(hist[b])
+    n_top = int(par[_N_TOP])
+    k = n_top - np.searchsorted(row[:n_top], value)  # fitted values at least this large
     if k >= _MIN_RECURRENCES:
         # Values this large already recur in the stream's own history: the observed
         # frequency bounds how rare they can be, whatever the fitted tail says.
@@ -225,7 +260,7 @@ class TailCalibrator:
     that calibrate a few features one value at a time (trends, PCA statistics).
     """
 
-    __slots__ = ("_hist", "_par")
+    __slots__ = ("_par", "_row")
 
     def __init__(
         self,
@@ -236,11 +271,11 @@ class TailCalibrator:
         min_scale: float = 0.0,
     ) -> None:
         self._par = new_tail_params(history, refit_every, tail_fraction, min_history, min_scale)
-        self._hist = np.zeros(HIST_LEN, dtype=np.float32)
+        self._row = np.zeros(tail_row_len(history, refit_every, tail_fraction))
 
     def seed(self, values: list[float]) -> None:
         """Learn a batch of values and fit at once (calibration from a warm-up sample)."""
-        tail_seed(self._hist, self._par, np.asarray(values, dtype=np.float64))
+        tail_seed(self._row, self._par, np.asarray(values, dtype=np.float64))
 
     @property
     def ready(self) -> bool:
@@ -249,8 +284,8 @@ class TailCalibrator:
 
     def surprise(self, value: float) -> float:
         """−log10 of the estimated probability of a value at least this large."""
-        return float(tail_surprise(self._hist, self._par, value))
+        return float(tail_surprise(self._row, self._par, value))
 
     def learn(self, value: float) -> None:
         """Add one value to the history; refit the tail on schedule."""
-        tail_learn(self._hist, self._par, value)
+        tail_learn(self._row, self._par, value)

@@ -28,7 +28,7 @@ import numpy as np
 
 from cloud.detect import kernel
 from cloud.detect.seasonal import MAX_BINS, N_PROFILE_PARAMS
-from cloud.detect.tail import HIST_LEN, N_TAIL_PARAMS, new_tail_params
+from cloud.detect.tail import N_TAIL_PARAMS, new_tail_params, tail_row_len
 
 __all__ = ["FEATURES", "BatchReadings", "MetricReading", "UnivariateConfig", "UnivariateState"]
 
@@ -90,11 +90,11 @@ class UnivariateState:
 
     Rows: metric scalars (level, scales, window sums, ...), the recent z window, two
     seasonal profiles (parameters and float32 bins) and five tail calibrations
-    (parameters and float32 histograms). Plain arrays, so a checkpoint carries them
+    (parameters and float64 rows of the values that can matter to the fit). Plain arrays, so a checkpoint carries them
     packed, and one kernel call updates them all.
     """
 
-    __slots__ = ("bins", "cfg", "hist", "params", "prof", "recent", "tail_template", "tpar")
+    __slots__ = ("bins", "cfg", "params", "prof", "recent", "tail_template", "tails", "tpar")
 
     def __init__(self, config: UnivariateConfig, warmup_samples: int) -> None:
         self.cfg = kernel.config_row(
@@ -118,7 +118,7 @@ class UnivariateState:
             for floor in _MIN_TAIL_SCALE
         ]
         self.tpar = np.zeros((0, kernel.N_VIEWS, N_TAIL_PARAMS), dtype=np.float64)
-        self.hist = np.zeros((0, kernel.N_VIEWS, HIST_LEN), dtype=np.float32)
+        self.tails = np.zeros((0, kernel.N_VIEWS, tail_row_len(config.history, config.refit_every)))
         self.tail_template = np.stack(tails)[np.newaxis]
 
     @property
@@ -138,9 +138,8 @@ class UnivariateState:
             [self.bins, np.full((count, 2, MAX_BINS), np.nan, dtype=np.float32)]
         )
         self.tpar = np.concatenate([self.tpar, np.repeat(self.tail_template, count, axis=0)])
-        self.hist = np.concatenate(
-            [self.hist, np.zeros((count, kernel.N_VIEWS, HIST_LEN), dtype=np.float32)]
-        )
+        length = self.tails.shape[2]
+        self.tails = np.concatenate([self.tails, np.zeros((count, kernel.N_VIEWS, length))])
 
     def samples_seen(self, m: int) -> int:
         """How many values metric row ``m`` has learned."""
@@ -159,7 +158,7 @@ class UnivariateState:
             self.prof,
             self.bins,
             self.tpar,
-            self.hist,
+            self.tails,
             ts,
             values,
             judge,

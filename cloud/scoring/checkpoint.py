@@ -40,8 +40,8 @@ from cloud.diagnosis.normal_range import NormalRange
 from cloud.diagnosis.patterns import CounterTracker, RepeatTracker, SpikeTracker, TrendTracker
 from cloud.incidents.tracker import Finding, TrackerState
 
-VERSION = 3
-LAYOUT_DIGEST = "e26a60ce73dd52b9"
+VERSION = 4
+LAYOUT_DIGEST = "dfb86c13b849a87c"
 """sha256 of :func:`layout` for a warmed-up diagnoser; see tests/cloud/scoring."""
 
 ALLOWED: dict[str, type] = {
