@@ -90,8 +90,8 @@ class UnivariateState:
 
     Rows: metric scalars (level, scales, window sums, ...), the recent z window, two
     seasonal profiles (parameters and float32 bins) and five tail calibrations
-    (parameters and float64 rows of the values that can matter to the fit). Plain arrays, so a checkpoint carries them
-    packed, and one kernel call updates them all.
+    (parameters and float64 rows of the values that can still matter to a fit). Plain
+    arrays, so a checkpoint carries them packed, and one kernel call updates them all.
     """
 
     __slots__ = ("bins", "cfg", "params", "prof", "recent", "tail_template", "tails", "tpar")
