@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from cloud.detect.base import TIME_KEY
 from cloud.detect.decide import AlertPolicy, AlertState
 from cloud.detect.detectors import SurpriseDetector
@@ -108,35 +110,63 @@ class StreamMonitor:
         numbers); a timestamp may step back (clock corrections) and is then only used for
         seasonal phase. Raises InvalidSample for a non-finite timestamp.
         """
-        if not ts - ts == 0.0:
-            raise InvalidSample(f"timestamp {ts!r} is not a finite number of seconds")
-        if self.metrics is None:
-            self.metrics = tuple(k for k in metrics if k != TIME_KEY)
-            self._init_pca(self.metrics)
-        x = dict(metrics)
-        x[TIME_KEY] = ts
-        readings = self.univariate.step(x) if self.config.univariate else []
-        surprise = 0.0
-        for _, r in readings:
-            if r.surprise > surprise:
-                surprise = r.surprise
-        pca_parts = self.pca.step(x) if self.pca is not None else (0.0, 0.0)
-        pca_surprise = max(pca_parts)
-        surprise = max(surprise, pca_surprise)
-        self.last_ts = ts
-        self.samples += 1
-        emitted, is_anomaly, alerted = self.decision.step(surprise, pca_surprise)
-        contributions: tuple[Contribution, ...] = ()
-        if is_anomaly:
-            contributions = self._explain(readings, pca_parts)
-        return Assessment(
-            ts, min(emitted / MAX_SURPRISE, 1.0), is_anomaly, alerted, surprise, contributions
-        )
+        return self.update_many([(ts, metrics)])[0]
 
     def update_many(self, samples: Iterable[tuple[float, Mapping[str, float]]]) -> list[Assessment]:
-        """Batch form of :meth:`update` (same results as calling it per sample)."""
-        update = self.update
-        return [update(ts, m) for ts, m in samples]
+        """Judge then learn a run of samples in order: the same assessments as calling
+        :meth:`update` for each, with one kernel call for every metric of the batch.
+
+        Raises InvalidSample, before learning any of them, if a timestamp is not finite.
+        """
+        batch = list(samples)
+        for ts, _ in batch:
+            if not ts - ts == 0.0:
+                raise InvalidSample(f"timestamp {ts!r} is not a finite number of seconds")
+        if not batch:
+            return []
+        if self.metrics is None:
+            self.metrics = tuple(k for k in batch[0][1] if k != TIME_KEY)
+            self._init_pca(self.metrics)
+        times = np.array([float(ts) for ts, _ in batch])
+        univariate = self.univariate
+        out = None
+        if self.config.univariate:
+            values = univariate.matrix(m for _, m in batch)
+            out = univariate.step_many(times, values)
+            best = np.fmax.reduce(out.surprise, axis=1, initial=0.0).tolist()
+        else:
+            best = [0.0] * len(batch)
+        pca = self.pca
+        decide = self.decision.step
+        assessments = []
+        for i, (ts, metrics) in enumerate(batch):
+            surprise = best[i]
+            pca_parts = (0.0, 0.0)
+            if pca is not None:
+                x = dict(metrics)
+                x[TIME_KEY] = ts
+                pca_parts = pca.step(x)
+            pca_surprise = max(pca_parts)
+            surprise = max(surprise, pca_surprise)
+            emitted, is_anomaly, alerted = decide(surprise, pca_surprise)
+            contributions: tuple[Contribution, ...] = ()
+            if is_anomaly:
+                floor = self.config.policy.release
+                readings = univariate.readings(out, i, floor) if out is not None else []
+                contributions = self._explain(readings, pca_parts)
+            assessments.append(
+                Assessment(
+                    ts,
+                    min(emitted / MAX_SURPRISE, 1.0),
+                    is_anomaly,
+                    alerted,
+                    surprise,
+                    contributions,
+                )
+            )
+        self.last_ts = batch[-1][0]
+        self.samples += len(batch)
+        return assessments
 
     def _explain(
         self, readings: list[tuple[str, MetricReading]], pca_parts: tuple[float, float]

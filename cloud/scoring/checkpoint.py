@@ -33,16 +33,15 @@ import numpy as np
 from cloud.detect.decide import AlertPolicy, AlertState
 from cloud.detect.detectors import SurpriseDetector
 from cloud.detect.monitor import MonitorConfig, StreamMonitor
-from cloud.detect.seasonal import SeasonalProfile
 from cloud.detect.tail import TailCalibrator
-from cloud.detect.univariate import MetricModel, UnivariateConfig
+from cloud.detect.univariate import UnivariateConfig, UnivariateState
 from cloud.diagnosis.diagnoser import DeviceDiagnoser
 from cloud.diagnosis.normal_range import NormalRange
 from cloud.diagnosis.patterns import CounterTracker, RepeatTracker, SpikeTracker, TrendTracker
 from cloud.incidents.tracker import Finding, TrackerState
 
-VERSION = 2
-LAYOUT_DIGEST = "fe7f264b825a9d83"
+VERSION = 4
+LAYOUT_DIGEST = "dfb86c13b849a87c"
 """sha256 of :func:`layout` for a warmed-up diagnoser; see tests/cloud/scoring."""
 
 ALLOWED: dict[str, type] = {
@@ -53,10 +52,9 @@ ALLOWED: dict[str, type] = {
         SurpriseDetector,
         MonitorConfig,
         StreamMonitor,
-        SeasonalProfile,
         TailCalibrator,
-        MetricModel,
         UnivariateConfig,
+        UnivariateState,
         DeviceDiagnoser,
         NormalRange,
         CounterTracker,

@@ -104,3 +104,27 @@ def test_update_many_equals_update() -> None:
     expected = [one.update(float(t[i]), {"v": float(values[i])}) for i in range(500)]
     got = many.update_many((float(t[i]), {"v": float(values[i])}) for i in range(500))
     assert got == expected
+
+
+def test_batches_of_any_size_equal_one_sample_at_a_time() -> None:
+    """One kernel call per batch changes nothing: missing values, a metric that first
+    appears late and batch boundaries anywhere give the same assessments."""
+    n = 900
+    t = timestamps(n)
+    a, b = with_step(n, at=700), with_spike(n, at=750, seed=3)
+    samples = []
+    for i in range(n):
+        x = {"a": float(a[i]) if i % 17 else math.nan}
+        if i >= 300:  # first seen late: warms up on its own
+            x["b"] = float(b[i])
+        samples.append((float(t[i]), x))
+    config = MonitorConfig(multivariate=False)
+    one = StreamMonitor(config=config)
+    expected = [one.update(ts, x) for ts, x in samples]
+    many = StreamMonitor(config=config)
+    got, start = [], 0
+    for size in [1, 7, 150, 3, 400, 339]:
+        got += many.update_many(samples[start : start + size])
+        start += size
+    assert got == expected
+    assert any(r.alerted for r in expected[700:])
