@@ -18,6 +18,7 @@ Pure and causal: it sees one device's samples in order and nothing else.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Mapping, Sequence
@@ -180,7 +181,7 @@ class DeviceDiagnoser:
                 "normal_low": _round(low),
                 "normal_high": _round(high),
             }
-            annotated[signature] = Finding(finding.signature, finding.score, explanation)
+            annotated[signature] = dataclasses.replace(finding, explanation=explanation)
         return annotated
 
     def _views(self, metrics: Mapping[str, float]) -> dict[str, float]:
@@ -229,7 +230,12 @@ class DeviceDiagnoser:
                 evidence = {"detector": "repeat", "metric": metric, "value": value}
                 _keep(
                     findings,
-                    Finding(f"sensor-stuck/{metric}", stuck, {**evidence, "repeats": repeats.run}),
+                    Finding(
+                        f"sensor-stuck/{metric}",
+                        stuck,
+                        {**evidence, "repeats": repeats.run},
+                        persisted=repeats.run + 1,
+                    ),
                 )
             if spikes > 0:
                 explained.add(metric)
@@ -240,7 +246,8 @@ class DeviceDiagnoser:
                     "value": value if peak is None else peak,
                     "spikes": self._spikes[metric].recent_count,
                 }
-                _keep(findings, Finding(f"spike/{metric}", spikes, evidence))
+                span = self._spikes[metric].evidence_span
+                _keep(findings, Finding(f"spike/{metric}", spikes, evidence, persisted=span))
             if counter is False and metric in self._trend_metrics and metric not in explained:
                 trend = self._trends[metric].update(views[metric])
                 name = self.profile.trends.get((metric, "high" if trend > 0 else "low"))
