@@ -41,7 +41,9 @@ from cloud.diagnosis.normal_range import NormalRange
 from cloud.diagnosis.patterns import CounterTracker, RepeatTracker, SpikeTracker, TrendTracker
 from cloud.incidents.tracker import Finding, TrackerState
 
-VERSION = 2
+VERSION = 3
+"""3: Finding.persisted (tracker states); RepeatTracker.p_repeat now counts a run once
+it has ended, so a v2 estimate would mean something else."""
 LAYOUT_DIGEST = "fe7f264b825a9d83"
 """sha256 of :func:`layout` for a warmed-up diagnoser; see tests/cloud/scoring."""
 
