@@ -7,7 +7,10 @@ Layers, strongest evidence first:
    trend, and a link that keeps dropping (``connectivity/flapping``);
 3. learned detectors: the device's own streaming baselines (the detector ``aftercare
    detect`` runs) and, once trained, the fleet model of the device's product model, which
-   knows how its metrics move together.
+   knows how its metrics move together. A baseline deviation counts only where the fleet
+   model, when there is one, finds the sample at least unusual: a device's first day
+   holds its rarer states (a 32 A charge, a cold snap, a holiday set-back) too seldom for
+   its baselines, while many devices' history holds them all.
 
 A deviant metric and its direction are named through the profile (a hot compressor is
 ``overheat/compressor``, falling free memory ``memory-leak/firmware``); a steady trend
@@ -18,6 +21,7 @@ Pure and causal: it sees one device's samples in order and nothing else.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Mapping, Sequence
@@ -145,9 +149,15 @@ class DeviceDiagnoser:
             if ts - self._first_ts < LEARNING_PERIOD_S:
                 results.append(self._with_normal_ranges(finite, findings, assessment))
                 continue
-            self._baselines(assessment, explained, findings, finite)
+            tail = 0.0 if fleet_scores is None else 1.0 - float(fleet_scores.score[index])
+            if tail > 10.0**-self.monitor.config.policy.release:
+                # The fleet finds this sample ordinary: the device's own baselines
+                # deviate because it is in a state its short history holds rarely (a
+                # charging session, a cold snap), not because something broke.
+                self._streaks.pop("baseline", None)
+            else:
+                self._baselines(assessment, explained, findings, finite)
             if model is not None and fleet_scores is not None:
-                tail = 1.0 - float(fleet_scores.score[index])
                 if tail <= 10.0**-self._alert_surprise:
                     self._fleet(model, finite, explained, findings)
                 else:
@@ -180,7 +190,7 @@ class DeviceDiagnoser:
                 "normal_low": _round(low),
                 "normal_high": _round(high),
             }
-            annotated[signature] = Finding(finding.signature, finding.score, explanation)
+            annotated[signature] = dataclasses.replace(finding, explanation=explanation)
         return annotated
 
     def _views(self, metrics: Mapping[str, float]) -> dict[str, float]:
@@ -229,7 +239,12 @@ class DeviceDiagnoser:
                 evidence = {"detector": "repeat", "metric": metric, "value": value}
                 _keep(
                     findings,
-                    Finding(f"sensor-stuck/{metric}", stuck, {**evidence, "repeats": repeats.run}),
+                    Finding(
+                        f"sensor-stuck/{metric}",
+                        stuck,
+                        {**evidence, "repeats": repeats.run},
+                        persisted=repeats.run + 1,
+                    ),
                 )
             if spikes > 0:
                 explained.add(metric)
@@ -240,7 +255,8 @@ class DeviceDiagnoser:
                     "value": value if peak is None else peak,
                     "spikes": self._spikes[metric].recent_count,
                 }
-                _keep(findings, Finding(f"spike/{metric}", spikes, evidence))
+                span = self._spikes[metric].evidence_span
+                _keep(findings, Finding(f"spike/{metric}", spikes, evidence, persisted=span))
             if counter is False and metric in self._trend_metrics and metric not in explained:
                 trend = self._trends[metric].update(views[metric])
                 name = self.profile.trends.get((metric, "high" if trend > 0 else "low"))

@@ -58,9 +58,13 @@ class RepeatTracker:
         return self._continued / self._repeats if self._repeats >= 20 else 0.0
 
     def min_run(self) -> int:
-        """Run length that chance alone produces with probability below CHANCE_RUN."""
+        """Run length that chance alone produces with probability below CHANCE_RUN.
+
+        No floor beyond the chance bound itself: a stream that never repeats (a noisy
+        float) is suspect after two repeats (p <= 1e-3 each), and a floor of four would
+        only add delay to evidence already rarer than the bound."""
         p = min(max(self.p_repeat, self.p_continue, 1e-3), 0.999)
-        return max(4, math.ceil(math.log(CHANCE_RUN) / math.log(p)))
+        return max(1, math.ceil(math.log(CHANCE_RUN) / math.log(p)))
 
     def update(self, value: float) -> float:
         repeated = self._last is not None and value == self._last
@@ -69,6 +73,7 @@ class RepeatTracker:
             self._continued = self._continued * decay + (self.run - 1)
             self._repeats = self._repeats * decay + self.run
             self._remember_resting(self._last)
+            self._learn(repeated=True)  # the run's first repeat, counted once it is over
         self.run = self.run + 1 if repeated else 0
         self._last = value
         self._seen += 1
@@ -76,18 +81,25 @@ class RepeatTracker:
             value == self.low and self._low_at < self.run_start
         )
         resting = clamped or value == 0.0 or value in self._resting
-        long_run = self.run >= 4 and self.run >= self.min_run()
+        long_run = self.run >= 1 and self.run >= self.min_run()
         if self.samples >= WARMUP_SAMPLES and long_run and not resting:
             return min(1.0, self.run / (2 * self.min_run()))
         if value > self.high:
             self.high, self._high_at = value, self._seen
         if value < self.low:
             self.low, self._low_at = value, self._seen
-        if self.run < 2 or resting:  # a suspicious run in progress teaches nothing yet
-            self.samples += 1
-            rate = max(self.learning_rate, 1 / self.samples)  # a plain mean while young
-            self.p_repeat += rate * (float(repeated) - self.p_repeat)
+        if not repeated:
+            self._learn(repeated=False)
         return 0.0
+
+    def _learn(self, repeated: bool) -> None:
+        """One step of P(a run starts at a sample). A run in progress teaches nothing
+        until it ends: it is the thing being judged, and its own first repeat would
+        otherwise raise the bar it is judged against (a stream that never repeated
+        would need three repeats instead of two)."""
+        self.samples += 1
+        rate = max(self.learning_rate, 1 / self.samples)  # a plain mean while young
+        self.p_repeat += rate * (float(repeated) - self.p_repeat)
 
     def _remember_resting(self, value: float | None) -> None:
         if value is None:
@@ -147,6 +159,15 @@ class SpikeTracker:
         return len(self._peaks)
 
     @property
+    def evidence_span(self) -> int:
+        """Samples since the oldest accepted spike in the window, this one included: the
+        stretch the recent spike count, and so the score, was gathered over."""
+        for age, spike in enumerate(self._spikes):
+            if spike:
+                return len(self._spikes) - age
+        return 1
+
+    @property
     def recent_peak(self) -> float | None:
         """The value at the largest spike in the window: what a person wants to read,
         since the spike is only recognised one sample later, once it has come back."""
@@ -175,8 +196,10 @@ class CounterTracker:
     """Learns whether a metric is a counter (energy meters, run hours, uptime): one that
     goes up and never down, but for resets. A counter's level only grows, and its
     increments repeat what a rate metric already says (energy is the integral of power),
-    so learned detectors leave counters out. The verdict is reached once, after warm-up
-    and a few increases, and then kept, so the detectors' inputs do not change meaning."""
+    so learned detectors leave counters out. The verdict is reached after warm-up and a few
+    increases; a "counter" that goes on to fall more often than resets explain is
+    revoked, once (a metric that wandered upwards through the whole warm-up), so the
+    detectors' inputs change meaning at most once."""
 
     def __init__(self) -> None:
         self.samples = 0
@@ -190,12 +213,18 @@ class CounterTracker:
         last, self._last = self._last, value
         if last is None:
             return None
-        if self.is_counter is None:
+        if self.is_counter is not False:
             self.samples += 1
             self.decreases += value < last
             self.increases += value > last
-            if self.samples >= WARMUP_SAMPLES and self.increases >= 5:
-                self.is_counter = self.decreases <= self.samples // 100
+            if self.is_counter is None:
+                if self.samples >= WARMUP_SAMPLES and self.increases >= 5:
+                    self.is_counter = self.decreases <= self.samples // 100
+            elif self.decreases > self.samples // 100:
+                # A slow wander (free heap rising for an hour) passes for a counter in
+                # its first samples; one that then falls more often than resets allow
+                # never was one. Revoked once, never re-granted.
+                self.is_counter = False
         return value if self.is_counter is False else None
 
 

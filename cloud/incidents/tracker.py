@@ -1,7 +1,8 @@
 """Turning per-sample findings into incidents, with hysteresis (pure, no I/O).
 
 An incident opens only when a signature's score stays at or above ``open_threshold`` for
-``open_after`` consecutive samples, and resolves only when it stays below
+``open_after`` consecutive samples (counting those a finding says its evidence already
+spans, :attr:`Finding.persisted`), and resolves only when it stays below
 ``close_threshold`` for ``close_after`` samples, so a noisy score near the threshold does
 not flap. There is at most one open incident per device and signature.
 """
@@ -14,11 +15,19 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Finding:
-    """One signature's evidence at one sample: a score in [0, 1] and why."""
+    """One signature's evidence at one sample: a score in [0, 1] and why.
+
+    ``persisted`` is how many consecutive samples, this one included, the evidence
+    already spans: a sensor that repeated one exact value twice has been frozen for three
+    samples, and the detector scored that whole run against chance. The tracker counts
+    those samples towards ``open_after`` instead of waiting for as many again; a
+    per-sample finding (a baseline deviation) spans one.
+    """
 
     signature: str
     score: float
     explanation: dict[str, object] = field(default_factory=dict)
+    persisted: int = 1
 
 
 @dataclass(frozen=True)
@@ -139,7 +148,8 @@ class IncidentTracker:
             if state.above == 0:
                 state.first_above_ts = ts
                 state.worst, state.worst_deviation = None, -1.0
-            state.above += 1
+            persisted = finding.persisted if finding is not None else 1
+            state.above = max(state.above + 1, persisted)
             state.below = 0
             if finding is not None and (deviation := _deviation(finding)) > state.worst_deviation:
                 state.worst, state.worst_deviation = finding, deviation

@@ -11,6 +11,7 @@ AWS IoT ML Detect records such verdicts; here they change what detection does.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -75,5 +76,5 @@ def apply_tunings(
         if finding.score <= bar:
             continue
         note = {"tuned": [rule.describe() for rule in rules]}
-        kept[signature] = Finding(finding.signature, finding.score, {**finding.explanation, **note})
+        kept[signature] = dataclasses.replace(finding, explanation={**finding.explanation, **note})
     return kept

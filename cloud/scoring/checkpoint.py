@@ -40,7 +40,10 @@ from cloud.diagnosis.normal_range import NormalRange
 from cloud.diagnosis.patterns import CounterTracker, RepeatTracker, SpikeTracker, TrendTracker
 from cloud.incidents.tracker import Finding, TrackerState
 
-VERSION = 4
+VERSION = 5
+"""4: exact compact tails in the detection core's arrays; 5: Finding.persisted (tracker
+states), repeat statistics that count a run once it has ended, and the diagnosis' shape
+detectors held as arrays."""
 LAYOUT_DIGEST = "dfb86c13b849a87c"
 """sha256 of :func:`layout` for a warmed-up diagnoser; see tests/cloud/scoring."""
 

@@ -10,6 +10,7 @@ import random
 from cloud.diagnosis.diagnoser import DeviceDiagnoser
 from cloud.diagnosis.profiles import ModelProfile, profile_for
 from cloud.incidents.tracker import Finding
+from cloud.learning import FleetModel
 
 T0 = 1_767_225_600.0
 STEP_S = 60.0
@@ -143,3 +144,21 @@ def test_a_firmware_update_is_a_new_normal_not_a_leak() -> None:
 
     assert leaks(told_of_update=False) == {"memory-leak/firmware"}
     assert leaks(told_of_update=True) == set()
+
+
+def test_a_state_the_fleet_knows_is_no_fault_though_the_device_rarely_saw_it() -> None:
+    """Its own baselines call a first 32 A charge a deviation; the fleet model, which has
+    seen many chargers at 32 A, finds the sample ordinary, so nothing is named."""
+    rows = _healthy(3 * 1440, seed=3)
+    fast = [dict(row, current_a=row["current_a"] * 2) for row in rows[2 * 1440 :]]
+    fleet_rows = [r for seed in (4, 5) for r in _healthy(2 * 1440, seed=seed)]
+    fleet_rows += [dict(r, current_a=r["current_a"] * 2) for r in _healthy(2 * 1440, seed=6)]
+    model = FleetModel.fit("charger", fleet_rows)
+
+    def named(fleet_model: FleetModel | None) -> set[str]:
+        diagnoser = DeviceDiagnoser(profile_for(None), lambda: fleet_model)
+        _run(diagnoser, rows[: 2 * 1440])
+        return _signatures(_run(diagnoser, fast, start=2 * 1440))
+
+    assert any("current_a" in s for s in named(None))
+    assert named(model) == set()

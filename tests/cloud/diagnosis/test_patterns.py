@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from cloud.diagnosis.patterns import RepeatTracker, SpikeTracker
+from cloud.diagnosis.patterns import CounterTracker, RepeatTracker, SpikeTracker
 
 
 def _noisy(n: int, seed: int = 1) -> list[float]:
@@ -45,3 +45,31 @@ def test_isolated_spikes_are_flagged_but_a_step_is_not() -> None:
     scores = [update(v + 15) for v in spiked]
     assert scores[11] > 0
     assert scores[26] >= 1.0
+
+
+def test_a_sensor_that_never_repeated_is_stuck_after_two_repeats() -> None:
+    """The chance bound alone sets the run (p <= 1e-3 per repeat, 1e-6 for two); the
+    run's own first repeat must not raise the bar it is judged against."""
+    tracker = RepeatTracker()
+    for value in _noisy(300):
+        tracker.update(value)
+    scores = [tracker.update(20.123) for _ in range(3)]  # the frozen value, then repeats
+    assert scores[:2] == [0.0, 0.0]
+    assert scores[2] >= 0.5
+
+
+def test_a_slow_wander_upwards_at_first_is_no_counter_once_it_falls() -> None:
+    tracker = CounterTracker()
+    rising = [1000.0 + i for i in range(80)]  # an hour of free heap creeping up
+    falling = [1080.0 - i for i in range(10)]
+    views = [tracker.view(v) for v in rising + falling]
+    assert tracker.is_counter is False
+    assert views[-1] == 1071.0  # learned detectors see it again
+
+
+def test_a_counter_that_resets_now_and_then_stays_a_counter() -> None:
+    tracker = CounterTracker()
+    uptime = [60.0 * i for i in range(300)] + [60.0 * i for i in range(300)]  # one reboot
+    views = [tracker.view(v) for v in uptime]
+    assert tracker.is_counter is True
+    assert all(v is None for v in views)

@@ -69,3 +69,13 @@ def test_learned_only_findings_on_a_device_with_a_named_incident_are_symptoms() 
     assert [d.signature for d in opened] == ["memory-leak/firmware"]
     elsewhere = tracker.observe("d2", 1.0, {cpu.signature: cpu})
     assert [d.signature for d in elsewhere] == ["anomaly/cpu_load_pct"]
+
+
+def test_evidence_that_already_spans_several_samples_opens_at_once() -> None:
+    """A run of repeats is its own persistence: the tracker counts the samples it spans."""
+    tracker = IncidentTracker()
+    stuck = Finding("sensor-stuck/t", 0.5, {"metric": "t"}, persisted=3)
+    decisions = tracker.observe("d1", 0.0, {stuck.signature: stuck})
+    assert [type(d) for d in decisions] == [IncidentOpened]
+    single = Finding("spike/t", 0.9, {"metric": "t"})
+    assert tracker.observe("d1", 1.0, {single.signature: single}) == []
