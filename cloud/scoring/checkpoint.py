@@ -37,12 +37,12 @@ from cloud.detect.seasonal import SeasonalProfile
 from cloud.detect.tail import TailCalibrator
 from cloud.detect.univariate import MetricModel, UnivariateConfig
 from cloud.diagnosis.diagnoser import DeviceDiagnoser
-from cloud.diagnosis.normal_range import NormalRange
-from cloud.diagnosis.patterns import CounterTracker, RepeatTracker, SpikeTracker, TrendTracker
+from cloud.diagnosis.patterns import TrendTracker
+from cloud.diagnosis.shapes import ShapeBank
 from cloud.incidents.tracker import Finding, TrackerState
 
-VERSION = 2
-LAYOUT_DIGEST = "fe7f264b825a9d83"
+VERSION = 3
+LAYOUT_DIGEST = "523a87ee792ca0e7"
 """sha256 of :func:`layout` for a warmed-up diagnoser; see tests/cloud/scoring."""
 
 ALLOWED: dict[str, type] = {
@@ -58,10 +58,7 @@ ALLOWED: dict[str, type] = {
         MetricModel,
         UnivariateConfig,
         DeviceDiagnoser,
-        NormalRange,
-        CounterTracker,
-        RepeatTracker,
-        SpikeTracker,
+        ShapeBank,
         TrendTracker,
         Finding,
         TrackerState,

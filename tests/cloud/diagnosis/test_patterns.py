@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import random
 
-from cloud.diagnosis.patterns import RepeatTracker, SpikeTracker
+import numpy as np
+
+from cloud.diagnosis.shapes import BatchShapes, ShapeBank
 
 
 def _noisy(n: int, seed: int = 1) -> list[float]:
@@ -12,36 +14,62 @@ def _noisy(n: int, seed: int = 1) -> list[float]:
     return [20 + rng.gauss(0, 0.3) for _ in range(n)]
 
 
+def _run(bank: ShapeBank, series: list[float]) -> BatchShapes:
+    bank.columns(["m"])
+    return bank.observe(np.array(series, dtype=np.float64).reshape(-1, 1))
+
+
 def test_a_noisy_sensor_that_freezes_is_flagged_within_a_few_samples() -> None:
-    tracker = RepeatTracker()
-    assert max(tracker.update(v) for v in _noisy(300)) == 0.0
-    frozen = [tracker.update(20.123) for _ in range(10)]
+    bank = ShapeBank()
+    assert _run(bank, _noisy(300)).stuck.max() == 0.0
+    frozen = _run(bank, [20.123] * 10).stuck[:, 0]
     first_flag = next(i for i, s in enumerate(frozen) if s > 0)
     assert first_flag <= 5
     assert frozen[-1] > 0.5
 
 
 def test_a_metric_that_often_holds_still_is_not_called_stuck() -> None:
-    tracker = RepeatTracker()
     rng = random.Random(2)
     values = [0.0 if rng.random() < 0.7 else rng.uniform(6, 16) for _ in range(2000)]
-    assert max(tracker.update(v) for v in values) == 0.0
+    assert _run(ShapeBank(), values).stuck.max() == 0.0
 
 
 def test_isolated_spikes_are_flagged_but_a_step_is_not() -> None:
-    tracker = SpikeTracker()
-
-    def update(value: float) -> float:
-        return tracker.record(tracker.observe(value))
-
-    series = _noisy(300)
-    assert max(update(v) for v in series) == 0.0
-    step = [update(v + 15) for v in _noisy(50, seed=3)]
-    assert max(step) == 0.0
-    spiked = _noisy(40, seed=4)
+    bank = ShapeBank()
+    assert _run(bank, _noisy(300)).spike.max() == 0.0
+    assert _run(bank, [v + 15 for v in _noisy(50, seed=3)]).spike.max() == 0.0
+    spiked = [v + 15 for v in _noisy(40, seed=4)]
     spiked[10] += 30
     spiked[18] += 30
     spiked[25] -= 30
-    scores = [update(v + 15) for v in spiked]
+    found = _run(bank, spiked)
+    scores = found.spike[:, 0]
     assert scores[11] > 0
     assert scores[26] >= 1.0
+    assert found.spike_count[26, 0] == 3
+    assert found.spike_peak[26, 0] in {spiked[10], spiked[18], spiked[25]}  # a spike's own value
+
+
+def test_a_counter_is_recognised_and_hidden_from_learned_detectors() -> None:
+    bank = ShapeBank()
+    bank.columns(["energy_kwh", "temp_c"])
+    rows = [[100.0 + 0.1 * i, 20.0 + (i % 7) * 0.1] for i in range(200)]
+    found = bank.observe(np.array(rows))
+    assert bank.counters() == {"energy_kwh"}
+    assert np.isnan(found.view[-1, 0])
+    assert found.view[-1, 1] == rows[-1][1]
+
+
+def test_a_batch_gives_what_samples_one_by_one_give() -> None:
+    rng = random.Random(5)
+    rows = np.array([[rng.gauss(0, 1), round(rng.gauss(5, 1), 1)] for _ in range(400)])
+    rows[300:310, 0] = rows[299, 0]  # stuck
+    rows[350, 1] += 40.0  # spike
+    whole, single = ShapeBank(), ShapeBank()
+    whole.columns(["a", "b"])
+    single.columns(["a", "b"])
+    batch = whole.observe(rows)
+    for s in range(len(rows)):
+        one = single.observe(rows[s : s + 1])
+        assert np.array_equal(one.stuck[0], batch.stuck[s])
+        assert np.array_equal(one.spike[0], batch.spike[s])
