@@ -23,14 +23,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections import Counter, defaultdict, deque
+from collections import defaultdict, deque
 from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
 
 from cloud.detect import AlertPolicy, Assessment, MonitorConfig, StreamMonitor
 from cloud.detect.tail import MAX_SURPRISE
-from cloud.diagnosis.normal_range import NormalRange
-from cloud.diagnosis.patterns import CounterTracker, RepeatTracker, SpikeTracker, TrendTracker
+from cloud.diagnosis.patterns import TrendTracker
 from cloud.diagnosis.profiles import Direction, ModelProfile
+from cloud.diagnosis.shapes import BatchShapes, ShapeBank
 from cloud.incidents.tracker import Finding
 from cloud.learning import FleetModel
 
@@ -80,10 +82,8 @@ class DeviceDiagnoser:
         self.fleet_model = fleet_model
         self.monitor: StreamMonitor | None = None
         self._alert_surprise = math.inf
-        self._repeats: defaultdict[str, RepeatTracker] = defaultdict(RepeatTracker)
-        self._spikes: defaultdict[str, SpikeTracker] = defaultdict(SpikeTracker)
+        self._shapes = ShapeBank()
         self._trends: defaultdict[str, TrendTracker] = defaultdict(TrendTracker)
-        self._counters: defaultdict[str, CounterTracker] = defaultdict(CounterTracker)
         self._drops: deque[float] = deque(maxlen=64)
         self._first_ts: float | None = None
         self._firmware: str | None = None
@@ -91,7 +91,6 @@ class DeviceDiagnoser:
         """Trends are watched only where the profile says what one means: a physical
         metric's slopes follow weather and usage over weeks, more than a device's first
         hours can teach, so elsewhere a steep slope is no evidence of a fault."""
-        self._normal: defaultdict[str, NormalRange] = defaultdict(NormalRange)
         self._streaks: dict[str, tuple[str, deque[float]]] = {}
         """Per learned source: the metric it found most deviant lately, and its signed
         deviations on the anomalous samples in a row since."""
@@ -106,7 +105,7 @@ class DeviceDiagnoser:
         if self._firmware is not None and version != self._firmware:
             self.monitor = None
             self._first_ts = at
-            self._normal.clear()
+            self._shapes.forget_bands()
             self._streaks.clear()
             self._trends.clear()  # a one-off step across the update is no trend
         self._firmware = version
@@ -123,84 +122,95 @@ class DeviceDiagnoser:
     def observe_many(
         self, samples: Sequence[tuple[float, Mapping[str, float]]]
     ) -> list[dict[str, Finding]]:
-        """Judge a run of this device's samples in order, the fleet model in one
-        vectorised pass; the same findings as calling :meth:`observe` for each."""
+        """Judge a run of this device's samples in order: the per-metric detectors, the
+        learned baselines and the fleet model each in one pass over the batch; the same
+        findings as calling :meth:`observe` for each sample."""
+        if not samples:
+            return []
+        finite = [{m: v for m, v in metrics.items() if math.isfinite(v)} for _, metrics in samples]
+        names = list(dict.fromkeys(m for row in finite for m in row))
+        column = dict(zip(names, self._shapes.columns(names), strict=True))
+        values = np.full((len(samples), len(self._shapes.metrics)), np.nan)
+        for s, row in enumerate(finite):
+            for name, value in row.items():
+                values[s, column[name]] = value
+        counters = self._shapes.counters()  # as the batch begins, like the detectors
+        shapes = self._shapes.observe(values)
+        metric_names = self._shapes.metrics
+        views = [
+            {metric_names[j]: float(view[j]) for j in np.flatnonzero(~np.isnan(view))}
+            for view in shapes.view
+        ]
+        if self.monitor is None:
+            config = device_monitor_config(len(finite[0]))
+            self.monitor = StreamMonitor(config=config)
+            self._alert_surprise = config.policy.threshold
+        assessments = self.monitor.update_many(
+            [(ts, view) for (ts, _), view in zip(samples, views, strict=True)]
+        )
         model = self.fleet_model()
         fleet_scores = None
         if model is not None:  # counters leave the fleet model's range as they grow
-            counters = {m for m, c in self._counters.items() if c.is_counter}
             rows = ({k: v for k, v in m.items() if k not in counters} for _, m in samples)
             fleet_scores = model.score_many(model.matrix(rows))
+        shaped = _by_sample((shapes.stuck > 0) | (shapes.spike > 0))
+        normal = ~np.isnan(values)
         results = []
-        for index, (ts, metrics) in enumerate(samples):
-            finite = {m: v for m, v in metrics.items() if math.isfinite(v)}
+        for index, (ts, _) in enumerate(samples):
+            metrics, assessment = finite[index], assessments[index]
             findings: dict[str, Finding] = {}
-            self._limits(finite, findings)
+            self._limits(metrics, findings)
             self._link(ts, findings)
-            views = self._views(finite)
-            explained = self._shapes(finite, views, findings)
-            if self.monitor is None:
-                config = device_monitor_config(len(finite))
-                self.monitor = StreamMonitor(config=config)
-                self._alert_surprise = config.policy.threshold
-            assessment = self.monitor.update(ts, views)
+            explained = self._shape_findings(
+                shapes, index, shaped.get(index, ()), metrics, views[index], findings
+            )
             if self._first_ts is None:
                 self._first_ts = ts
-            if ts - self._first_ts < LEARNING_PERIOD_S:
-                results.append(self._with_normal_ranges(finite, findings, assessment))
-                continue
-            tail = 0.0 if fleet_scores is None else 1.0 - float(fleet_scores.score[index])
-            if tail > 10.0**-self.monitor.config.policy.release:
-                # The fleet finds this sample ordinary: the device's own baselines
-                # deviate because it is in a state its short history holds rarely (a
-                # charging session, a cold snap), not because something broke.
-                self._streaks.pop("baseline", None)
-            else:
-                self._baselines(assessment, explained, findings, finite)
-            if model is not None and fleet_scores is not None:
-                if tail <= 10.0**-self._alert_surprise:
-                    self._fleet(model, finite, explained, findings)
+            if ts - self._first_ts >= LEARNING_PERIOD_S:
+                tail = 0.0 if fleet_scores is None else 1.0 - float(fleet_scores.score[index])
+                if tail > 10.0**-self.monitor.config.policy.release:
+                    # The fleet finds this sample ordinary: the device's own baselines
+                    # deviate because it is in a state its short history holds rarely
+                    # (a charging session, a cold snap), not because something broke.
+                    self._streaks.pop("baseline", None)
                 else:
-                    self._streaks.pop("fleet", None)
-            results.append(self._with_normal_ranges(finite, findings, assessment))
-        return results
+                    self._baselines(assessment, explained, findings, metrics)
+                if model is not None and fleet_scores is not None:
+                    if tail <= 10.0**-self._alert_surprise:
+                        self._fleet(model, metrics, explained, findings)
+                    else:
+                        self._streaks.pop("fleet", None)
+            suspect = {f.explanation.get("metric") for f in findings.values()}
+            if assessment.is_anomaly:
+                suspect |= {c.metric for c in assessment.contributions}
+            for metric in suspect:
+                if isinstance(metric, str) and metric in metrics:
+                    normal[index, column[metric]] = False
+            results.append(findings)
+        bands = self._shapes.learn_bands(values, normal)
+        return [self._with_bands(findings, bands[s]) for s, findings in enumerate(results)]
 
-    def _with_normal_ranges(
-        self, metrics: Mapping[str, float], findings: dict[str, Finding], assessment: Assessment
-    ) -> dict[str, Finding]:
-        """Learn each metric's normal band from this sample unless something found it
-        abnormal, and state the band in every finding about a metric: a service engineer
-        needs "normal is 2.1 to 3.0 A" beside the value."""
-        suspect = {str(f.explanation.get("metric")) for f in findings.values()}
-        if assessment.is_anomaly:
-            suspect |= {c.metric for c in assessment.contributions}
-        for metric, value in metrics.items():
-            if metric not in suspect:
-                self._normal[metric].learn(value)
+    def _with_bands(self, findings: dict[str, Finding], bands: np.ndarray) -> dict[str, Finding]:
+        """State the learned normal band in every finding about a metric: a service
+        engineer needs "normal is 2.1 to 3.0 A" beside the value. A finding's metric was
+        not learned from on that sample, so its band is the one before it."""
         annotated = {}
         for signature, finding in findings.items():
             named = finding.explanation.get("metric")
-            band = self._normal[named].bounds() if isinstance(named, str) else None
-            if band is None:
+            if not isinstance(named, str) or named not in self._shapes.metrics:
                 annotated[signature] = finding
                 continue
-            low, high = band
+            low, high = bands[self._shapes.columns((named,))[0]]
+            if low != low:
+                annotated[signature] = finding
+                continue
             explanation = {
                 **finding.explanation,
-                "normal_low": _round(low),
-                "normal_high": _round(high),
+                "normal_low": _round(float(low)),
+                "normal_high": _round(float(high)),
             }
             annotated[signature] = dataclasses.replace(finding, explanation=explanation)
         return annotated
-
-    def _views(self, metrics: Mapping[str, float]) -> dict[str, float]:
-        """What learned detectors see: every metric but counters."""
-        views = {}
-        for metric, value in metrics.items():
-            view = self._counters[metric].view(value)
-            if view is not None:
-                views[metric] = view
-        return views
 
     def _limits(self, metrics: Mapping[str, float], findings: dict[str, Finding]) -> None:
         for limit in self.profile.limits:
@@ -218,62 +228,68 @@ class DeviceDiagnoser:
             evidence = {"detector": "presence", "drops_last_hour": recent}
             _keep(findings, Finding("connectivity/flapping", min(1.0, recent / FLAPS), evidence))
 
-    def _shapes(
-        self, metrics: Mapping[str, float], views: Mapping[str, float], findings: dict[str, Finding]
+    def _shape_findings(
+        self,
+        shapes: BatchShapes,
+        index: int,
+        shaped: Sequence[int],
+        metrics: Mapping[str, float],
+        views: Mapping[str, float],
+        findings: dict[str, Finding],
     ) -> set[str]:
-        """Run shape detectors; returns the metrics they explain."""
+        """Findings of the shape detectors on one sample; returns the metrics they
+        explain. ``shaped`` are the columns where a stuck or spike score is up."""
         explained = set()
-        jumps = {m: self._spikes[m].observe(v) for m, v in metrics.items()}
-        lone_jump = sum(jumps.values()) == 1  # several at once: physics, not a sensor
-        stuck_scores = {m: self._repeats[m].update(v) for m, v in metrics.items()}
-        # Runs that began on the same sample on several metrics are a controller holding
-        # its limits (compressor and pump pinned together), not a sensor that froze.
-        starts = Counter(self._repeats[m].run_start for m in metrics if self._repeats[m].run)
-        for metric, value in metrics.items():
-            spikes = self._spikes[metric].record(jumps[metric] and lone_jump)
-            counter = self._counters[metric].is_counter
-            repeats = self._repeats[metric]
-            stuck = stuck_scores[metric]
-            if stuck > 0 and not counter and starts[repeats.run_start] == 1:
+        names = self._shapes.metrics
+        for j in shaped:
+            metric = names[j]
+            value = metrics[metric]
+            stuck = float(shapes.stuck[index, j])
+            if stuck > 0:
                 explained.add(metric)
                 evidence = {"detector": "repeat", "metric": metric, "value": value}
+                repeats = int(shapes.run[index, j])
                 _keep(
                     findings,
                     Finding(
                         f"sensor-stuck/{metric}",
                         stuck,
-                        {**evidence, "repeats": repeats.run},
-                        persisted=repeats.run + 1,
+                        {**evidence, "repeats": repeats},
+                        persisted=repeats + 1,  # the frozen value, then its repeats
                     ),
                 )
+            spikes = float(shapes.spike[index, j])
             if spikes > 0:
                 explained.add(metric)
-                peak = self._spikes[metric].recent_peak
+                peak = float(shapes.spike_peak[index, j])
                 evidence = {
                     "detector": "spike",
                     "metric": metric,
-                    "value": value if peak is None else peak,
-                    "spikes": self._spikes[metric].recent_count,
+                    "value": value if peak != peak else peak,
+                    "spikes": int(shapes.spike_count[index, j]),
                 }
-                span = self._spikes[metric].evidence_span
+                span = int(shapes.spike_span[index, j])
                 _keep(findings, Finding(f"spike/{metric}", spikes, evidence, persisted=span))
-            if counter is False and metric in self._trend_metrics and metric not in explained:
-                trend = self._trends[metric].update(views[metric])
-                name = self.profile.trends.get((metric, "high" if trend > 0 else "low"))
-                if name and abs(trend) >= self._alert_surprise:
-                    _keep(
-                        findings,
-                        Finding(
-                            name,
-                            _severity(abs(trend)),
-                            {
-                                "detector": "trend",
-                                "metric": metric,
-                                "value": value,
-                                "surprise": round(abs(trend), 2),
-                            },
-                        ),
-                    )
+        for metric in self._trend_metrics:
+            if metric not in views or metric in explained:
+                continue  # absent, a counter or undecided, or explained by its shape
+            value = metrics[metric]
+            trend = self._trends[metric].update(views[metric])
+            name = self.profile.trends.get((metric, "high" if trend > 0 else "low"))
+            if name and abs(trend) >= self._alert_surprise:
+                _keep(
+                    findings,
+                    Finding(
+                        name,
+                        _severity(abs(trend)),
+                        {
+                            "detector": "trend",
+                            "metric": metric,
+                            "value": value,
+                            "surprise": round(abs(trend), 2),
+                        },
+                    ),
+                )
         return explained
 
     def _baselines(
@@ -318,7 +334,7 @@ class DeviceDiagnoser:
     ) -> None:
         """The fleet model: relationships between metrics that one metric alone hides.
         Called only for samples the batch pass found unusual."""
-        counters = {m for m, c in self._counters.items() if c.is_counter}
+        counters = self._shapes.counters()
         judged = model.score_one({k: v for k, v in metrics.items() if k not in counters})
         residuals = [(m, r) for m, r in judged.contributions if m not in explained]
         if judged.surprise < self._alert_surprise or not residuals:
@@ -358,6 +374,14 @@ class DeviceDiagnoser:
         direction: Direction = "high" if signed > 0 else "low"
         meaning = self.profile.meaning.get((metric, direction))
         return meaning or f"{kind or 'anomaly'}/{metric}"
+
+
+def _by_sample(flags: np.ndarray) -> dict[int, list[int]]:
+    """The columns set in each row of a boolean matrix, for the rows with any."""
+    rows: dict[int, list[int]] = {}
+    for s, j in zip(*np.nonzero(flags), strict=True):
+        rows.setdefault(int(s), []).append(int(j))
+    return rows
 
 
 def _round(value: float) -> float:

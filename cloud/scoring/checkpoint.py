@@ -36,15 +36,15 @@ from cloud.detect.monitor import MonitorConfig, StreamMonitor
 from cloud.detect.tail import TailCalibrator
 from cloud.detect.univariate import UnivariateConfig, UnivariateState
 from cloud.diagnosis.diagnoser import DeviceDiagnoser
-from cloud.diagnosis.normal_range import NormalRange
-from cloud.diagnosis.patterns import CounterTracker, RepeatTracker, SpikeTracker, TrendTracker
+from cloud.diagnosis.patterns import TrendTracker
+from cloud.diagnosis.shapes import ShapeBank
 from cloud.incidents.tracker import Finding, TrackerState
 
 VERSION = 5
 """4: exact compact tails in the detection core's arrays; 5: Finding.persisted (tracker
 states), repeat statistics that count a run once it has ended, and the diagnosis' shape
 detectors held as arrays."""
-LAYOUT_DIGEST = "dfb86c13b849a87c"
+LAYOUT_DIGEST = "ea689ffb3034b595"
 """sha256 of :func:`layout` for a warmed-up diagnoser; see tests/cloud/scoring."""
 
 ALLOWED: dict[str, type] = {
@@ -59,10 +59,7 @@ ALLOWED: dict[str, type] = {
         UnivariateConfig,
         UnivariateState,
         DeviceDiagnoser,
-        NormalRange,
-        CounterTracker,
-        RepeatTracker,
-        SpikeTracker,
+        ShapeBank,
         TrendTracker,
         Finding,
         TrackerState,

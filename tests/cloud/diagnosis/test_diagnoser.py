@@ -162,3 +162,20 @@ def test_a_state_the_fleet_knows_is_no_fault_though_the_device_rarely_saw_it() -
 
     assert any("current_a" in s for s in named(None))
     assert named(model) == set()
+
+
+def test_a_batch_gives_the_findings_of_its_samples_one_by_one() -> None:
+    """The scoring worker hands over batches; their size must not change a finding."""
+    rows = _healthy(1700)
+    for i in range(1500, 1520):
+        rows[i]["temp_c"] = rows[1499]["temp_c"]  # stuck
+    rows[1600]["mem_free_kb"] += 400.0  # a spike
+    rows[1650]["temp_c"] = math.nan
+    one_by_one = _run(DeviceDiagnoser(profile_for(None)), rows)
+    batched = DeviceDiagnoser(profile_for(None))
+    stamped = [(T0 + i * STEP_S, row) for i, row in enumerate(rows)]
+    in_batches = [
+        f for s in range(0, len(rows), 7) for f in batched.observe_many(stamped[s : s + 7])
+    ]
+    assert in_batches == one_by_one
+    assert any("sensor-stuck/temp_c" in f for f in in_batches)

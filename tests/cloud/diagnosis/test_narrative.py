@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
+
 from cloud.diagnosis.narrative import advice_for, narrate, unit_of
-from cloud.diagnosis.normal_range import NormalRange
+from cloud.diagnosis.shapes import ShapeBank
 from cloud.incidents.tracker import Finding, IncidentOpened, IncidentTracker
 
 
@@ -99,15 +101,27 @@ def test_the_incident_shows_the_peak_of_its_evidence_not_the_last_reading() -> N
 
 def test_the_normal_band_is_the_5th_to_95th_percentile_of_what_it_learned() -> None:
     rng = random.Random(3)
-    band = NormalRange()
-    assert band.bounds() is None
-    values = [rng.gauss(2.5, 0.25) for _ in range(3000)]
-    for value in values:
-        band.learn(value)
-    bounds = band.bounds()
+    bank = ShapeBank()
+    bank.columns(["current_a"])
+    assert bank.band("current_a") is None
+    values = np.array([[rng.gauss(2.5, 0.25)] for _ in range(3000)])
+    bands = bank.learn_bands(values, np.ones_like(values, dtype=np.bool_))
+    bounds = bank.band("current_a")
     assert bounds is not None
-    recent = sorted(values[-1000:])
+    assert tuple(bands[-1, 0]) == bounds
+    recent = sorted(values[-1000:, 0])
     assert abs(bounds[0] - recent[50]) < 0.1
     assert abs(bounds[1] - recent[950]) < 0.1
-    assert band.distance(2.5) == 0.0
-    assert band.distance(bounds[1] + 1.0) == 1.0
+
+
+def test_samples_found_abnormal_do_not_move_the_band() -> None:
+    rng = random.Random(4)
+    bank = ShapeBank()
+    bank.columns(["current_a"])
+    values = np.array([[rng.gauss(2.5, 0.25)] for _ in range(500)] + [[9.0]] * 500)
+    normal = np.ones_like(values, dtype=np.bool_)
+    normal[500:] = False
+    bank.learn_bands(values, normal)
+    bounds = bank.band("current_a")
+    assert bounds is not None
+    assert bounds[1] < 3.2
