@@ -62,6 +62,20 @@ class SurpriseDetector:
         rows = [[x.get(name) for name in names] for x in batch]
         return np.array(rows, dtype=np.float64).reshape(len(batch), width)
 
+    def align(self, names: Sequence[str], values: np.ndarray) -> np.ndarray:
+        """A (samples, len(names)) matrix whose columns are ``names`` (NaN = absent) as a
+        :meth:`matrix` in this detector's column order; registers new metrics."""
+        columns = self.columns
+        for name in names:
+            if name not in columns:
+                columns[name] = len(columns)
+        width = len(columns)
+        if width > self.state.metrics:
+            self.state.add_metrics(width - self.state.metrics)
+        aligned = np.full((values.shape[0], width), np.nan)
+        aligned[:, [columns[name] for name in names]] = values
+        return aligned
+
     def step_many(self, ts: np.ndarray, values: np.ndarray) -> BatchReadings:
         """Judge then learn a batch from :meth:`matrix` (one kernel call)."""
         return self.state.run(ts, values, judge=True, learn=True)

@@ -128,22 +128,49 @@ class StreamMonitor:
             self.metrics = tuple(k for k in batch[0][1] if k != TIME_KEY)
             self._init_pca(self.metrics)
         times = np.array([float(ts) for ts, _ in batch])
+        values = self.univariate.matrix(m for _, m in batch) if self.config.univariate else None
+        return self._assess(times, values, batch)
+
+    def update_columns(
+        self, times: Sequence[float], names: Sequence[str], values: np.ndarray
+    ) -> list[Assessment]:
+        """:meth:`update_many` for a batch already in a matrix (rows = samples, columns =
+        ``names``, NaN = absent): the same assessments, without a mapping per sample.
+        For monitors of one metric at a time (``multivariate=False``)."""
+        if self.pca is not None or self.config.multivariate:
+            raise ValueError("update_columns serves per-metric monitors only")
+        stamps = np.asarray(times, dtype=np.float64)
+        if not np.isfinite(stamps).all():
+            raise InvalidSample("a timestamp is not a finite number of seconds")
+        if len(stamps) == 0:
+            return []
+        if self.metrics is None:
+            present = ~np.isnan(values[0])
+            self.metrics = tuple(n for n, here in zip(names, present, strict=True) if here)
+        aligned = self.univariate.align(names, values) if self.config.univariate else None
+        return self._assess(stamps, aligned, None)
+
+    def _assess(
+        self,
+        times: np.ndarray,
+        values: np.ndarray | None,
+        batch: list[tuple[float, Mapping[str, float]]] | None,
+    ) -> list[Assessment]:
         univariate = self.univariate
         out = None
-        if self.config.univariate:
-            values = univariate.matrix(m for _, m in batch)
+        if values is not None:
             out = univariate.step_many(times, values)
             best = np.fmax.reduce(out.surprise, axis=1, initial=0.0).tolist()
         else:
-            best = [0.0] * len(batch)
+            best = [0.0] * len(times)
         pca = self.pca
         decide = self.decision.step
         assessments = []
-        for i, (ts, metrics) in enumerate(batch):
+        for i, ts in enumerate(times.tolist()):
             surprise = best[i]
             pca_parts = (0.0, 0.0)
-            if pca is not None:
-                x = dict(metrics)
+            if pca is not None and batch is not None:
+                x = dict(batch[i][1])
                 x[TIME_KEY] = ts
                 pca_parts = pca.step(x)
             pca_surprise = max(pca_parts)
@@ -164,8 +191,8 @@ class StreamMonitor:
                     contributions,
                 )
             )
-        self.last_ts = batch[-1][0]
-        self.samples += len(batch)
+        self.last_ts = float(times[-1])
+        self.samples += len(times)
         return assessments
 
     def _explain(

@@ -136,17 +136,12 @@ class DeviceDiagnoser:
                 values[s, column[name]] = value
         counters = self._shapes.counters()  # as the batch begins, like the detectors
         shapes = self._shapes.observe(values)
-        metric_names = self._shapes.metrics
-        views = [
-            {metric_names[j]: float(view[j]) for j in np.flatnonzero(~np.isnan(view))}
-            for view in shapes.view
-        ]
         if self.monitor is None:
             config = device_monitor_config(len(finite[0]))
             self.monitor = StreamMonitor(config=config)
             self._alert_surprise = config.policy.threshold
-        assessments = self.monitor.update_many(
-            [(ts, view) for (ts, _), view in zip(samples, views, strict=True)]
+        assessments = self.monitor.update_columns(
+            [ts for ts, _ in samples], self._shapes.metrics, shapes.view
         )
         model = self.fleet_model()
         fleet_scores = None
@@ -162,7 +157,7 @@ class DeviceDiagnoser:
             self._limits(metrics, findings)
             self._link(ts, findings)
             explained = self._shape_findings(
-                shapes, index, shaped.get(index, ()), metrics, views[index], findings
+                shapes, index, shaped.get(index, ()), metrics, column, findings
             )
             if self._first_ts is None:
                 self._first_ts = ts
@@ -234,7 +229,7 @@ class DeviceDiagnoser:
         index: int,
         shaped: Sequence[int],
         metrics: Mapping[str, float],
-        views: Mapping[str, float],
+        column: Mapping[str, int],
         findings: dict[str, Finding],
     ) -> set[str]:
         """Findings of the shape detectors on one sample; returns the metrics they
@@ -270,11 +265,13 @@ class DeviceDiagnoser:
                 }
                 span = int(shapes.spike_span[index, j])
                 _keep(findings, Finding(f"spike/{metric}", spikes, evidence, persisted=span))
+        views = shapes.view[index]
         for metric in self._trend_metrics:
-            if metric not in views or metric in explained:
+            view = views[column[metric]] if metric in column else math.nan
+            if view != view or metric in explained:
                 continue  # absent, a counter or undecided, or explained by its shape
             value = metrics[metric]
-            trend = self._trends[metric].update(views[metric])
+            trend = self._trends[metric].update(float(view))
             name = self.profile.trends.get((metric, "high" if trend > 0 else "low"))
             if name and abs(trend) >= self._alert_surprise:
                 _keep(
