@@ -128,3 +128,10 @@ def test_batches_of_any_size_equal_one_sample_at_a_time() -> None:
         start += size
     assert got == expected
     assert any(r.alerted for r in expected[700:])
+
+    columns = StreamMonitor(config=config)
+    times = np.array([ts for ts, _ in samples])
+    matrix = np.array([[x.get("a", math.nan), x.get("b", math.nan)] for _, x in samples])
+    from_matrix = columns.update_columns(times[:500], ["a", "b"], matrix[:500])
+    from_matrix += columns.update_columns(times[500:], ["b", "a"], matrix[500:, ::-1])
+    assert from_matrix == expected, "a matrix in any column order is the same batch"
