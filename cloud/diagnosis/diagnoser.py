@@ -127,17 +127,19 @@ class DeviceDiagnoser:
         findings as calling :meth:`observe` for each sample."""
         if not samples:
             return []
-        finite = [{m: v for m, v in metrics.items() if math.isfinite(v)} for _, metrics in samples]
-        names = list(dict.fromkeys(m for row in finite for m in row))
+        names = list(dict.fromkeys(k for _, m in samples for k in m))
+        raw = np.array(
+            [[m.get(n, math.nan) for n in names] for _, m in samples], dtype=np.float64
+        ).reshape(len(samples), len(names))
+        raw[~np.isfinite(raw)] = np.nan
+        rows = _Rows(names, raw)
         column = dict(zip(names, self._shapes.columns(names), strict=True))
         values = np.full((len(samples), len(self._shapes.metrics)), np.nan)
-        for s, row in enumerate(finite):
-            for name, value in row.items():
-                values[s, column[name]] = value
+        values[:, list(column.values())] = raw
         counters = self._shapes.counters()  # as the batch begins, like the detectors
         shapes = self._shapes.observe(values)
         if self.monitor is None:
-            config = device_monitor_config(len(finite[0]))
+            config = device_monitor_config(int(np.count_nonzero(~np.isnan(raw[0]))))
             self.monitor = StreamMonitor(config=config)
             self._alert_surprise = config.policy.threshold
         assessments = self.monitor.update_columns(
@@ -146,18 +148,21 @@ class DeviceDiagnoser:
         model = self.fleet_model()
         fleet_scores = None
         if model is not None:  # counters leave the fleet model's range as they grow
-            rows = ({k: v for k, v in m.items() if k not in counters} for _, m in samples)
-            fleet_scores = model.score_many(model.matrix(rows))
-        shaped = _by_sample((shapes.stuck > 0) | (shapes.spike > 0))
+            kept = ({k: v for k, v in m.items() if k not in counters} for _, m in samples)
+            fleet_scores = model.score_many(model.matrix(kept))
+        explained_by_shape = (shapes.stuck > 0) | (shapes.spike > 0)
+        shaped = _by_sample(explained_by_shape)
+        trends = self._trend_surprises(shapes, explained_by_shape, column)
+        beyond = self._beyond_limits(raw, names)
         normal = ~np.isnan(values)
         results = []
         for index, (ts, _) in enumerate(samples):
-            metrics, assessment = finite[index], assessments[index]
+            assessment = assessments[index]
             findings: dict[str, Finding] = {}
-            self._limits(metrics, findings)
+            self._limits(beyond, index, rows, findings)
             self._link(ts, findings)
             explained = self._shape_findings(
-                shapes, index, shaped.get(index, ()), metrics, column, findings
+                shapes, index, shaped.get(index, ()), rows, trends, findings
             )
             if self._first_ts is None:
                 self._first_ts = ts
@@ -169,18 +174,19 @@ class DeviceDiagnoser:
                     # (a charging session, a cold snap), not because something broke.
                     self._streaks.pop("baseline", None)
                 else:
-                    self._baselines(assessment, explained, findings, metrics)
+                    self._baselines(assessment, explained, findings, rows.finite(index))
                 if model is not None and fleet_scores is not None:
                     if tail <= 10.0**-self._alert_surprise:
-                        self._fleet(model, metrics, explained, findings)
+                        self._fleet(model, rows.finite(index), explained, findings)
                     else:
                         self._streaks.pop("fleet", None)
-            suspect = {f.explanation.get("metric") for f in findings.values()}
-            if assessment.is_anomaly:
-                suspect |= {c.metric for c in assessment.contributions}
-            for metric in suspect:
-                if isinstance(metric, str) and metric in metrics:
-                    normal[index, column[metric]] = False
+            if findings or assessment.is_anomaly:
+                suspect = {f.explanation.get("metric") for f in findings.values()}
+                if assessment.is_anomaly:
+                    suspect |= {c.metric for c in assessment.contributions}
+                for metric in suspect:
+                    if isinstance(metric, str) and rows.value(index, metric) is not None:
+                        normal[index, column[metric]] = False
             results.append(findings)
         bands = self._shapes.learn_bands(values, normal)
         return [self._with_bands(findings, bands[s]) for s, findings in enumerate(results)]
@@ -207,13 +213,25 @@ class DeviceDiagnoser:
             annotated[signature] = dataclasses.replace(finding, explanation=explanation)
         return annotated
 
-    def _limits(self, metrics: Mapping[str, float], findings: dict[str, Finding]) -> None:
+    def _beyond_limits(self, raw: np.ndarray, names: list[str]) -> list[np.ndarray]:
+        """Per profile limit, which samples of the batch are beyond it."""
+        beyond = []
         for limit in self.profile.limits:
-            value = metrics.get(limit.metric)
-            if value is None:
+            if limit.metric not in names:
+                beyond.append(np.zeros(len(raw), dtype=np.bool_))
                 continue
-            beyond = value > limit.value if limit.direction == "high" else value < limit.value
-            if beyond:
+            column = raw[:, names.index(limit.metric)]
+            with np.errstate(invalid="ignore"):
+                hit = column > limit.value if limit.direction == "high" else column < limit.value
+            beyond.append(hit)
+        return beyond
+
+    def _limits(
+        self, beyond: list[np.ndarray], index: int, rows: _Rows, findings: dict[str, Finding]
+    ) -> None:
+        for limit, hits in zip(self.profile.limits, beyond, strict=True):
+            if hits[index]:
+                value = rows.value(index, limit.metric)
                 evidence = {"detector": "limit", "metric": limit.metric, "value": value}
                 _keep(findings, Finding(limit.signature, 1.0, {**evidence, "limit": limit.value}))
 
@@ -228,8 +246,8 @@ class DeviceDiagnoser:
         shapes: BatchShapes,
         index: int,
         shaped: Sequence[int],
-        metrics: Mapping[str, float],
-        column: Mapping[str, int],
+        rows: _Rows,
+        trends: Mapping[str, np.ndarray],
         findings: dict[str, Finding],
     ) -> set[str]:
         """Findings of the shape detectors on one sample; returns the metrics they
@@ -238,18 +256,19 @@ class DeviceDiagnoser:
         names = self._shapes.metrics
         for j in shaped:
             metric = names[j]
-            value = metrics[metric]
+            value = rows.value(index, metric)
             stuck = float(shapes.stuck[index, j])
             if stuck > 0:
                 explained.add(metric)
-                evidence = {"detector": "repeat", "metric": metric, "value": value}
+                repeat: dict[str, object] = {"detector": "repeat", "metric": metric}
+                repeat["value"] = value
                 repeats = int(shapes.run[index, j])
                 _keep(
                     findings,
                     Finding(
                         f"sensor-stuck/{metric}",
                         stuck,
-                        {**evidence, "repeats": repeats},
+                        {**repeat, "repeats": repeats},
                         persisted=repeats + 1,  # the frozen value, then its repeats
                     ),
                 )
@@ -257,7 +276,7 @@ class DeviceDiagnoser:
             if spikes > 0:
                 explained.add(metric)
                 peak = float(shapes.spike_peak[index, j])
-                evidence = {
+                evidence: dict[str, object] = {
                     "detector": "spike",
                     "metric": metric,
                     "value": value if peak != peak else peak,
@@ -265,13 +284,11 @@ class DeviceDiagnoser:
                 }
                 span = int(shapes.spike_span[index, j])
                 _keep(findings, Finding(f"spike/{metric}", spikes, evidence, persisted=span))
-        views = shapes.view[index]
-        for metric in self._trend_metrics:
-            view = views[column[metric]] if metric in column else math.nan
-            if view != view or metric in explained:
+        for metric, surprises in trends.items():
+            trend = float(surprises[index])
+            if trend != trend:
                 continue  # absent, a counter or undecided, or explained by its shape
-            value = metrics[metric]
-            trend = self._trends[metric].update(float(view))
+            value = rows.value(index, metric)
             name = self.profile.trends.get((metric, "high" if trend > 0 else "low"))
             if name and abs(trend) >= self._alert_surprise:
                 _keep(
@@ -288,6 +305,24 @@ class DeviceDiagnoser:
                     ),
                 )
         return explained
+
+    def _trend_surprises(
+        self, shapes: BatchShapes, explained: np.ndarray, column: Mapping[str, int]
+    ) -> dict[str, np.ndarray]:
+        """Per trend metric of the profile, the signed trend surprise of each sample of
+        the batch (NaN where the metric is absent, a counter, or explained by its shape:
+        the trend learns only from the samples it judges)."""
+        trends = {}
+        for metric in self._trend_metrics:
+            j = column.get(metric)
+            if j is None:
+                continue
+            view = shapes.view[:, j]
+            judged = ~np.isnan(view) & ~explained[:, j]
+            surprises = np.full(len(view), np.nan)
+            surprises[judged] = self._trends[metric].update_many(view[judged])
+            trends[metric] = surprises
+        return trends
 
     def _baselines(
         self,
@@ -371,6 +406,27 @@ class DeviceDiagnoser:
         direction: Direction = "high" if signed > 0 else "low"
         meaning = self.profile.meaning.get((metric, direction))
         return meaning or f"{kind or 'anomaly'}/{metric}"
+
+
+class _Rows:
+    """A batch's readings by sample and metric name (NaN = absent or not finite), with a
+    sample's finite readings as a mapping built only when a finding needs it."""
+
+    def __init__(self, names: list[str], raw: np.ndarray) -> None:
+        self._position = {name: k for k, name in enumerate(names)}
+        self._names = names
+        self._raw = raw
+
+    def value(self, index: int, metric: str) -> float | None:
+        k = self._position.get(metric)
+        if k is None:
+            return None
+        value = float(self._raw[index, k])
+        return None if value != value else value
+
+    def finite(self, index: int) -> dict[str, float]:
+        row = self._raw[index].tolist()
+        return {name: v for name, v in zip(self._names, row, strict=True) if v == v}
 
 
 def _by_sample(flags: np.ndarray) -> dict[int, list[int]]:

@@ -6,12 +6,19 @@ sensors and spikes, are compiled: :mod:`cloud.diagnosis.shapes`.)
 from __future__ import annotations
 
 import math
-from collections import deque
 
-from cloud.detect.tail import TailCalibrator
+import numpy as np
+from numba import njit
+
+from cloud.detect.tail import new_tail_params, tail_learn, tail_row_len, tail_surprise
 
 UNUSUAL_TREND_SURPRISE = 3.0
 """Trends rarer than one in 10^3 are not learned from (they may be the fault)."""
+TAIL_HISTORY = 2000
+TAIL_REFIT_EVERY = 100
+
+# state columns
+_SAMPLES, _MEAN_SLOPE, _SLOPE_SCALE, _COUNT, _HEAD, _SUM_Y, _SUM_XY = range(7)
 
 
 class TrendTracker:
@@ -22,41 +29,77 @@ class TrendTracker:
     tail already holds the metric's daily swings and regime changes.
 
     O(1) per sample for the slope (running sums); learning pauses while the trend is
-    unusual, so a long fault does not become the new normal."""
+    unusual, so a long fault does not become the new normal. Compiled: a batch of a
+    metric's values is one call."""
 
     def __init__(self, window: int = 60, learning_rate: float = 1 / 500) -> None:
         self.window = window
         self.learning_rate = learning_rate
-        self.samples = 0
-        self.mean_slope = 0.0
-        self.slope_scale = 0.0
-        self.tail = TailCalibrator(history=2000, refit_every=100)
-        self._values: deque[float] = deque(maxlen=window)
-        self._sum_y = 0.0
-        self._sum_xy = 0.0
-        n = window
-        self._sum_x = n * (n - 1) / 2
-        self._denominator = n * (n - 1) * (2 * n - 1) / 6 * n - self._sum_x**2
+        self.state = np.zeros(7)
+        self.values = np.zeros(window)
+        self.tail_par = new_tail_params(TAIL_HISTORY, TAIL_REFIT_EVERY, 0.05, 100, 0.0)
+        self.tail = np.zeros(tail_row_len(TAIL_HISTORY, TAIL_REFIT_EVERY, 0.05))
 
     def update(self, value: float) -> float:
         """Surprise of the current trend, signed by its direction (0 while learning)."""
-        if len(self._values) == self.window:
-            oldest = self._values[0]
-            self._sum_xy += -(self._sum_y - oldest) + (self.window - 1) * value
-            self._sum_y += value - oldest
+        return float(self.update_many(np.array([value]))[0])
+
+    def update_many(self, values: np.ndarray) -> np.ndarray:
+        """:meth:`update` for each value in order, in one call."""
+        out = np.zeros(len(values))
+        _trends(
+            values,
+            self.window,
+            self.learning_rate,
+            self.state,
+            self.values,
+            self.tail,
+            self.tail_par,
+            out,
+        )
+        return out
+
+
+@njit(cache=True)
+def _trends(
+    values: np.ndarray,
+    window: int,
+    learning_rate: float,
+    st: np.ndarray,
+    ring: np.ndarray,
+    tail: np.ndarray,
+    par: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    sum_x = window * (window - 1) / 2
+    denominator = window * (window - 1) * (2 * window - 1) / 6 * window - sum_x**2
+    for s in range(values.shape[0]):
+        value = values[s]
+        count = int(st[_COUNT])
+        if count == window:
+            head = int(st[_HEAD])
+            oldest = ring[head]
+            st[_SUM_XY] += -(st[_SUM_Y] - oldest) + (window - 1) * value
+            st[_SUM_Y] += value - oldest
+            ring[head] = value
+            st[_HEAD] = (head + 1) % window
         else:
-            self._sum_xy += len(self._values) * value
-            self._sum_y += value
-        self._values.append(value)
-        if len(self._values) < self.window:
-            return 0.0
-        slope = (self.window * self._sum_xy - self._sum_x * self._sum_y) / self._denominator
-        z = (slope - self.mean_slope) / self.slope_scale if self.slope_scale > 0 else 0.0
-        surprise = self.tail.surprise(abs(z))
+            st[_SUM_XY] += count * value
+            st[_SUM_Y] += value
+            ring[count] = value
+            count += 1
+            st[_COUNT] = count
+        if count < window:
+            out[s] = 0.0
+            continue
+        slope = (window * st[_SUM_XY] - sum_x * st[_SUM_Y]) / denominator
+        scale = st[_SLOPE_SCALE]
+        z = (slope - st[_MEAN_SLOPE]) / scale if scale > 0 else 0.0
+        surprise = tail_surprise(tail, par, abs(z))
         if surprise < UNUSUAL_TREND_SURPRISE:
-            self.samples += 1
-            rate = max(self.learning_rate, 1 / self.samples)
-            self.mean_slope += rate * (slope - self.mean_slope)
-            self.slope_scale += rate * (abs(slope - self.mean_slope) - self.slope_scale)
-            self.tail.learn(abs(z))
-        return math.copysign(surprise, z)
+            st[_SAMPLES] += 1
+            rate = max(learning_rate, 1 / st[_SAMPLES])
+            st[_MEAN_SLOPE] += rate * (slope - st[_MEAN_SLOPE])
+            st[_SLOPE_SCALE] += rate * (abs(slope - st[_MEAN_SLOPE]) - st[_SLOPE_SCALE])
+            tail_learn(tail, par, abs(z))
+        out[s] = math.copysign(surprise, z)

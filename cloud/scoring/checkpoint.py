@@ -40,11 +40,11 @@ from cloud.diagnosis.patterns import TrendTracker
 from cloud.diagnosis.shapes import ShapeBank
 from cloud.incidents.tracker import Finding, TrackerState
 
-VERSION = 5
+VERSION = 6
 """4: exact compact tails in the detection core's arrays; 5: Finding.persisted (tracker
 states), repeat statistics that count a run once it has ended, and the diagnosis' shape
-detectors held as arrays."""
-LAYOUT_DIGEST = "ea689ffb3034b595"
+detectors held as arrays; 6: trends as arrays too."""
+LAYOUT_DIGEST = "b3d22d07459b35fb"
 """sha256 of :func:`layout` for a warmed-up diagnoser; see tests/cloud/scoring."""
 
 ALLOWED: dict[str, type] = {
