@@ -23,7 +23,7 @@ INTERVAL_S = 60.0
 
 
 async def _until(api: httpx.AsyncClient, campaign_id: int, statuses: set[str]) -> dict[str, Any]:
-    for _ in range(240):
+    for _ in range(360):
         campaign: dict[str, Any] = (await api.get(f"/api/v1/campaigns/{campaign_id}")).json()
         if campaign["status"] in statuses:
             return campaign
@@ -31,6 +31,7 @@ async def _until(api: httpx.AsyncClient, campaign_id: int, statuses: set[str]) -
     raise AssertionError(f"campaign {campaign_id} stayed {campaign['status']}: {campaign}")
 
 
+@pytest.mark.timeout(300)
 async def test_a_campaign_rolls_out_and_one_that_fails_its_canary_pauses(
     broker: Broker, database_url: str, tmp_path: Path
 ) -> None:
@@ -52,8 +53,13 @@ async def test_a_campaign_rolls_out_and_one_that_fails_its_canary_pauses(
     async with running_cloud(settings, clock) as cloud, running_fleet(fleet):
         token = cloud.service.repos.tokens.issue("service")
         async with cloud.client(token) as api:
-            while len((await api.get("/api/v1/devices")).json()) < 8:
+            for _ in range(300):
+                reported = len((await api.get("/api/v1/devices")).json())
+                if reported == 8:
+                    break
                 await asyncio.sleep(0.2)
+            else:
+                raise AssertionError(f"only {reported} of 8 devices reported in")
             rollout = {
                 "action": "restart_firmware",
                 "cohort": {"model": "heatpump-hp200"},
