@@ -95,41 +95,45 @@ class IncidentTracker:
     ) -> None:
         self.config = config or TrackerConfig()
         self.slow_config = slow_config or TrackerConfig(open_after=15, close_after=15)
-        self._states: dict[tuple[str, str], TrackerState] = {}
+        self._states: dict[str, dict[str, TrackerState]] = {}
+        """Per device, its signatures in progress: a sample touches its own device only."""
 
     def _symptom(self, device_id: str, signature: str) -> bool:
         """A learned-only finding on a device with a named incident open is most likely
         a consequence of it (a leak also loads the CPU): it opens nothing new."""
         return signature.startswith(SLOW_EVIDENCE) and any(
-            st.open and d == device_id and not s.startswith(SLOW_EVIDENCE)
-            for (d, s), st in self._states.items()
+            st.open and not s.startswith(SLOW_EVIDENCE)
+            for s, st in self._states.get(device_id, {}).items()
         )
 
     def restore_open(self, device_id: str, signature: str) -> None:
         """Carry on tracking an incident that was open before a restart, so it can still
         resolve and is not opened twice."""
-        self._states[(device_id, signature)] = TrackerState(open=True)
+        self._states.setdefault(device_id, {})[signature] = TrackerState(open=True)
 
     def states_of(self, device_id: str) -> dict[str, TrackerState]:
         """A device's signatures in progress (for a checkpoint)."""
-        return {s: st for (d, s), st in self._states.items() if d == device_id}
+        return dict(self._states.get(device_id, {}))
 
     def restore_states(self, device_id: str, states: Mapping[str, TrackerState]) -> None:
         """Carry on from a checkpoint; what is already tracked (an incident restored as
         open from the database) wins."""
         for signature, state in states.items():
-            self._states.setdefault((device_id, signature), state)
+            self._states.setdefault(device_id, {}).setdefault(signature, state)
 
     def forget_quiet(self, device_id: str) -> None:
         """Drop a device's signatures that are building up or calming down; open
         incidents stay, so they can still resolve."""
-        for key in [k for k, st in self._states.items() if k[0] == device_id and not st.open]:
-            del self._states[key]
+        states = self._states.get(device_id, {})
+        for signature in [s for s, st in states.items() if not st.open]:
+            del states[signature]
+        if not states:
+            self._states.pop(device_id, None)
 
     def observe(self, device_id: str, ts: float, findings: Mapping[str, Finding]) -> list[Decision]:
         """Account one sample; signatures absent from ``findings`` score 0."""
         decisions: list[Decision] = []
-        signatures = set(findings) | {s for (d, s) in self._states if d == device_id}
+        signatures = set(findings) | set(self._states.get(device_id, ()))
         # named signatures first, so their symptoms in the same sample are recognised
         for signature in sorted(signatures, key=lambda s: (s.startswith(SLOW_EVIDENCE), s)):
             finding = findings.get(signature)
@@ -143,7 +147,7 @@ class IncidentTracker:
         self, device_id: str, signature: str, ts: float, score: float, finding: Finding | None
     ) -> Decision | None:
         config = self.slow_config if signature.startswith(SLOW_EVIDENCE) else self.config
-        state = self._states.setdefault((device_id, signature), TrackerState())
+        state = self._states.setdefault(device_id, {}).setdefault(signature, TrackerState())
         if score >= config.open_threshold:
             if state.above == 0:
                 state.first_above_ts = ts
@@ -180,11 +184,17 @@ class IncidentTracker:
             )
         if state.open and state.below >= config.close_after:
             peak = state.peak
-            del self._states[(device_id, signature)]
+            self._drop(device_id, signature)
             return IncidentResolved(device_id, signature, ts, peak)
         if not state.open and state.above == 0 and state.below >= config.close_after:
-            del self._states[(device_id, signature)]  # forget quiet signatures
+            self._drop(device_id, signature)  # forget quiet signatures
         return None
+
+    def _drop(self, device_id: str, signature: str) -> None:
+        states = self._states[device_id]
+        del states[signature]
+        if not states:  # a quiet device holds nothing
+            del self._states[device_id]
 
 
 def _deviation(finding: Finding) -> float:

@@ -79,3 +79,23 @@ def test_evidence_that_already_spans_several_samples_opens_at_once() -> None:
     assert [type(d) for d in decisions] == [IncidentOpened]
     single = Finding("spike/t", 0.9, {"metric": "t"})
     assert tracker.observe("d1", 1.0, {single.signature: single}) == []
+
+
+def test_a_device_s_samples_touch_only_its_own_signatures() -> None:
+    """The tracker keeps state per device: a fleet's quiet devices hold nothing, and a
+    symptom on one device is not suppressed by an incident open on another."""
+    tracker = IncidentTracker()
+    hot = Finding("overheat/compressor", 1.0, {})
+    drift = Finding("sensor-drift/cpu_load_pct", 1.0, {})
+    for i in range(3):
+        tracker.observe("hp-1", float(i), {hot.signature: hot})
+    assert tracker.states_of("hp-1")["overheat/compressor"].open
+    opened = []
+    for i in range(20):
+        opened += tracker.observe("hp-2", float(i), {drift.signature: drift})
+    assert [d.signature for d in opened] == ["sensor-drift/cpu_load_pct"]
+    for i in range(20):
+        tracker.observe("hp-3", float(i), {})
+    assert tracker.states_of("hp-3") == {}
+    tracker.forget_quiet("hp-2")
+    assert set(tracker.states_of("hp-2")) == {"sensor-drift/cpu_load_pct"}, "open stays"
