@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -94,6 +95,7 @@ class RemediationWorker:
         self.stats = RemediationStats()
         self._inbox: queue.Queue[_Samples | _Results | None] = queue.Queue()
         self._last_incident = 0
+        self._next_poll = 0.0
         self._watched: frozenset[str] = frozenset()
         self._thread = threading.Thread(target=self._run, name="remediation")
 
@@ -170,33 +172,44 @@ class RemediationWorker:
                         result.device_id, result.command_id, result.state, result.detail, result.ts
                     )
         now = self.clock.now()
-        steps += self._new_incidents(now)
+        # The database is read at most once per poll_s, not per scored batch: with many
+        # devices under remediation, samples arrive far more often than people act.
+        poll = time.monotonic() >= self._next_poll
+        if poll:
+            self._next_poll = time.monotonic() + self.poll_s
+            steps += self._new_incidents(now)
         steps += self.engine.tick(now)
         self._carry_out(steps, now)
-        self._run_campaigns(now)
+        self._run_campaigns(now, poll)
         watched = {r.device_id for r in self.engine.active.values()}
         for campaign in self.campaigns.values():
             watched |= campaign.watching
         self._watched = frozenset(watched)
 
     # -- campaigns ----------------------------------------------------------------------
-    def _run_campaigns(self, now: float) -> None:
-        """Pick up new campaigns and people's resume/abort, advance each, store changes."""
+    def _run_campaigns(self, now: float, poll: bool) -> None:
+        """Advance each campaign and store its changes; on a poll, first pick up new
+        campaigns and people's resume/abort from the database."""
+        if poll:
+            self._read_campaigns(now)
+        for campaign_id, campaign in list(self.campaigns.items()):
+            for send in campaign.tick(now):
+                self._send_campaign(campaign, send.target, now)
+            self._store_campaign(campaign, now)
+            if campaign.status in ("completed", "aborted"):
+                del self.campaigns[campaign_id]
+
+    def _read_campaigns(self, now: float) -> None:
         for row in self.campaign_store.all(("running", "paused")):
             if row.id not in self.campaigns:
                 self.campaigns[row.id] = self._restored(row.id, row.spec, row.status, row.reason)
                 self._campaign_status[row.id] = (row.status, row.reason)
             elif row.status == "running" != self._campaign_status[row.id][0]:
                 self.campaigns[row.id].resume(now)  # a person resumed it
-        for campaign_id, campaign in list(self.campaigns.items()):
+        for campaign_id, campaign in self.campaigns.items():
             stored = self.campaign_store.get(campaign_id)
             if stored is not None and stored.status == "aborted":
                 campaign.abort(stored.reason)
-            for send in campaign.tick(now):
-                self._send_campaign(campaign, send.target, now)
-            self._store_campaign(campaign, now)
-            if campaign.status in ("completed", "aborted"):
-                del self.campaigns[campaign_id]
 
     def _restored(
         self, campaign_id: int, spec: dict[str, object], status: str, reason: str
