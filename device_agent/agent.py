@@ -22,6 +22,7 @@ from collections.abc import Mapping
 import aiomqtt
 
 from device_agent import contract
+from device_agent.cancellation import honour_cancellation
 from device_agent.clock import Clock
 from device_agent.command_auth import CommandAuthenticator, SqliteNonceLedger, load_public_key
 from device_agent.commands import CommandRunner
@@ -178,9 +179,8 @@ class Agent:
 
     async def _run_locally(self, action: str) -> dict[str, Scalar]:
         try:
-            outcome = await asyncio.wait_for(
-                self.hal.run_action(action, {}), self.settings.command_timeout_s
-            )
+            async with asyncio.timeout(self.settings.command_timeout_s):
+                outcome = await self.hal.run_action(action, {})
         except Exception as exc:
             return {"ok": False, "outcome": f"{type(exc).__name__}: {exc}"[:200]}
         return {"ok": outcome.ok, "outcome": outcome.detail[:200]}
@@ -286,6 +286,7 @@ class Agent:
             await client.subscribe(contract.topic(self.device_id, Channel.COMMANDS), qos=1)
             await client.subscribe(contract.topic(self.device_id, Channel.ACK), qos=1)
             await client.publish(status_topic, self._status_payload(online=True), 1, True)
+            honour_cancellation()  # the subscribes and publish above may have dropped a stop
             self.stats.connects += 1
             self.uplink.new_session()
             self.connected.set()

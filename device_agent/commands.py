@@ -88,7 +88,8 @@ class CommandRunner:
     async def _execute(self, command: Command) -> tuple[CommandState, str]:
         action = asyncio.ensure_future(self.hal.run_action(command.action, command.params))
         try:
-            outcome = await asyncio.wait_for(asyncio.shield(action), self.timeout_s)
+            async with asyncio.timeout(self.timeout_s):  # not wait_for: see cancellation.py
+                outcome = await asyncio.shield(action)
         except UnknownAction as exc:
             return "refused", f"unknown action: {exc}"
         except TimeoutError:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import aiomqtt
 
 from device_agent import contract
+from device_agent.cancellation import honour_cancellation
 from device_agent.contract import Channel
 from device_agent.outbox import Outbox, ReportKind
 from device_agent.settings import AgentSettings
@@ -93,6 +94,7 @@ class Uplink:
         loop = asyncio.get_running_loop()
         window = settings.batch_max_samples * 4
         while True:
+            honour_cancellation()  # the publishes below may have dropped a stop
             overdue = loop.time() - settings.ack_timeout_s
             resent = await self._resend_overdue(client, overdue)
             await self._send_reports(client, overdue)

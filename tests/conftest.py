@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -226,6 +229,27 @@ class RunningCloud:
         return httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=10)
 
 
+STOP_TIMEOUT_S = 30.0
+"""A clean stop takes a couple of seconds (goodbyes, disconnects); one that takes this
+long swallowed its cancellation somewhere."""
+
+
+async def stop_task(task: asyncio.Task[Any], timeout_s: float = STOP_TIMEOUT_S) -> None:
+    """Cancel ``task`` and wait for it to end. A task that does not end fails the test with
+    the stack of every task still running, instead of hanging until pytest's timeout."""
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=timeout_s)
+    if done:
+        if not task.cancelled():
+            task.exception()  # retrieved: an error raised while stopping is not the test's
+        return
+    stacks = io.StringIO()
+    for pending in asyncio.all_tasks():
+        pending.print_stack(file=stacks)
+    print(stacks.getvalue(), file=sys.stderr)
+    raise AssertionError(f"{task.get_name()} still runs {timeout_s:g} s after it was cancelled")
+
+
 @contextlib.asynccontextmanager
 async def running_cloud(
     settings: CloudSettings, clock: Clock | None = None
@@ -238,8 +262,7 @@ async def running_cloud(
         try:
             yield RunningCloud(service, task)
         finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            await stop_task(task)
 
 
 @pytest.fixture
@@ -255,8 +278,7 @@ async def running_fleet(fleet: Fleet) -> AsyncIterator[Fleet]:
     try:
         yield fleet
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await stop_task(task)
         fleet.close()
 
 

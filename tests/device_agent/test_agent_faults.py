@@ -26,7 +26,7 @@ from device_agent.hal import ActionOutcome, Hal
 from device_agent.outbox import Outbox
 from device_agent.settings import AgentSettings, parse_mqtt_url
 from tests.audit import stored_seqs
-from tests.conftest import Broker, MosquittoBroker, RunningCloud, wait_until
+from tests.conftest import Broker, MosquittoBroker, RunningCloud, stop_task, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -81,8 +81,7 @@ async def _running(agent: Agent) -> AsyncIterator[Agent]:
         await asyncio.wait_for(agent.connected.wait(), 10)
         yield agent
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await stop_task(task)
 
 
 async def _publish(broker: Broker, topic: str, payload: bytes, retain: bool = False) -> None:
