@@ -22,7 +22,6 @@ from collections.abc import Mapping
 import aiomqtt
 
 from device_agent import contract
-from device_agent.cancellation import honour_cancellation
 from device_agent.clock import Clock
 from device_agent.command_auth import CommandAuthenticator, SqliteNonceLedger, load_public_key
 from device_agent.commands import CommandRunner
@@ -286,7 +285,8 @@ class Agent:
             await client.subscribe(contract.topic(self.device_id, Channel.COMMANDS), qos=1)
             await client.subscribe(contract.topic(self.device_id, Channel.ACK), qos=1)
             await client.publish(status_topic, self._status_payload(online=True), 1, True)
-            honour_cancellation()  # the subscribes and publish above may have dropped a stop
+            if self._stopping:  # the subscribes and publish above may have dropped the stop
+                raise asyncio.CancelledError
             self.stats.connects += 1
             self.uplink.new_session()
             self.connected.set()

@@ -16,7 +16,8 @@ def honour_cancellation() -> None:
     """Raise CancelledError if the running task was asked to stop and is still running.
 
     Call it where a long-lived loop goes round, never in cleanup that runs while the
-    task is already being cancelled."""
+    task is already being cancelled, and only in a task that has opened no TaskGroup: on
+    3.11 a TaskGroup whose child failed leaves its parent task's count raised for good."""
     task = asyncio.current_task()
     if task is not None and task.cancelling():
         raise asyncio.CancelledError
