@@ -44,7 +44,12 @@ from cloud.diagnosis.profiles import profile_for
 from cloud.heal.engine import Escalated, Healed, RemediationEngine, SendFix, Step
 from cloud.heal.playbook import Playbooks
 from cloud.heal.signing import CommandSigner
-from cloud.incidents.tracker import IncidentOpened, IncidentResolved, IncidentTracker
+from cloud.incidents.tracker import (
+    IncidentOpened,
+    IncidentResolved,
+    IncidentTracker,
+    signatures_seen,
+)
 from cloud.learning import FleetModel
 from device_agent import contract
 from device_agent.agent import Agent
@@ -136,9 +141,7 @@ async def simulate(args: argparse.Namespace) -> Outcome:
                     active = engine.active.get(closed) if closed is not None else None
                     if active is not None and active.status == "waiting":
                         engine.forget(active.incident_id)  # it went away before any fix
-            found = frozenset(
-                s for s, f in findings.items() if f.score >= tracker.config.open_threshold
-            )
+            found = signatures_seen(findings, tracker.config.open_threshold)
             pending += engine.observe(device_id, now, metrics, found)
             outcome.samples += 1
         pending += engine.tick(now)

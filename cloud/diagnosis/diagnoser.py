@@ -85,6 +85,8 @@ class DeviceDiagnoser:
         self._shapes = ShapeBank()
         self._trends: defaultdict[str, TrendTracker] = defaultdict(TrendTracker)
         self._drops: deque[float] = deque(maxlen=64)
+        self._link_judged_at = float("-inf")
+        """The sample the drops were last counted at: later drops are new evidence."""
         self._first_ts: float | None = None
         self._firmware: str | None = None
         self._trend_metrics = {metric for metric, _ in profile.trends}
@@ -236,10 +238,13 @@ class DeviceDiagnoser:
                 _keep(findings, Finding(limit.signature, 1.0, {**evidence, "limit": limit.value}))
 
     def _link(self, ts: float, findings: dict[str, Finding]) -> None:
-        recent = sum(1 for at in self._drops if ts - FLAP_WINDOW_S <= at <= ts)
+        recent = [at for at in self._drops if ts - FLAP_WINDOW_S <= at <= ts]
         if recent:
-            evidence = {"detector": "presence", "drops_last_hour": recent}
-            _keep(findings, Finding("connectivity/flapping", min(1.0, recent / FLAPS), evidence))
+            evidence = {"detector": "presence", "drops_last_hour": len(recent)}
+            fresh = max(recent) > self._link_judged_at
+            score = min(1.0, len(recent) / FLAPS)
+            _keep(findings, Finding("connectivity/flapping", score, evidence, fresh=fresh))
+        self._link_judged_at = ts
 
     def _shape_findings(
         self,
@@ -283,7 +288,9 @@ class DeviceDiagnoser:
                     "spikes": int(shapes.spike_count[index, j]),
                 }
                 span = int(shapes.spike_span[index, j])
-                _keep(findings, Finding(f"spike/{metric}", spikes, evidence, persisted=span))
+                fresh = bool(shapes.spike_new[index, j])
+                finding = Finding(f"spike/{metric}", spikes, evidence, persisted=span, fresh=fresh)
+                _keep(findings, finding)
         for metric, surprises in trends.items():
             trend = float(surprises[index])
             if trend != trend:

@@ -291,7 +291,8 @@ def shapes(
     alone on its sample: several metrics pinned at once are a controller holding its
     limits), 3 the run length, 4 the spike score (only for jumps seen on one metric
     alone: several at once are physics), 5 spikes in the window, 6 the largest spike's
-    value, 7 the samples the spikes in the window span.
+    value, 7 the samples the spikes in the window span, 8 whether this sample itself
+    added a spike (the window's older spikes only carry evidence forward).
     """
     samples, metrics = values.shape
     stuck = np.zeros(metrics)
@@ -321,9 +322,12 @@ def shapes(
             out[s, j, 5] = 0.0
             out[s, j, 6] = math.nan
             out[s, j, 7] = 1.0
+            out[s, j, 8] = 0.0
             if math.isnan(v):
                 continue
-            _spike_record(f, i, window, j, jumps[j] and jumped == 1, record)
+            spiked = jumps[j] and jumped == 1
+            out[s, j, 8] = 1.0 if spiked else 0.0
+            _spike_record(f, i, window, j, spiked, record)
             out[s, j, 4], out[s, j, 5], out[s, j, 6] = record[0], record[1], record[2]
             out[s, j, 7] = record[3]
             if stuck[j] > 0.0 and i[j, I_C_VERDICT] != 1:

@@ -53,6 +53,8 @@ class BatchShapes:
     spike_peak: np.ndarray
     spike_span: np.ndarray
     """Samples since the oldest spike in the window (the stretch the score covers)."""
+    spike_new: np.ndarray
+    """1 where the sample itself added a spike to the window."""
 
 
 class ShapeBank:
@@ -97,7 +99,7 @@ class ShapeBank:
 
     def observe(self, values: np.ndarray) -> BatchShapes:
         """Run a batch (rows = samples, columns = this bank's metrics, NaN = absent)."""
-        out = np.empty((values.shape[0], values.shape[1], 8), dtype=np.float64)
+        out = np.empty((values.shape[0], values.shape[1], 9), dtype=np.float64)
         k.shapes(values, self._floats, self._ints, self._resting, self._recent, self._window, out)
         return BatchShapes(
             view=out[:, :, 0],
@@ -108,6 +110,7 @@ class ShapeBank:
             spike_count=out[:, :, 5],
             spike_peak=out[:, :, 6],
             spike_span=out[:, :, 7],
+            spike_new=out[:, :, 8],
         )
 
     def learn_bands(self, values: np.ndarray, normal: np.ndarray) -> np.ndarray:

@@ -28,6 +28,17 @@ class Finding:
     score: float
     explanation: dict[str, object] = field(default_factory=dict)
     persisted: int = 1
+    fresh: bool = True
+    """Whether this sample brought evidence of its own. A finding over a window (drops in
+    the last hour, spikes in the last 30 samples) goes on being reported from older
+    evidence: it keeps an incident open, but it says nothing of whether a fix applied
+    since then worked."""
+
+
+def signatures_seen(findings: Mapping[str, Finding], bar: float) -> frozenset[str]:
+    """The signatures this sample showed on its own evidence, at ``bar`` or above: what
+    a fix's verification may hold against the device (see :attr:`Finding.fresh`)."""
+    return frozenset(sig for sig, f in findings.items() if f.fresh and f.score >= bar)
 
 
 @dataclass(frozen=True)

@@ -40,11 +40,12 @@ from cloud.diagnosis.patterns import TrendTracker
 from cloud.diagnosis.shapes import ShapeBank
 from cloud.incidents.tracker import Finding, TrackerState
 
-VERSION = 6
+VERSION = 7
 """4: exact compact tails in the detection core's arrays; 5: Finding.persisted (tracker
 states), repeat statistics that count a run once it has ended, and the diagnosis' shape
-detectors held as arrays; 6: trends as arrays too."""
-LAYOUT_DIGEST = "b3d22d07459b35fb"
+detectors held as arrays; 6: trends as arrays too; 7: Finding.fresh, and when the
+link drops were last counted."""
+LAYOUT_DIGEST = "948c818c6318d84a"
 """sha256 of :func:`layout` for a warmed-up diagnoser; see tests/cloud/scoring."""
 
 ALLOWED: dict[str, type] = {

@@ -38,6 +38,7 @@ from cloud.incidents.tracker import (
     IncidentOpened,
     IncidentTracker,
     TrackerConfig,
+    signatures_seen,
 )
 from cloud.incidents.tuning import Tuning, apply_tunings
 from cloud.learning import FleetModel
@@ -228,7 +229,7 @@ class ScoringWorker:
             return
         bar = self.tracker.config.open_threshold
         observations = [
-            (s.ts, s.metrics, frozenset(sig for sig, f in findings.items() if f.score >= bar))
+            (s.ts, s.metrics, signatures_seen(findings, bar))
             for s, findings in zip(runs, found, strict=True)
         ]
         for observer in watching:

@@ -72,7 +72,11 @@ def test_isolated_spikes_are_named_but_a_step_on_every_metric_is_not() -> None:
     spiky = [dict(r) for r in rows[600:700]]
     for i in (10, 20, 30, 40):
         spiky[i]["temp_c"] += 40
-    assert "spike/temp_c" in _signatures(_run(diagnoser, spiky, start=600))
+    found = _run(diagnoser, spiky, start=600)
+    assert "spike/temp_c" in _signatures(found)
+    spike_findings = [f["spike/temp_c"] for f in found if "spike/temp_c" in f]
+    fresh = [f for f in spike_findings if f.fresh]
+    assert 1 <= len(fresh) <= 4 < len(spike_findings), "only the spikes' own samples are new"
     together = [dict(r) for r in rows[700:800]]
     for i in (10, 20, 30, 40):
         together[i] = {k: v * 3 for k, v in together[i].items()}
@@ -101,6 +105,19 @@ def test_a_link_that_keeps_dropping_is_flapping() -> None:
     assert finding.score == 1.0
     assert finding.explanation["drops_last_hour"] == 3
     assert "connectivity/flapping" not in diagnoser.observe(T0 + 2 * 3600, rows[1])
+
+
+def test_old_drops_keep_flapping_reported_but_only_a_new_drop_is_fresh_evidence() -> None:
+    """After a radio reset, the drops of the last hour say nothing of whether it worked."""
+    diagnoser = DeviceDiagnoser(ModelProfile(model="x"))
+    rows = _healthy(10)
+    for k in range(3):
+        diagnoser.observe_link(T0 + k * 60, online=False)
+    assert diagnoser.observe(T0 + 200, rows[0])["connectivity/flapping"].fresh
+    carried = diagnoser.observe(T0 + 260, rows[1])["connectivity/flapping"]
+    assert carried.score == 1.0 and not carried.fresh
+    diagnoser.observe_link(T0 + 300, online=False)
+    assert diagnoser.observe(T0 + 320, rows[2])["connectivity/flapping"].fresh
 
 
 def test_a_hard_limit_names_its_fault_at_once() -> None:
