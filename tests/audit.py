@@ -16,6 +16,17 @@ def stored_seqs(engine: Engine, device_id: str) -> list[int]:
         return list(conn.scalars(query))
 
 
+def all_stored_seqs(engine: Engine) -> dict[str, list[int]]:
+    """Every stored seq of every device, ascending, read in one statement: one snapshot
+    even while a fleet goes on reporting."""
+    query = select(samples.c.device_id, samples.c.seq).order_by(samples.c.device_id, samples.c.seq)
+    seqs: dict[str, list[int]] = {}
+    with engine.connect() as conn:
+        for device_id, seq in conn.execute(query):
+            seqs.setdefault(device_id, []).append(seq)
+    return seqs
+
+
 def sample_count(engine: Engine) -> int:
     with engine.connect() as conn:
         return int(conn.scalar(select(func.count()).select_from(samples)) or 0)

@@ -115,7 +115,8 @@ def test_old_drops_keep_flapping_reported_but_only_a_new_drop_is_fresh_evidence(
         diagnoser.observe_link(T0 + k * 60, online=False)
     assert diagnoser.observe(T0 + 200, rows[0])["connectivity/flapping"].fresh
     carried = diagnoser.observe(T0 + 260, rows[1])["connectivity/flapping"]
-    assert carried.score == 1.0 and not carried.fresh
+    assert carried.score == 1.0
+    assert not carried.fresh
     diagnoser.observe_link(T0 + 300, online=False)
     assert diagnoser.observe(T0 + 320, rows[2])["connectivity/flapping"].fresh
 
