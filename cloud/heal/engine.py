@@ -8,8 +8,10 @@ returns (sign and publish a command, store an attempt, resolve or escalate an in
 comes, a recovery that never shows.
 
 Safety, in the order it is checked:
-- a signature whose fixes keep failing across the fleet trips a breaker: new incidents of
-  it are escalated at once instead of being auto-fixed, until ``breaker_cooldown_s``;
+- a signature whose remediations keep failing across the fleet (every fix tried, none
+  verified) trips a breaker: new incidents of it are escalated at once instead of being
+  auto-fixed, until ``breaker_cooldown_s``. Single attempts do not count: trying the
+  wrong fix first is how the fleet learns, and the next fix may well work;
 - a fix is only sent while its preconditions hold on the device's latest readings (a
   reading not reported does not count as holding); the loop waits for them at most
   ``precondition_wait_s``, then escalates;
@@ -125,9 +127,9 @@ class SafetyLimits:
     max_commands_per_hour: int = 6
     precondition_wait_s: float = 3600.0
     breaker_window: int = 10
-    """The latest verified outcomes per (model, signature) the breaker looks at..."""
+    """The latest finished remediations per (model, signature) the breaker looks at..."""
     breaker_failures: int = 8
-    """...and how many failures among them trip it."""
+    """...and how many among them that tried every fix in vain trip it."""
     breaker_cooldown_s: float = 86_400.0
 
 
@@ -236,6 +238,7 @@ class RemediationEngine:
         if attempt.verified:
             remediation.status = "healed"
             self.active.pop(remediation.incident_id, None)
+            self._remediation_ended(remediation, healed=True, now=now)
             return [AttemptChanged(remediation, attempt), Healed(remediation, attempt)]
         attempt.detail = check.reason
         return [AttemptChanged(remediation, attempt), *self._advance(remediation, now)]
@@ -261,6 +264,7 @@ class RemediationEngine:
             if remediation.tries(place) < fix.max_attempts
         ]
         if not left:
+            self._remediation_ended(remediation, healed=False, now=now)
             return self._escalate(remediation, "every playbook fix was tried without recovery")
         metrics = self._latest.get(remediation.device_id, {})
         ready = [
@@ -310,13 +314,13 @@ class RemediationEngine:
             record.successes += 1
         else:
             record.failures += 1
-        model, signature, _ = key
-        window = self._outcomes.setdefault(
-            (model, signature), deque(maxlen=self.limits.breaker_window)
-        )
-        window.append(success)
+
+    def _remediation_ended(self, remediation: Remediation, *, healed: bool, now: float) -> None:
+        key = (remediation.model, remediation.signature)
+        window = self._outcomes.setdefault(key, deque(maxlen=self.limits.breaker_window))
+        window.append(healed)
         if len(window) == window.maxlen and window.count(False) >= self.limits.breaker_failures:
-            self._tripped_until[(model, signature)] = now + self.limits.breaker_cooldown_s
+            self._tripped_until[key] = now + self.limits.breaker_cooldown_s
             window.clear()  # after the cooldown, judge afresh
 
     def _escalate(self, remediation: Remediation, reason: str) -> list[Step]:

@@ -161,17 +161,42 @@ def test_commands_per_device_are_rate_limited() -> None:
     assert _sent(engine.tick(T0 + 3602)).remediation.incident_id == 3
 
 
-def test_a_signature_whose_fixes_keep_failing_trips_the_fleet_breaker() -> None:
+def _fail_every_fix(engine: RemediationEngine, incident: int, device: str) -> list[Step]:
+    engine.observe(device, T0, HOT, frozenset({SIG}))
+    steps = engine.start(incident, device, MODEL, SIG, T0)
+    while sends := [s for s in steps if isinstance(s, SendFix)]:
+        steps = engine.result(device, sends[0].attempt.command_id, "failed", "no", T0 + 10)
+    return steps
+
+
+def test_a_signature_whose_remediations_keep_failing_trips_the_fleet_breaker() -> None:
     engine = _engine(limits=SafetyLimits(breaker_window=4, breaker_failures=3))
     for i in range(4):
-        device = f"ev-{i}"
-        engine.observe(device, T0, HOT, frozenset({SIG}))
-        send = _sent(engine.start(i, device, MODEL, SIG, T0))
-        engine.result(device, send.attempt.command_id, "failed", "no", T0 + 10)
+        (gave_up,) = [s for s in _fail_every_fix(engine, i, f"ev-{i}") if isinstance(s, Escalated)]
+        assert "every playbook fix was tried" in gave_up.reason
     steps = engine.start(99, "ev-9", MODEL, SIG, T0 + 60)
     (escalated,) = steps
     assert isinstance(escalated, Escalated)
     assert "auto-fix paused" in escalated.reason
+
+
+def test_wrong_first_fixes_that_the_next_fix_repairs_never_trip_the_breaker() -> None:
+    """The fleet learning which fix works is not a signature that cannot be fixed."""
+    engine = _engine(limits=SafetyLimits(breaker_window=4, breaker_failures=3))
+    for i in range(6):
+        device = f"ev-{i}"
+        engine.observe(device, T0, HOT, frozenset({SIG}))
+        first = _sent(engine.start(i, device, MODEL, SIG, T0))
+        second = _sent(engine.result(device, first.attempt.command_id, "failed", "no", T0 + 5))
+        engine.result(device, second.attempt.command_id, "done", "ok", T0 + 10)
+        healed = [
+            s
+            for k in range(1, 4)
+            for s in engine.observe(device, T0 + 10 + 60 * k, COOL, frozenset())
+            if isinstance(s, Healed)
+        ]
+        assert healed, f"incident {i} healed by its second fix"
+    assert not isinstance(engine.start(99, "ev-9", MODEL, SIG, T0 + 600)[0], Escalated)
 
 
 def _first_fixes(engine: RemediationEngine, incidents: int) -> list[str]:
