@@ -8,7 +8,9 @@ returns (sign and publish a command, store an attempt, resolve or escalate an in
 comes, a recovery that never shows.
 
 Safety, in the order it is checked:
-- a signature whose remediations keep failing across the fleet (every fix tried, none
+- a device whose fixes all failed for a signature is left to people for
+  ``handed_over_s``: its next incident of it escalates at once;
+- a signature whose remediations keep failing on device after device (every fix tried, none
   verified) trips a breaker: new incidents of it are escalated at once instead of being
   auto-fixed, until ``breaker_cooldown_s``. Single attempts do not count: trying the
   wrong fix first is how the fleet learns, and the next fix may well work;
@@ -131,6 +133,9 @@ class SafetyLimits:
     breaker_failures: int = 8
     """...and how many among them that tried every fix in vain trip it."""
     breaker_cooldown_s: float = 86_400.0
+    handed_over_s: float = 86_400.0
+    """How long a device whose fixes all failed for a signature is left to people: a new
+    incident of it escalates at once rather than re-sending fixes already seen to fail."""
 
 
 class RemediationEngine:
@@ -151,7 +156,10 @@ class RemediationEngine:
         self.active: dict[int, Remediation] = {}
         self._latest: dict[str, Mapping[str, float]] = {}
         self._sent: dict[str, deque[float]] = {}
-        self._outcomes: dict[tuple[str, str], deque[bool]] = {}
+        self._outcomes: dict[tuple[str, str], deque[tuple[str, bool]]] = {}
+        """(device, healed) of the latest finished remediations per (model, signature)."""
+        self._handed_over: dict[tuple[str, str], float] = {}
+        """When (device, signature) was escalated with every fix tried."""
         self._tripped_until: dict[tuple[str, str], float] = {}
 
     # -- inputs -----------------------------------------------------------------------
@@ -165,6 +173,13 @@ class RemediationEngine:
         self.active[incident_id] = remediation
         if not fixes:
             return self._escalate(remediation, "no playbook fix for this signature")
+        handed_over = self._handed_over.get((device_id, signature), float("-inf"))
+        if now < handed_over + self.limits.handed_over_s:
+            return self._escalate(
+                remediation,
+                f"every fix failed on this device {now - handed_over:.0f} s ago: "
+                "it is with service",
+            )
         if now < self._tripped_until.get((model, signature), float("-inf")):
             return self._escalate(
                 remediation, f"auto-fix paused: fixes for {signature} keep failing on the fleet"
@@ -316,10 +331,18 @@ class RemediationEngine:
             record.failures += 1
 
     def _remediation_ended(self, remediation: Remediation, *, healed: bool, now: float) -> None:
+        """Feed the breaker. It counts devices, not incidents: one broken part that keeps
+        reopening its incident is not a fleet whose fixes stopped working."""
+        device = remediation.device_id
+        if not healed:
+            self._handed_over[(device, remediation.signature)] = now
         key = (remediation.model, remediation.signature)
-        window = self._outcomes.setdefault(key, deque(maxlen=self.limits.breaker_window))
-        window.append(healed)
-        if len(window) == window.maxlen and window.count(False) >= self.limits.breaker_failures:
+        latest = [o for o in self._outcomes.get(key, ()) if o[0] != device]
+        window = deque(latest, maxlen=self.limits.breaker_window)
+        window.append((device, healed))
+        self._outcomes[key] = window
+        failures = sum(1 for _, ok in window if not ok)
+        if len(window) == window.maxlen and failures >= self.limits.breaker_failures:
             self._tripped_until[key] = now + self.limits.breaker_cooldown_s
             window.clear()  # after the cooldown, judge afresh
 

@@ -11,7 +11,8 @@ learns from outcomes which fix works. Each fix says:
 - ``timeout_s``: how long the device may take to report it;
 - ``verify``: what recovery looks like in the telemetry: the signature no longer found,
   and optionally metrics back within bounds, for ``hold_s``, starting within ``within_s``
-  of the device's result. The device's word that it ran the fix is never enough;
+  of the device's result, counted only while the fault could show
+  (``observable_when``). The device's word that it ran the fix is never enough;
 - ``max_attempts``: how often it may be tried for one incident.
 
 A file that is not valid is refused when loaded, with its path, line and the reason.
@@ -99,10 +100,19 @@ class Condition(_Strict):
 
 class Verification(_Strict):
     within_s: float = Field(gt=0, le=7 * 86_400)
-    """Recovery must begin within this long after the device reported the fix done."""
+    """Recovery must begin within this long after the device reported the fix done (and
+    ``settle_s`` has passed)."""
+    settle_s: float = Field(default=0.0, ge=0, le=7 * 86_400)
+    """Samples this soon after the fix prove and break nothing. A fix that changes the
+    operating point for a while (lowers the load for 15 minutes) is judged once it has
+    worn off: a part that only cooled because it worked less is not repaired."""
     hold_s: float = Field(gt=0, le=86_400)
     """...and then hold this long: the signature not found, and every bound met."""
     bounds: tuple[Condition, ...] = ()
+    observable_when: tuple[Condition, ...] = ()
+    """Where the fault shows only under some conditions (a bad contact heats only while a
+    car charges), the samples taken while these hold: only they can prove recovery, and
+    the hold must be seen within one such stretch. Others prove and break nothing."""
 
 
 class Fix(_Strict):

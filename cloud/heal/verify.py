@@ -6,6 +6,12 @@ playbook's rule met, without a break, for ``hold_s``, with that stretch starting
 ``within_s`` of the device's report. A break after the start of the window leaves time
 to start again while the window is open; after it, the fix has failed.
 
+Two things would let a fix that did nothing pass for one, so the rule can exclude them:
+- a fault that shows only under some conditions (a bad contact heats only under load)
+  is judged only on samples taken under them (``observable_when``);
+- a fix that works by changing the operating point for a while (less load) is judged
+  only once that has worn off (``settle_s``).
+
 Pure: fed samples in order and the clock, it answers ``pending``, ``verified`` or
 ``failed``, and says which stretch of telemetry it judged (the evidence a service
 engineer can look at).
@@ -37,14 +43,22 @@ class RecoveryCheck:
     reason: str = ""
 
     @property
+    def judged_from(self) -> float:
+        """The first moment whose samples count (the fix has settled)."""
+        return self.done_at + self.rule.settle_s
+
+    @property
     def deadline(self) -> float:
         """When recovery must have started."""
-        return self.done_at + self.rule.within_s
+        return self.judged_from + self.rule.within_s
 
     def observe(self, ts: float, metrics: Mapping[str, float], found: frozenset[str]) -> Verdict:
         """Fold one sample (its readings and the signatures diagnosis found in it)."""
-        if self.verdict != "pending" or ts < self.done_at:
+        if self.verdict != "pending" or ts < self.judged_from:
             return self.verdict
+        if not all(c.holds(metrics) for c in self.rule.observable_when):
+            self.recovered_since = None  # the hold must be seen where the fault could show
+            return self._check_deadline(ts, "the fault had no chance to show")
         self.last_sample_at = ts
         healthy = self.signature not in found and all(
             bound.holds(metrics) is not False for bound in self.rule.bounds

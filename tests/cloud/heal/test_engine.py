@@ -161,11 +161,13 @@ def test_commands_per_device_are_rate_limited() -> None:
     assert _sent(engine.tick(T0 + 3602)).remediation.incident_id == 3
 
 
-def _fail_every_fix(engine: RemediationEngine, incident: int, device: str) -> list[Step]:
-    engine.observe(device, T0, HOT, frozenset({SIG}))
-    steps = engine.start(incident, device, MODEL, SIG, T0)
+def _fail_every_fix(
+    engine: RemediationEngine, incident: int, device: str, at: float = T0
+) -> list[Step]:
+    engine.observe(device, at, HOT, frozenset({SIG}))
+    steps = engine.start(incident, device, MODEL, SIG, at)
     while sends := [s for s in steps if isinstance(s, SendFix)]:
-        steps = engine.result(device, sends[0].attempt.command_id, "failed", "no", T0 + 10)
+        steps = engine.result(device, sends[0].attempt.command_id, "failed", "no", at + 10)
     return steps
 
 
@@ -238,3 +240,24 @@ def test_the_fleet_learns_to_try_the_fix_that_works_first() -> None:
     assert taught[-20:].count("reset_connector") >= 18
     assert engine.records[(MODEL, SIG, "derate_current")].success_rate() == 0.0
     assert engine.records[(MODEL, SIG, "reset_connector")].success_rate() == 1.0
+
+
+def test_a_device_whose_fixes_all_failed_is_left_to_service() -> None:
+    engine = _engine()
+    _fail_every_fix(engine, 1, "ev-1")
+    (again,) = engine.start(2, "ev-1", MODEL, SIG, T0 + 3600)
+    assert isinstance(again, Escalated)
+    assert "it is with service" in again.reason
+    engine.observe("ev-2", T0 + 3600, HOT, frozenset({SIG}))
+    assert _sent(engine.start(3, "ev-2", MODEL, SIG, T0 + 3600)), "other devices still get fixes"
+
+
+def test_one_broken_device_reopening_its_incident_never_trips_the_breaker() -> None:
+    limits = SafetyLimits(breaker_window=4, breaker_failures=3, handed_over_s=60)
+    engine = _engine(limits=limits)
+    for incident in range(6):
+        steps = _fail_every_fix(engine, incident, "ev-1", at=T0 + 7200 * incident)
+        assert "every playbook fix was tried" in steps[-1].reason  # type: ignore[union-attr]
+    later = T0 + 7200 * 6
+    engine.observe("ev-2", later, HOT, frozenset({SIG}))
+    assert _sent(engine.start(99, "ev-2", MODEL, SIG, later))
