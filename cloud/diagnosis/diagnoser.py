@@ -86,6 +86,8 @@ class DeviceDiagnoser:
         self._trends: defaultdict[str, TrendTracker] = defaultdict(TrendTracker)
         self._drops: deque[float] = deque(maxlen=64)
         self._link_judged_at = float("-inf")
+        self._last_counts: dict[str, float] = {}
+        """Each counter's latest reading: a fall means the device restarted."""
         """The sample the drops were last counted at: later drops are new evidence."""
         self._first_ts: float | None = None
         self._firmware: str | None = None
@@ -154,7 +156,8 @@ class DeviceDiagnoser:
             fleet_scores = model.score_many(model.matrix(kept))
         explained_by_shape = (shapes.stuck > 0) | (shapes.spike > 0)
         shaped = _by_sample(explained_by_shape)
-        trends = self._trend_surprises(shapes, explained_by_shape, column)
+        restarts = self._restarts(values, counters, column)
+        trends = self._trend_surprises(shapes, explained_by_shape, column, restarts)
         beyond = self._beyond_limits(raw, names)
         normal = ~np.isnan(values)
         results = []
@@ -313,21 +316,51 @@ class DeviceDiagnoser:
                 )
         return explained
 
+    def _restarts(
+        self, values: np.ndarray, counters: set[str], column: Mapping[str, int]
+    ) -> np.ndarray:
+        """The samples at which the device had restarted since the one before: one of
+        its counters (uptime) fell. A restart is what a firmware fix does, and what a
+        leak's freed heap follows."""
+        restarted = np.zeros(len(values), dtype=np.bool_)
+        for metric in counters:
+            j = column.get(metric)
+            if j is None:
+                continue
+            seen = values[:, j]
+            previous = self._last_counts.get(metric, math.nan)
+            for s, value in enumerate(seen):
+                if value != value:
+                    continue
+                restarted[s] |= value < previous
+                previous = value
+            self._last_counts[metric] = previous
+        return restarted
+
     def _trend_surprises(
-        self, shapes: BatchShapes, explained: np.ndarray, column: Mapping[str, int]
+        self,
+        shapes: BatchShapes,
+        explained: np.ndarray,
+        column: Mapping[str, int],
+        restarts: np.ndarray,
     ) -> dict[str, np.ndarray]:
         """Per trend metric of the profile, the signed trend surprise of each sample of
         the batch (NaN where the metric is absent, a counter, or explained by its shape:
-        the trend learns only from the samples it judges)."""
+        the trend learns only from the samples it judges). A restart carries over to the
+        next judged sample."""
         trends = {}
+        since = np.cumsum(restarts)
         for metric in self._trend_metrics:
             j = column.get(metric)
             if j is None:
                 continue
             view = shapes.view[:, j]
             judged = ~np.isnan(view) & ~explained[:, j]
+            at = np.flatnonzero(judged)
+            before = np.concatenate(([0], since[at][:-1])) if len(at) else at
+            fresh = since[at] > before
             surprises = np.full(len(view), np.nan)
-            surprises[judged] = self._trends[metric].update_many(view[judged])
+            surprises[judged] = self._trends[metric].update_many(view[judged], fresh)
             trends[metric] = surprises
         return trends
 

@@ -44,11 +44,17 @@ class TrendTracker:
         """Surprise of the current trend, signed by its direction (0 while learning)."""
         return float(self.update_many(np.array([value]))[0])
 
-    def update_many(self, values: np.ndarray) -> np.ndarray:
-        """:meth:`update` for each value in order, in one call."""
+    def update_many(self, values: np.ndarray, restarts: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`update` for each value in order, in one call. Where ``restarts`` is
+        true the device restarted just before that value: the window starts afresh, so
+        the step a restart makes (a freed heap) is not read as the trend after it, and a
+        leak that resumes shows within one window. What was learned of usual slopes stays."""
         out = np.zeros(len(values))
+        if restarts is None:
+            restarts = np.zeros(len(values), dtype=np.bool_)
         _trends(
             values,
+            restarts,
             self.window,
             self.learning_rate,
             self.state,
@@ -63,6 +69,7 @@ class TrendTracker:
 @njit(cache=True)
 def _trends(
     values: np.ndarray,
+    restarts: np.ndarray,
     window: int,
     learning_rate: float,
     st: np.ndarray,
@@ -75,6 +82,8 @@ def _trends(
     denominator = window * (window - 1) * (2 * window - 1) / 6 * window - sum_x**2
     for s in range(values.shape[0]):
         value = values[s]
+        if restarts[s]:
+            st[_COUNT], st[_HEAD], st[_SUM_Y], st[_SUM_XY] = 0.0, 0.0, 0.0, 0.0
         count = int(st[_COUNT])
         if count == window:
             head = int(st[_HEAD])

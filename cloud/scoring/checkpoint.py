@@ -43,9 +43,9 @@ from cloud.incidents.tracker import Finding, TrackerState
 VERSION = 7
 """4: exact compact tails in the detection core's arrays; 5: Finding.persisted (tracker
 states), repeat statistics that count a run once it has ended, and the diagnosis' shape
-detectors held as arrays; 6: trends as arrays too; 7: Finding.fresh, and when the
-link drops were last counted."""
-LAYOUT_DIGEST = "948c818c6318d84a"
+detectors held as arrays; 6: trends as arrays too; 7: Finding.fresh, when the
+link drops were last counted, and the latest counter readings (restarts)."""
+LAYOUT_DIGEST = "76f03e00d2828946"
 """sha256 of :func:`layout` for a warmed-up diagnoser; see tests/cloud/scoring."""
 
 ALLOWED: dict[str, type] = {

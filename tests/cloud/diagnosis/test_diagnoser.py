@@ -96,6 +96,31 @@ def test_draining_memory_is_named_a_leak_by_the_profile() -> None:
     assert first < 120, "found well before memory runs out (at about 280 samples)"
 
 
+def _leaking_after_restart(restart_at: int, n: int) -> list[dict[str, float]]:
+    """Healthy for 900 samples with an uptime counter, then a leak; at ``restart_at``
+    the firmware restarts (uptime falls, the heap is freed) and the leak goes on."""
+    rows = [dict(r, uptime_s=60.0 * i) for i, r in enumerate(_healthy(n))]
+    for i in range(900, n):
+        since = i - 900 if i < restart_at else i - restart_at
+        rows[i]["mem_free_kb"] = 700 - 2.5 * since + random.Random(i).gauss(0, 8)
+        if i >= restart_at:
+            rows[i]["uptime_s"] = 60.0 * (i - restart_at)
+    return rows
+
+
+def test_a_leak_that_survives_a_restart_is_found_again_within_one_trend_window() -> None:
+    """A restart frees the heap whatever the cause: the trend must judge what follows it,
+    not the jump, or a restart that fixed nothing would pass for a cure."""
+    diagnoser = DeviceDiagnoser(profile_for("heatpump-hp200"))
+    rows = _leaking_after_restart(1100, 1300)
+    results = _run(diagnoser, rows)
+    assert "memory-leak/firmware" in _signatures(results[900:1100]), "found before the restart"
+    after = [i for i, f in enumerate(results[1100:]) if "memory-leak/firmware" in f]
+    assert after, "the leak that goes on after the restart is found again"
+    assert after[0] >= 30, "the trend from before the restart is not carried past it"
+    assert after[0] <= 80, f"within about one trend window (60 samples), not {after[0]}"
+
+
 def test_a_link_that_keeps_dropping_is_flapping() -> None:
     diagnoser = DeviceDiagnoser(ModelProfile(model="x"))
     rows = _healthy(10)
