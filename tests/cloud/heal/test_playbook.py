@@ -34,7 +34,7 @@ def test_the_bundled_playbooks_name_a_fix_for_every_simulated_fault() -> None:
     assert playbooks.models == ["*", "evcharger-ec11", "heatpump-hp200"]
     cases = {
         ("heatpump-hp200", "overheat/compressor"): "reduce_load",
-        ("evcharger-ec11", "overheat/connector"): "derate_current",
+        ("evcharger-ec11", "overheat/connector"): "reset_connector",
         ("heatpump-hp200", "memory-leak/firmware"): "restart_firmware",
         ("evcharger-ec11", "connectivity/flapping"): "reset_radio",
         ("heatpump-hp200", "sensor-stuck/supply_temp_c"): "recalibrate_sensor",
