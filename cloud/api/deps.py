@@ -87,10 +87,10 @@ OwnerIdDep = Annotated[str, Depends(owner_only)]
 
 
 def client_address(request: Request) -> str:
-    """The caller's address as this process sees it. Behind a reverse proxy that is the
-    proxy's, unless the server trusts its forwarded-for header (uvicorn's
-    ``--proxy-headers`` with ``--forwarded-allow-ips``); throttling by address then
-    counts the proxy's clients as one."""
+    """The caller's address as the server sees it. Behind a reverse proxy that is the
+    proxy's unless uvicorn trusts its ``X-Forwarded-For`` (it trusts 127.0.0.1; others
+    via ``FORWARDED_ALLOW_IPS``); otherwise claim throttling counts the proxy's clients
+    as one address."""
     return request.client.host if request.client is not None else "unknown"
 
 
