@@ -46,3 +46,11 @@ class CloudSettings(BaseSettings):
     train_window_s: float = Field(default=7 * 86_400.0, gt=0)
     train_min_span_s: float = Field(default=86_400.0, ge=0)
     train_max_samples: int = Field(default=200_000, ge=1)
+    owner_token_ttl_s: float = Field(default=3600.0, gt=0)
+    """How long an owner's sign-in token (``POST /api/v1/auth/token``) stays valid."""
+    claim_failure_window_s: float = Field(default=900.0, gt=0)
+    """The sliding window over which wrong claim codes are counted..."""
+    claim_max_failures_per_owner: int = Field(default=5, ge=1)
+    """...and how many one account may make in it before claims answer 429..."""
+    claim_max_failures_per_client: int = Field(default=20, ge=1)
+    """...and how many one client address may make, across accounts."""

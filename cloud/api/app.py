@@ -7,12 +7,15 @@ from collections.abc import Callable, Mapping
 from fastapi import APIRouter, FastAPI
 
 from cloud.api.routes import (
+    batches,
     campaigns,
+    claims,
     devices,
     fixes,
     health,
     incidents,
     models,
+    owners,
     pages,
     signatures,
 )
@@ -41,6 +44,9 @@ def create_api(repos: Repositories, worker_health: HealthChecks) -> FastAPI:
     api.include_router(signatures.router)
     api.include_router(fixes.router)
     api.include_router(campaigns.router)
+    api.include_router(batches.router)
+    api.include_router(owners.router)
+    api.include_router(claims.router)
     app.include_router(api)
     app.include_router(health.router)
     app.include_router(pages.router())

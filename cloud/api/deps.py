@@ -76,6 +76,27 @@ def service_only(principal: PrincipalDep) -> Principal:
 ServiceDep = Annotated[Principal, Depends(service_only)]
 
 
+def owner_only(principal: PrincipalDep) -> str:
+    """For what only an owner does for themselves (claiming a device); their owner id."""
+    if principal.role != "owner" or principal.owner_id is None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="an owner token is required")
+    return principal.owner_id
+
+
+OwnerIdDep = Annotated[str, Depends(owner_only)]
+
+
+def client_address(request: Request) -> str:
+    """The caller's address as the server sees it. Behind a reverse proxy that is the
+    proxy's unless uvicorn trusts its ``X-Forwarded-For`` (it trusts 127.0.0.1; others
+    via ``FORWARDED_ALLOW_IPS``); otherwise claim throttling counts the proxy's clients
+    as one address."""
+    return request.client.host if request.client is not None else "unknown"
+
+
+ClientAddressDep = Annotated[str, Depends(client_address)]
+
+
 def visible_device(device_id: str, store: StoreDep, principal: PrincipalDep) -> DeviceRecord:
     """The device, if the caller may see it; 404 otherwise (an owner cannot tell another
     owner's device from a missing one)."""

@@ -1,4 +1,4 @@
-"""``aftercare cloud serve``, ``token``, ``train`` and ``command-key``.
+"""``aftercare cloud serve``, ``token``, ``train``, ``command-key`` and ``batch import``.
 
 Each builds the cloud through :mod:`cloud.app` and :mod:`cloud.db.repositories`, the same
 wiring the service uses, so every ``AFTERCARE_*`` setting means the same everywhere.
@@ -40,6 +40,14 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     key.add_argument("--key-path", help="the private key file (AFTERCARE_COMMAND_KEY_PATH)")
     key.set_defaults(run=_run_command_key)
+    batch = cloud_commands.add_parser("batch", help="manufacturing batches of devices")
+    batch_commands = batch.add_subparsers(dest="batch_command", required=True, metavar="COMMAND")
+    batch_import = batch_commands.add_parser(
+        "import", help="register a batch file's devices (all or nothing)"
+    )
+    batch_import.add_argument("file", help="batch file, as `aftercare sim batch` writes it")
+    batch_import.add_argument("--database-url", help="SQLAlchemy URL (AFTERCARE_DATABASE_URL)")
+    batch_import.set_defaults(run=_run_batch_import)
 
 
 def settings_from(**overrides: Any) -> CloudSettings:
@@ -142,3 +150,31 @@ def _print_training(reports: list[TrainingReport], skipped: dict[str, str]) -> N
         print(f"skipped: {reason}")
     if not reports and not skipped:
         print("no device models with telemetry yet")
+
+
+def _run_batch_import(args: argparse.Namespace) -> int:
+    """Validate the whole file, then register it in one transaction (the same checks as
+    ``POST /api/v1/batches``)."""
+    from pathlib import Path
+
+    from pydantic import ValidationError
+
+    from cloud.db.factory import ClaimCodeInUse, DevicesAlreadyRegistered
+    from cloud.db.repositories import build_repositories, open_database
+    from cloud.identity import FactoryBatch, describe_errors
+    from device_agent.clock import SystemClock
+
+    path = Path(args.file)
+    try:
+        batch = FactoryBatch.model_validate_json(path.read_bytes())
+    except ValidationError as exc:
+        raise ValueError(f"{path}: not a valid batch file: {describe_errors(exc)}") from None
+    settings = settings_from(database_url=args.database_url)
+    with open_database(settings.database_url) as engine:
+        repos = build_repositories(engine, settings, SystemClock())
+        try:
+            imported = repos.factory.import_batch(batch)
+        except (DevicesAlreadyRegistered, ClaimCodeInUse) as exc:
+            raise ValueError(f"{path}: {exc}") from None
+    print(f"imported {imported} {batch.model} devices (firmware {batch.firmware}) from {path}")
+    return 0

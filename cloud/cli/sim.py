@@ -1,5 +1,7 @@
 """``aftercare sim run SCENARIO.yaml``: a simulated fleet against a broker and the cloud
-behind it, with the scenario's expectations checked (see :mod:`firmware_sim.scenario`)."""
+behind it, with the scenario's expectations checked (see :mod:`firmware_sim.scenario`);
+``aftercare sim batch``: a manufacturing batch of device identities (see
+:mod:`firmware_sim.factory`)."""
 
 from __future__ import annotations
 
@@ -15,9 +17,35 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run.add_argument("scenario", type=Path, help="scenario YAML file")
     run.add_argument("--mqtt-url", help="mqtt://host:port (AFTERCARE_MQTT_URL)")
     run.set_defaults(run=_run)
+    batch = sim_commands.add_parser(
+        "batch", help="make a manufacturing batch: serials, device secrets, claim codes"
+    )
+    batch.add_argument("--model", required=True, help="device model, e.g. heatpump-hp200")
+    batch.add_argument("--count", type=int, required=True, help="devices in the batch")
+    batch.add_argument("--out", type=Path, required=True, help="batch file to write (JSON)")
+    batch.set_defaults(run=_run_batch)
 
 
 def _run(args: argparse.Namespace) -> int:
     from firmware_sim.scenario import run_scenario_file
 
     return asyncio.run(run_scenario_file(args.scenario, args.mqtt_url))
+
+
+def _run_batch(args: argparse.Namespace) -> int:
+    from firmware_sim.factory import generate_batch, write_batch
+
+    batch = generate_batch(args.model, args.count)
+    try:
+        write_batch(batch, args.out)
+    except FileExistsError:
+        raise ValueError(
+            f"{args.out} exists; a batch file is never overwritten (its secrets may "
+            "already be in devices): choose another --out"
+        ) from None
+    print(
+        f"wrote {len(batch.devices)} {batch.model} devices (firmware {batch.firmware}) to "
+        f"{args.out}; it holds device secrets: keep it private and import it with "
+        f"`aftercare cloud batch import {args.out}`"
+    )
+    return 0

@@ -13,10 +13,13 @@ from sqlalchemy import Engine
 
 from cloud.db.campaigns import CampaignStore
 from cloud.db.checkpoints import CheckpointStore
+from cloud.db.claims import ClaimLimits, ClaimStore
 from cloud.db.engine import migrate, open_engine
+from cloud.db.factory import FactoryRegistry
 from cloud.db.fleet_history import FleetHistory
 from cloud.db.fleet_models import ModelRegistry
 from cloud.db.incidents import IncidentStore
+from cloud.db.owners import OwnerStore
 from cloud.db.remediation import RemediationStore
 from cloud.db.telemetry import TelemetryStore
 from cloud.db.tokens import TokenStore
@@ -51,6 +54,9 @@ class Repositories:
     campaigns: CampaignStore
     models: ModelRegistry
     trainer: Trainer
+    factory: FactoryRegistry
+    owners: OwnerStore
+    claims: ClaimStore
 
 
 def build_repositories(engine: Engine, settings: CloudSettings, clock: Clock) -> Repositories:
@@ -63,15 +69,25 @@ def build_repositories(engine: Engine, settings: CloudSettings, clock: Clock) ->
         max_samples=settings.train_max_samples,
         min_span_s=settings.train_min_span_s,
     )
+    tokens = TokenStore(engine, clock)
+    factory = FactoryRegistry(engine, clock)
+    limits = ClaimLimits(
+        window_s=settings.claim_failure_window_s,
+        per_owner=settings.claim_max_failures_per_owner,
+        per_client=settings.claim_max_failures_per_client,
+    )
     return Repositories(
         engine=engine,
         clock=clock,
         telemetry=TelemetryStore(engine),
-        tokens=TokenStore(engine, clock),
+        tokens=tokens,
         incidents=IncidentStore(engine),
         checkpoints=CheckpointStore(engine),
         remediation=RemediationStore(engine),
         campaigns=CampaignStore(engine),
         models=models,
         trainer=trainer,
+        factory=factory,
+        owners=OwnerStore(engine, clock, tokens, settings.owner_token_ttl_s),
+        claims=ClaimStore(engine, clock, factory, limits),
     )

@@ -40,7 +40,10 @@ device_owners = Table(
     metadata,
     Column("device_id", String(64), primary_key=True),
     Column("owner_id", String(128), nullable=False, index=True),
+    Column("claimed_at", Float),
 )
+"""Who owns a device: the one link every owner-scoped query joins (a claim writes it, a
+release deletes it). ``claimed_at`` is null for links made before claims existed."""
 
 samples = Table(
     "samples",
@@ -92,7 +95,53 @@ api_tokens = Table(
     Column("owner_id", String(128)),
     Column("label", String(128), nullable=False, default=""),
     Column("created_at", Float, nullable=False),
+    Column("expires_at", Float),
 )
+"""Bearer tokens by digest; ``expires_at`` is null for tokens that never expire (service
+tokens and those the command line issues), set for owners' sign-in tokens."""
+
+factory_devices = Table(
+    "factory_devices",
+    metadata,
+    Column("device_id", String(64), primary_key=True),
+    Column("model", String(256), nullable=False),
+    Column("firmware", String(256), nullable=False),
+    Column("secret_sha256", String(64), nullable=False),
+    Column("claim_code_sha256", String(64), nullable=False, unique=True),
+    Column("credentials_version", Integer, nullable=False),
+    Column("imported_at", Float, nullable=False),
+    Column("rotated_at", Float),
+)
+"""The factory registry: every device a manufacturing batch made, with digests of its
+secret and claim code (never the plaintext). Whether a device is known is a primary-key
+lookup; which device a claim code opens is a unique-index lookup. ``credentials_version``
+counts secret rotations (1 as shipped), for the broker side to provision against."""
+
+owners = Table(
+    "owners",
+    metadata,
+    Column("id", String(128), primary_key=True),
+    Column("email", String(320), nullable=False),
+    Column("email_key", String(320), nullable=False, unique=True),
+    Column("password_hash", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+"""Owner accounts; ``email_key`` is the lower-cased email, so uniqueness ignores case on
+every database; ``password_hash`` is an argon2id hash string."""
+
+claim_failures = Table(
+    "claim_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("owner_id", String(128), nullable=False),
+    Column("client", String(64), nullable=False),
+    Column("at", Float, nullable=False),
+    Index("ix_claim_failures_owner_at", "owner_id", "at"),
+    Index("ix_claim_failures_client_at", "client", "at"),
+    Index("ix_claim_failures_at", "at"),
+)
+"""Wrong claim codes per account and client address, counted in the database so that
+several API processes throttle guessing together; rows older than the window are pruned."""
 
 incidents = Table(
     "incidents",

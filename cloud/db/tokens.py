@@ -1,7 +1,9 @@
 """API tokens: random bearer secrets stored only as SHA-256 digests.
 
 Tokens are 256-bit random strings, so a plain SHA-256 is enough to make a stolen table
-useless (no password stretching needed), and lookups stay a single indexed query.
+useless (no password stretching needed), and lookups stay a single indexed query. A token
+may carry an expiry (owners' sign-in tokens do); one without (service tokens, tokens the
+command line issues) stays valid until it is deleted.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, or_, select
 
 from cloud.db.schema import api_tokens
 from device_agent.clock import Clock
@@ -41,11 +43,21 @@ class TokenStore:
         self.engine = engine
         self.clock = clock
 
-    def issue(self, role: Role, owner_id: str | None = None, label: str = "") -> str:
-        """Create a token and return it; only its digest is kept."""
+    def issue(
+        self,
+        role: Role,
+        owner_id: str | None = None,
+        label: str = "",
+        ttl_s: float | None = None,
+    ) -> str:
+        """Create a token and return it; only its digest is kept. With ``ttl_s`` it is
+        refused from ``ttl_s`` seconds of the store's clock on."""
         if role == "owner" and not owner_id:
             raise ValueError("an owner token needs an owner_id")
+        if ttl_s is not None and ttl_s <= 0:
+            raise ValueError("a token's ttl_s must be positive")
         token = secrets.token_urlsafe(32)
+        now = self.clock.now()
         with self.engine.begin() as conn:
             conn.execute(
                 api_tokens.insert().values(
@@ -53,14 +65,17 @@ class TokenStore:
                     role=role,
                     owner_id=owner_id if role == "owner" else None,
                     label=label,
-                    created_at=self.clock.now(),
+                    created_at=now,
+                    expires_at=None if ttl_s is None else now + ttl_s,
                 )
             )
         return token
 
     def principal_for(self, token: str) -> Principal | None:
+        """Who holds ``token``; None for an unknown or expired one."""
         query = select(api_tokens.c.role, api_tokens.c.owner_id).where(
-            api_tokens.c.token_sha256 == digest(token)
+            api_tokens.c.token_sha256 == digest(token),
+            or_(api_tokens.c.expires_at.is_(None), api_tokens.c.expires_at > self.clock.now()),
         )
         with self.engine.connect() as conn:
             row = conn.execute(query).first()

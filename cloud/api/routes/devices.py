@@ -1,4 +1,5 @@
-"""Devices and their telemetry, as the service team (whole fleet) or an owner sees them."""
+"""Devices and their telemetry, as the service team (whole fleet) or an owner sees them;
+releasing a device from its owner."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from cloud.api.deps import PrincipalDep, StoreDep, VisibleDeviceDep
+from cloud.api.deps import PrincipalDep, ReposDep, StoreDep, VisibleDeviceDep
+from cloud.api.schemas.claims import ReleaseOut
 from cloud.api.schemas.devices import DeviceOut, TelemetryOut
+from cloud.db.claims import NotClaimed
 
 router = APIRouter(prefix="/devices", tags=["devices"])
 
@@ -43,3 +46,35 @@ def get_telemetry(
         limit=limit,
     )
     return TelemetryOut.of(device.id, metric, rows)
+
+
+@router.delete(
+    "/{device_id}/owner",
+    responses={
+        404: {"description": "no such device, or another owner's"},
+        409: {"description": "the device has no owner, or no factory identity to rotate"},
+    },
+)
+def release_device(device_id: str, principal: PrincipalDep, repos: ReposDep) -> ReleaseOut:
+    """Release a device on resale (its owner, or service): the owner link goes, the
+    device's credentials are rotated and the new secret is returned in this response
+    only, to re-provision the device with (the old one stops verifying). The claim code
+    on the box stays valid for the next owner and is never shown. Incidents and
+    telemetry stay with the device as its product history."""
+    owner = repos.claims.owner_of(device_id)
+    exists = (
+        owner is not None
+        or repos.factory.is_known(device_id)
+        or repos.telemetry.get_device(device_id) is not None
+    )
+    if not exists or not principal.may_see(owner):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no device {device_id!r}")
+    try:
+        released = repos.claims.release(device_id)
+    except (NotClaimed, LookupError) as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
+    return ReleaseOut(
+        device_id=device_id,
+        device_secret=released.credentials.device_secret,
+        credentials_version=released.credentials.credentials_version,
+    )
