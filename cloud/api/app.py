@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 
 from fastapi import APIRouter, FastAPI
 
+from cloud.api.errors import install_error_handlers
 from cloud.api.routes import (
     batches,
     campaigns,
@@ -37,6 +38,7 @@ def create_api(repos: Repositories, worker_health: HealthChecks) -> FastAPI:
     )
     app.state.repos = repos
     app.state.health = worker_health
+    install_error_handlers(app)
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(devices.router)
     api.include_router(incidents.router)
