@@ -133,9 +133,10 @@ class SafetyLimits:
     breaker_failures: int = 8
     """...and how many among them that tried every fix in vain trip it."""
     breaker_cooldown_s: float = 86_400.0
-    handed_over_s: float = 86_400.0
-    """How long a device whose fixes all failed for a signature is left to people: a new
-    incident of it escalates at once rather than re-sending fixes already seen to fail."""
+    handed_over_s: float = 7 * 86_400.0
+    """How long a device whose fixes all failed for a signature is left to people (about
+    the time to book and make a service visit): a new incident of it escalates at once
+    rather than re-sending fixes already seen to fail."""
 
 
 class RemediationEngine:
