@@ -9,7 +9,7 @@ with the bundled playbooks; a fix reaches the device ``--command-delay`` seconds
 often as its remedy says (a broken part never remotely). Faults last until something
 clears them; ``--unfixable`` of them are broken parts that only a service visit clears.
 
-    python benchmarks/self_healing.py --devices 64 --days 5 --faults-per-day 2
+    python -m benchmarks.self_healing --devices 90 --days 5 --faults-per-day 2
 
 The last line's keys: ``healed_share`` (remotely fixable faults that ended in a verified
 recovery with no human), ``median_verify_intervals`` (incident opened to verified
