@@ -350,7 +350,7 @@ async def _deliver(
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--devices", type=int, default=64)
+    parser.add_argument("--devices", type=int, default=90)
     parser.add_argument("--days", type=float, default=5.0)
     parser.add_argument("--interval", type=float, default=60.0, help="telemetry interval (s)")
     parser.add_argument("--faults-per-day", type=float, default=2.0, help="per device")
