@@ -21,6 +21,7 @@ from cloud.db.fleet_models import ModelRegistry
 from cloud.db.incidents import IncidentStore
 from cloud.db.owners import OwnerStore
 from cloud.db.remediation import RemediationStore
+from cloud.db.tags import TagStore
 from cloud.db.telemetry import TelemetryStore
 from cloud.db.tokens import TokenStore
 from cloud.learning import Trainer
@@ -57,6 +58,7 @@ class Repositories:
     factory: FactoryRegistry
     owners: OwnerStore
     claims: ClaimStore
+    tags: TagStore
 
 
 def build_repositories(engine: Engine, settings: CloudSettings, clock: Clock) -> Repositories:
@@ -90,4 +92,5 @@ def build_repositories(engine: Engine, settings: CloudSettings, clock: Clock) ->
         factory=factory,
         owners=OwnerStore(engine, clock, tokens, settings.owner_token_ttl_s),
         claims=ClaimStore(engine, clock, factory, limits),
+        tags=TagStore(engine),
     )

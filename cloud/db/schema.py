@@ -45,6 +45,15 @@ device_owners = Table(
 """Who owns a device: the one link every owner-scoped query joins (a claim writes it, a
 release deletes it). ``claimed_at`` is null for links made before claims existed."""
 
+device_tags = Table(
+    "device_tags",
+    metadata,
+    Column("device_id", String(64), primary_key=True),
+    Column("tag", String(64), primary_key=True, index=True),
+)
+"""Labels the service team gives devices (a site, a batch of suspect parts, a pilot
+group): what campaigns pick cohorts by beyond model and firmware."""
+
 samples = Table(
     "samples",
     metadata,

@@ -18,11 +18,13 @@ def create_campaign(body: CampaignIn, repos: ReposDep, _: ServiceDep) -> Campaig
     """Start a campaign; 422 when the cohort matches no device."""
     cohort = body.cohort
     wanted = set(cohort.device_ids) if cohort.device_ids is not None else None
+    tagged = repos.tags.tagged(cohort.tag) if cohort.tag is not None else None
     devices = [
         d.id
         for d in repos.telemetry.list_devices()
         if (cohort.model is None or d.model == cohort.model)
         and (cohort.firmware is None or d.firmware == cohort.firmware)
+        and (tagged is None or d.id in tagged)
         and (wanted is None or d.id in wanted)
     ]
     if not devices:

@@ -8,9 +8,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from cloud.api.deps import PrincipalDep, ReposDep, StoreDep, VisibleDeviceDep
+from cloud.api.deps import PrincipalDep, ReposDep, ServiceDep, StoreDep, VisibleDeviceDep
 from cloud.api.schemas.claims import ReleaseOut
 from cloud.api.schemas.devices import DeviceOut, TelemetryOut
+from cloud.api.schemas.tags import TagsIn, TagsOut
 from cloud.db.claims import NotClaimed
 
 router = APIRouter(prefix="/devices", tags=["devices"])
@@ -25,6 +26,17 @@ def list_devices(store: StoreDep, principal: PrincipalDep) -> list[DeviceOut]:
 @router.get("/{device_id}")
 def get_device(device: VisibleDeviceDep) -> DeviceOut:
     return DeviceOut.of(device)
+
+
+@router.get("/{device_id}/tags")
+def get_tags(device: VisibleDeviceDep, repos: ReposDep) -> TagsOut:
+    return TagsOut(device_id=device.id, tags=repos.tags.tags_of(device.id))
+
+
+@router.put("/{device_id}/tags")
+def set_tags(device: VisibleDeviceDep, body: TagsIn, repos: ReposDep, _: ServiceDep) -> TagsOut:
+    """Replace the device's tags (service team): campaigns select cohorts by them."""
+    return TagsOut(device_id=device.id, tags=repos.tags.set_tags(device.id, body.tags))
 
 
 @router.get("/{device_id}/telemetry")

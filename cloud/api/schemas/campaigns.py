@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from cloud.api.schemas.common import to_datetime
+from cloud.api.schemas.tags import Tag
 from cloud.db.campaigns import CampaignRow, TargetRow
 from cloud.heal.playbook import Verification
 from device_agent.contract import Scalar
@@ -21,6 +22,7 @@ class CohortIn(BaseModel):
 
     model: str | None = None
     firmware: str | None = None
+    tag: Tag | None = None
     device_ids: list[str] | None = Field(default=None, max_length=100_000)
 
 
