@@ -29,6 +29,9 @@ from pydantic import (
 
 PROTOCOL_VERSION = 1
 TOPIC_ROOT = "aftercare/v1"
+PROVISION_ROOT = "aftercare/provision/v1"
+"""Provisioning has a root of its own, not ``aftercare/v1/provision/...``: a device may
+legitimately be called ``provision``, and its topics must never overlap a handshake's."""
 
 MAX_PAYLOAD_BYTES = 256 * 1024
 """Larger payloads are refused before parsing; brokers must accept at least this much."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator
@@ -21,16 +21,38 @@ class SettingsError(ValueError):
     """A settings file or value that cannot be used; the message says which and why."""
 
 
-def parse_mqtt_url(url: str) -> tuple[str, int]:
-    """``mqtt://host:port`` -> (host, port); the port defaults to 1883."""
+class BrokerAddress(NamedTuple):
+    host: str
+    port: int
+    tls: bool
+
+
+def parse_broker_url(url: str) -> BrokerAddress:
+    """``mqtt://host:port`` (plain, port 1883 by default) or ``mqtts://host:port`` (TLS,
+    port 8883 by default). Credentials never travel in the URL: URLs get printed and
+    logged, so usernames and passwords have settings of their own."""
     parts = urlsplit(url)
-    if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
-        raise SettingsError(f"MQTT URL {url!r} must look like mqtt://host:port")
+    if parts.scheme not in ("mqtt", "tcp", "mqtts", "ssl") or not parts.hostname:
+        raise SettingsError(
+            f"MQTT URL {url!r} must look like mqtt://host:port or mqtts://host:port"
+        )
+    if parts.username is not None or parts.password is not None:
+        raise SettingsError(
+            f"MQTT URL for {parts.hostname} carries credentials; set them as mqtt_username "
+            "and mqtt_password instead (URLs are printed and logged)"
+        )
+    tls = parts.scheme in ("mqtts", "ssl")
     try:
-        port = parts.port or 1883
+        port = parts.port or (8883 if tls else 1883)
     except ValueError as exc:
         raise SettingsError(f"MQTT URL {url!r} has a bad port: {exc}") from None
-    return parts.hostname, port
+    return BrokerAddress(parts.hostname, port, tls)
+
+
+def parse_mqtt_url(url: str) -> tuple[str, int]:
+    """(host, port) of an MQTT URL; see :func:`parse_broker_url`."""
+    address = parse_broker_url(url)
+    return address.host, address.port
 
 
 class AgentSettings(BaseSettings):
