@@ -62,6 +62,23 @@ class AgentSettings(BaseSettings):
 
     device_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     mqtt_url: str = "mqtt://127.0.0.1:1883"
+    """``mqtt://host:port`` or ``mqtts://host:port`` (TLS); credentials never go in it."""
+    tls_ca_file: Path | None = None
+    """CA bundle that signed an ``mqtts://`` broker's certificate (the system's trust
+    store when unset)."""
+    mqtt_username: str | None = None
+    """The device's own broker credentials, when set by hand. Usually unset: the agent
+    provisions itself with ``device_secret`` and keeps what it gets in its state dir."""
+    mqtt_password: str | None = None
+    device_secret: str | None = Field(default=None, min_length=32, max_length=256)
+    """The factory secret from the device's batch: with it and the bootstrap credential a
+    factory-fresh device provisions itself on first start."""
+    bootstrap_username: str | None = None
+    """The broker credential every factory-fresh device shares; it reaches only the
+    provisioning topics."""
+    bootstrap_password: str | None = None
+    provision_timeout_s: float = Field(default=15.0, gt=0)
+    """How long one provisioning attempt waits for the cloud's challenge and answer."""
     telemetry_interval_s: float = Field(default=5.0, gt=0)
     flush_interval_s: float = Field(default=5.0, gt=0)
     batch_max_samples: int = Field(default=100, ge=1, le=500)
@@ -97,7 +114,15 @@ class AgentSettings(BaseSettings):
     """...and after this many in a row without recovery, none until it recovers."""
     command_key: str | None = Field(default=None, pattern=r"^[A-Za-z0-9+/]{43}=$")
     """The cloud's Ed25519 public key (base64 of its 32 raw bytes) that every command
-    must be signed with; without one the agent runs no command at all."""
+    must be signed with. Set, it wins over the key provisioning delivers (an integrator
+    who pins a key by hand means it); unset, the provisioned key is pinned; with
+    neither the agent runs no command at all."""
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _a_broker_url(cls, url: str) -> str:
+        parse_broker_url(url)  # raises SettingsError (a ValueError) with the reason
+        return url
 
     @field_validator("command_key")
     @classmethod

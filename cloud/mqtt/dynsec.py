@@ -27,6 +27,8 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from cloud.mqtt.client import apply_login
+from cloud.settings import BrokerLogin
 from device_agent.contract import PROVISION_ROOT, TOPIC_ROOT
 from device_agent.settings import parse_broker_url
 
@@ -115,7 +117,7 @@ class DynsecError(RuntimeError):
 
 
 class DynsecAdmin:
-    """``with DynsecAdmin(url, user, password) as admin: admin.ensure_roles()``.
+    """``with DynsecAdmin(url, login) as admin: admin.ensure_roles()``.
 
     Thread-safe: any thread may issue commands; each waits for its own response.
     """
@@ -123,11 +125,9 @@ class DynsecAdmin:
     def __init__(
         self,
         url: str,
-        username: str,
-        password: str,
+        login: BrokerLogin,
         client_id: str | None = None,
         timeout_s: float = 10.0,
-        tls_ca_file: str | None = None,
     ) -> None:
         self.url = url
         self.timeout_s = timeout_s
@@ -140,9 +140,7 @@ class DynsecAdmin:
             client_id=client_id or f"aftercare-dynsec-{uuid.uuid4().hex[:8]}",
             protocol=mqtt.MQTTv311,
         )
-        self._client.username_pw_set(username, password)
-        if tls_ca_file is not None or parse_broker_url(url).tls:
-            self._client.tls_set(ca_certs=tls_ca_file)
+        apply_login(self._client, url, login)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message

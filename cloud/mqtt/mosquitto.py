@@ -24,6 +24,7 @@ from pathlib import Path
 
 from cloud.mqtt.broker import free_port
 from cloud.mqtt.dynsec import BOOTSTRAP_ROLE, CLOUD_ROLE, DynsecAdmin
+from cloud.settings import BrokerLogin
 
 PLUGIN_NAME = "mosquitto_dynamic_security.so"
 PLUGIN_DIRS = (
@@ -120,7 +121,7 @@ class SecureMosquitto:
         self.stop()
 
     def admin_client(self) -> DynsecAdmin:
-        return DynsecAdmin(self.url, self.admin.username, self.admin.password)
+        return DynsecAdmin(self.url, BrokerLogin(self.admin.username, self.admin.password))
 
     def _write_config(self) -> None:
         # Started as root, Mosquitto drops to the ``mosquitto`` user, which could not read

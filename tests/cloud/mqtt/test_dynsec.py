@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import aiomqtt
 import pytest
 
-from cloud.mqtt.dynsec import ROLES, DynsecAdmin, DynsecError, device_role
+from cloud.mqtt.dynsec import ROLES, DynsecError, device_role
 from cloud.mqtt.mosquitto import SecureMosquitto
 from device_agent import contract
 from device_agent.contract import PROVISION_ROOT, Channel
@@ -239,8 +239,8 @@ async def test_roles_are_idempotent_and_refusals_are_specific(
 def _dynsec_roles(broker: SecureMosquitto) -> list[dict[str, object]]:
     import json
 
-    with DynsecAdmin(broker.url, broker.admin.username, broker.admin.password) as admin:
-        del admin  # the plugin saves its file after every change
+    with broker.admin_client():
+        pass  # the plugin has saved its file after every change
     document = json.loads(broker.dynsec_file.read_text())
     roles = document["roles"]
     assert isinstance(roles, list)
