@@ -164,3 +164,49 @@ async def test_a_wrong_secret_is_refused_and_recorded(
         reasons = list(conn.scalars(select(dead_letters.c.reason)))
     assert any("proof does not verify" in r for r in reasons), reasons
     assert not await connects(secure_broker, device.device_id, device.device_id, "y" * 43)
+
+
+async def owner_token(cloud: RunningCloud, email: str) -> str:
+    async with cloud.client() as anonymous:
+        created = await anonymous.post(
+            "/api/v1/owners", json={"email": email, "password": "a long password"}
+        )
+        assert created.status_code == 201, created.text
+        signed_in = await anonymous.post(
+            "/api/v1/auth/token", data={"username": email, "password": "a long password"}
+        )
+    token: str = signed_in.json()["access_token"]
+    return token
+
+
+async def test_a_release_revokes_the_broker_credentials(
+    secure_broker: SecureMosquitto, secure_cloud: RunningCloud, tmp_path: Path
+) -> None:
+    device = factory_batch(secure_cloud).devices[0]
+    settings = agent_settings(secure_broker, device.device_id, device.device_secret, tmp_path)
+    token = await owner_token(secure_cloud, "resale@example.com")
+    async with secure_cloud.client(token) as owner:
+        claimed = await owner.post("/api/v1/claims", json={"claim_code": device.claim_code})
+        assert claimed.status_code == 201, claimed.text
+    async with running_agent(settings) as agent:
+        await asyncio.wait_for(agent.connected.wait(), 15)
+        old = agent.enrolment.store.load()
+        assert old is not None
+        async with secure_cloud.client(token) as owner:
+            released = await owner.delete(f"/api/v1/devices/{device.device_id}/owner")
+        assert released.status_code == 200, released.text
+        new_secret = released.json()["device_secret"]
+        # the live session is cut, the old password is refused, the old secret proves
+        # nothing any more: the device stays off the broker until it gets its new secret
+        await wait_until(lambda: not agent.connected.is_set(), 10)
+        assert not agent.connected.is_set()
+        await wait_until(lambda: agent.enrolment.store.load() is None, 10)
+        assert agent.enrolment.store.load() is None
+    assert not await connects(secure_broker, device.device_id, device.device_id, old.mqtt_password)
+    renewed = await provision(
+        settings.model_copy(update={"device_secret": new_secret}),
+        parse_broker_url(secure_broker.url),
+    )
+    assert renewed.credentials_version == old.credentials_version + 1
+    assert renewed.mqtt_password != old.mqtt_password
+    assert await connects(secure_broker, device.device_id, device.device_id, renewed.mqtt_password)
