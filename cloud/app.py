@@ -129,6 +129,7 @@ class CloudService:
                 )
                 await asyncio.to_thread(self.broker_admin.start)
                 stack.push_async_callback(asyncio.to_thread, self.broker_admin.stop)
+            if self.broker_admin is not None or self.settings.provisioning:
                 # Handshake windows are real network time: the system clock, always.
                 self.provisioning = ProvisioningWorker(
                     self.settings,

@@ -39,6 +39,10 @@ class CloudSettings(BaseSettings):
     the broker's roles in step, provisions factory-fresh devices and revokes a released
     device's broker client; unset, there is no provisioning."""
     dynsec_admin_password: str | None = None
+    provisioning: bool = False
+    """Answer devices' provisioning handshakes even without a dynsec admin (on for the
+    demo's embedded broker, which accepts any login: the handshake runs, nothing
+    enforces its result). Always on when a dynsec admin is configured."""
     provisioning_client_id: str = "aftercare-provisioning"
     database_url: str = "sqlite:///aftercare.db"
     http_host: str = "127.0.0.1"

@@ -137,22 +137,23 @@ class SecureMosquitto:
             f"plugin {self.plugin}\n"
             f"plugin_opt_config_file {self.dynsec_file}\n"
         )
-        if not self.dynsec_file.exists():
-            subprocess.run(
-                [
-                    _tool("mosquitto_ctrl"),
-                    "dynsec",
-                    "init",
-                    str(self.dynsec_file),
-                    self.admin.username,
-                    self.admin.password,
-                ],
-                check=True,
-                capture_output=True,
-                stdin=subprocess.DEVNULL,
-                timeout=30,
-            )
-            self.dynsec_file.chmod(0o600)
+        # Every run has new passwords, so the accounts start afresh (kill and start keep them).
+        self.dynsec_file.unlink(missing_ok=True)
+        subprocess.run(
+            [
+                _tool("mosquitto_ctrl"),
+                "dynsec",
+                "init",
+                str(self.dynsec_file),
+                self.admin.username,
+                self.admin.password,
+            ],
+            check=True,
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            timeout=30,
+        )
+        self.dynsec_file.chmod(0o600)
 
     def start(self) -> None:
         """Start the broker (again, after ``kill``); the plugin's file keeps every client."""

@@ -62,14 +62,17 @@ class ProvisioningStats:
 
 
 class ProvisioningWorker:
-    """``start()`` (which also brings the broker's roles up to date), ``stop()``."""
+    """``start()`` (which also brings the broker's roles up to date), ``stop()``.
+
+    Without ``admin`` (a broker the cloud does not manage) the handshake still runs and
+    devices get credentials, which such a broker does not check."""
 
     def __init__(
         self,
         settings: CloudSettings,
         registry: FactoryRegistry,
         store: TelemetryStore,
-        admin: DynsecAdmin,
+        admin: DynsecAdmin | None,
         command_key: str,
         clock: Clock | None = None,
     ) -> None:
@@ -103,7 +106,8 @@ class ProvisioningWorker:
         return self._connected.wait(timeout_s)
 
     def start(self) -> None:
-        self.admin.ensure_roles()
+        if self.admin is not None:
+            self.admin.ensure_roles()
         address = parse_broker_url(self.settings.mqtt_url)
         self._client.connect_async(address.host, address.port, keepalive=30)
         self._client.loop_start()
@@ -162,7 +166,8 @@ class ProvisioningWorker:
             except (ProofRejected, ProvisioningFailed) as exc:
                 self._refuse(topic, payload, exc.reason)
                 return
-            self.admin.ensure_device(device_id, issued.mqtt_password)
+            if self.admin is not None:
+                self.admin.ensure_device(device_id, issued.mqtt_password)
             self._publish(ProvisionStep.CREDENTIALS, device_id, contract.encode(sealed))
             self.stats.provisioned += 1
             log.info(
