@@ -25,7 +25,7 @@ from cloud.heal.playbook import BUNDLED_PLAYBOOKS, Playbooks
 from cloud.heal.signing import CommandSigner
 from cloud.heal.worker import RemediationWorker
 from cloud.ingest.worker import IngestWorker, StoredListener
-from cloud.mqtt.dynsec import DynsecAdmin
+from cloud.mqtt.dynsec import BOOTSTRAP_ROLE, CLOUD_ROLE, DynsecAdmin
 from cloud.provision.worker import ProvisioningWorker
 from cloud.scoring.retrain import retrain_forever
 from cloud.scoring.worker import ScoringWorker
@@ -129,6 +129,7 @@ class CloudService:
                 )
                 await asyncio.to_thread(self.broker_admin.start)
                 stack.push_async_callback(asyncio.to_thread, self.broker_admin.stop)
+                await asyncio.to_thread(self._prepare_broker, self.broker_admin)
             if self.broker_admin is not None or self.settings.provisioning:
                 # Handshake windows are real network time: the system clock, always.
                 self.provisioning = ProvisioningWorker(
@@ -164,6 +165,15 @@ class CloudService:
         tb: TracebackType | None,
     ) -> None:
         await self._stack.aclose()
+
+    def _prepare_broker(self, admin: DynsecAdmin) -> None:
+        """Roles up to date, and the cloud's and the bootstrap login holding theirs,
+        before any session of the cloud subscribes."""
+        admin.ensure_roles()
+        if self.settings.mqtt_username is not None:
+            admin.grant_role(self.settings.mqtt_username, CLOUD_ROLE)
+        if self.settings.bootstrap_username is not None:
+            admin.grant_role(self.settings.bootstrap_username, BOOTSTRAP_ROLE)
 
     def worker_health(self) -> dict[str, bool]:
         """What /healthz reports beside the database: the broker session, and whether the

@@ -39,6 +39,9 @@ class CloudSettings(BaseSettings):
     the broker's roles in step, provisions factory-fresh devices and revokes a released
     device's broker client; unset, there is no provisioning."""
     dynsec_admin_password: str | None = None
+    bootstrap_username: str | None = None
+    """The factory-fresh devices' shared broker login; with a dynsec admin the cloud
+    gives it the bootstrap role (as it gives its own identity the cloud role)."""
     provisioning: bool = False
     """Answer devices' provisioning handshakes even without a dynsec admin (on for the
     demo's embedded broker, which accepts any login: the handshake runs, nothing

@@ -211,6 +211,7 @@ async def run_demo(options: DemoOptions) -> int:
             dynsec_admin_username=broker.admin.username if broker.admin else None,
             dynsec_admin_password=broker.admin.password if broker.admin else None,
             provisioning=broker.provisioning,
+            bootstrap_username=broker.bootstrap.username if broker.bootstrap else None,
             http_port=options.port,
             model_dir=str(folder / "models"),
             command_key_path=str(folder / "command_key.pem"),

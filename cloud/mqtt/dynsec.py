@@ -213,12 +213,34 @@ class DynsecAdmin:
         there was no such client."""
         return self.command("deleteClient", username=username, allow_missing=True)
 
+    def grant_role(self, username: str, role: str) -> None:
+        """Give an existing client ``role`` unless it has it (Mosquitto 2.0 answers
+        "Internal error" to adding a role twice, so this asks first)."""
+        answer = self._request("getClient", username=username)
+        if answer.get("error"):
+            raise DynsecError(f"dynsec getClient {username} refused: {answer['error']}")
+        client = answer.get("data", {}).get("client", {})
+        if role not in {r.get("rolename") for r in client.get("roles", [])}:
+            self.command("addClientRole", username=username, rolename=role)
+
     def command(
         self, name: str, *, allow_exists: bool = False, allow_missing: bool = False, **fields: Any
     ) -> bool:
         """Run one dynsec command and wait for its answer. Returns False when the broker
         answered "already exists" (with ``allow_exists``) or "not found" (with
         ``allow_missing``); raises DynsecError for any other refusal."""
+        error = self._request(name, **fields).get("error")
+        if not error:
+            return True
+        text = str(error).lower()
+        if allow_exists and "already exists" in text:
+            return False
+        if allow_missing and "not found" in text:
+            return False
+        raise DynsecError(f"dynsec {name} refused: {error}")
+
+    def _request(self, name: str, **fields: Any) -> dict[str, Any]:
+        """Send one command; its response (``error`` set when refused)."""
         correlation = uuid.uuid4().hex
         done = threading.Event()
         answer: list[dict[str, Any]] = []
@@ -232,15 +254,7 @@ class DynsecAdmin:
         finally:
             with self._lock:
                 self._pending.pop(correlation, None)
-        error = answer[0].get("error")
-        if not error:
-            return True
-        text = str(error).lower()
-        if allow_exists and "already exists" in text:
-            return False
-        if allow_missing and "not found" in text:
-            return False
-        raise DynsecError(f"dynsec {name} refused: {error}")
+        return answer[0]
 
     def _on_connect(
         self, client: mqtt.Client, _userdata: object, _flags: object, reason: object, _props: object

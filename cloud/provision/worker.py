@@ -62,7 +62,7 @@ class ProvisioningStats:
 
 
 class ProvisioningWorker:
-    """``start()`` (which also brings the broker's roles up to date), ``stop()``.
+    """``start()``, ``stop()``.
 
     Without ``admin`` (a broker the cloud does not manage) the handshake still runs and
     devices get credentials, which such a broker does not check."""
@@ -106,8 +106,6 @@ class ProvisioningWorker:
         return self._connected.wait(timeout_s)
 
     def start(self) -> None:
-        if self.admin is not None:
-            self.admin.ensure_roles()
         address = parse_broker_url(self.settings.mqtt_url)
         self._client.connect_async(address.host, address.port, keepalive=30)
         self._client.loop_start()

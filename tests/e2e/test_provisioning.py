@@ -45,6 +45,7 @@ async def secure_cloud(
         mqtt_password=secure_broker.cloud.password,
         dynsec_admin_username=secure_broker.admin.username,
         dynsec_admin_password=secure_broker.admin.password,
+        bootstrap_username=secure_broker.bootstrap.username,
     )
     async with running_cloud(settings) as cloud:
         provisioning = cloud.service.provisioning

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import aiomqtt
 import pytest
 
-from cloud.mqtt.dynsec import ROLES, DynsecError, device_role
+from cloud.mqtt.dynsec import CLOUD_ROLE, ROLES, DynsecError, device_role
 from cloud.mqtt.mosquitto import SecureMosquitto
 from device_agent import contract
 from device_agent.contract import PROVISION_ROOT, Channel
@@ -229,6 +229,9 @@ async def test_roles_are_idempotent_and_refusals_are_specific(
 ) -> None:
     with secure_broker.admin_client() as admin:
         admin.ensure_roles()  # again, as a restarted cloud does
+        admin.grant_role(secure_broker.cloud.username, CLOUD_ROLE)  # held already: no-op
+        with pytest.raises(DynsecError, match="getClient"):
+            admin.grant_role("nobody", CLOUD_ROLE)
         with pytest.raises(DynsecError, match="addClientRole"):
             admin.command("addClientRole", username="nobody", rolename=device_role("x")[0])
     roles = {r["rolename"]: r for r in _dynsec_roles(secure_broker)}
