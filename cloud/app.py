@@ -25,6 +25,8 @@ from cloud.heal.playbook import BUNDLED_PLAYBOOKS, Playbooks
 from cloud.heal.signing import CommandSigner
 from cloud.heal.worker import RemediationWorker
 from cloud.ingest.worker import IngestWorker, StoredListener
+from cloud.mqtt.dynsec import BOOTSTRAP_ROLE, CLOUD_ROLE, DynsecAdmin
+from cloud.provision.worker import ProvisioningWorker
 from cloud.scoring.retrain import retrain_forever
 from cloud.scoring.worker import ScoringWorker
 from cloud.settings import CloudSettings
@@ -63,7 +65,8 @@ class CloudService:
     """The cloud: ``async with CloudService(settings) as cloud: await cloud.serve()``.
 
     Entering opens and migrates the database and starts scoring, ingest and the
-    retraining schedule; leaving stops them in reverse order and closes the database.
+    retraining schedule, and, with a dynsec admin configured, the broker admin session
+    and provisioning; leaving stops them in reverse order and closes the database.
     """
 
     repos: Repositories
@@ -71,6 +74,8 @@ class CloudService:
     remediation: RemediationWorker | None
     scoring: ScoringWorker
     ingest: IngestWorker
+    broker_admin: DynsecAdmin | None
+    provisioning: ProvisioningWorker | None
     api: FastAPI
 
     def __init__(self, settings: CloudSettings, clock: Clock | None = None) -> None:
@@ -113,11 +118,36 @@ class CloudService:
             self.ingest = IngestWorker(
                 self.settings, self.repos.telemetry, self.clock, listeners=listeners
             )
-            self.api = create_api(self.repos, self.worker_health)
+            self.broker_admin = None
+            self.provisioning = None
+            admin_login = self.settings.dynsec_admin
+            if admin_login is not None:
+                self.broker_admin = DynsecAdmin(
+                    self.settings.mqtt_url,
+                    admin_login,
+                    client_id=self.settings.provisioning_client_id + "-admin",
+                )
+                await asyncio.to_thread(self.broker_admin.start)
+                stack.push_async_callback(asyncio.to_thread, self.broker_admin.stop)
+                await asyncio.to_thread(self._prepare_broker, self.broker_admin)
+            if self.broker_admin is not None or self.settings.provisioning:
+                # Handshake windows are real network time: the system clock, always.
+                self.provisioning = ProvisioningWorker(
+                    self.settings,
+                    self.repos.factory,
+                    self.repos.telemetry,
+                    self.broker_admin,
+                    self.signer.public_key_text,
+                    SystemClock(),
+                )
+            self.api = create_api(self.repos, self.worker_health, self.broker_admin)
             self.scoring.start()
             stack.push_async_callback(asyncio.to_thread, self.scoring.stop)
             self.ingest.start()
             stack.push_async_callback(asyncio.to_thread, self.ingest.stop)
+            if self.provisioning is not None:
+                await asyncio.to_thread(self.provisioning.start)
+                stack.push_async_callback(asyncio.to_thread, self.provisioning.stop)
             if self.remediation is not None:
                 self.remediation.start()
                 stack.push_async_callback(asyncio.to_thread, self.remediation.stop)
@@ -135,6 +165,15 @@ class CloudService:
         tb: TracebackType | None,
     ) -> None:
         await self._stack.aclose()
+
+    def _prepare_broker(self, admin: DynsecAdmin) -> None:
+        """Roles up to date, and the cloud's and the bootstrap login holding theirs,
+        before any session of the cloud subscribes."""
+        admin.ensure_roles()
+        if self.settings.mqtt_username is not None:
+            admin.grant_role(self.settings.mqtt_username, CLOUD_ROLE)
+        if self.settings.bootstrap_username is not None:
+            admin.grant_role(self.settings.bootstrap_username, BOOTSTRAP_ROLE)
 
     def worker_health(self) -> dict[str, bool]:
         """What /healthz reports beside the database: the broker session, and whether the

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from device_agent.settings import ENV_PREFIX
+
+
+@dataclass(frozen=True)
+class BrokerLogin:
+    """How a cloud session authenticates to the broker: its identity, and for
+    ``mqtts://`` the CA to trust (None: the system's). Empty for a broker without
+    authentication."""
+
+    username: str | None = None
+    password: str | None = None
+    tls_ca_file: str | None = None
 
 
 class CloudSettings(BaseSettings):
@@ -14,6 +27,26 @@ class CloudSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     mqtt_url: str = "mqtt://127.0.0.1:1883"
+    """``mqtt://host:port``, or ``mqtts://host:port`` for TLS (never credentials in it)."""
+    mqtt_username: str | None = None
+    """The cloud's broker identity (ingest, acknowledgements, commands, provisioning);
+    unset for a broker without authentication, such as the embedded one."""
+    mqtt_password: str | None = None
+    mqtt_tls_ca_file: str | None = None
+    """CA bundle for an ``mqtts://`` broker; the system's trust store when unset."""
+    dynsec_admin_username: str | None = None
+    """A Mosquitto dynamic-security admin client. Set (with the password), the cloud keeps
+    the broker's roles in step, provisions factory-fresh devices and revokes a released
+    device's broker client; unset, there is no provisioning."""
+    dynsec_admin_password: str | None = None
+    bootstrap_username: str | None = None
+    """The factory-fresh devices' shared broker login; with a dynsec admin the cloud
+    gives it the bootstrap role (as it gives its own identity the cloud role)."""
+    provisioning: bool = False
+    """Answer devices' provisioning handshakes even without a dynsec admin (on for the
+    demo's embedded broker, which accepts any login: the handshake runs, nothing
+    enforces its result). Always on when a dynsec admin is configured."""
+    provisioning_client_id: str = "aftercare-provisioning"
     database_url: str = "sqlite:///aftercare.db"
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
@@ -54,3 +87,17 @@ class CloudSettings(BaseSettings):
     """...and how many one account may make in it before claims answer 429..."""
     claim_max_failures_per_client: int = Field(default=20, ge=1)
     """...and how many one client address may make, across accounts."""
+
+    @property
+    def broker_login(self) -> BrokerLogin:
+        """The login every cloud session to the broker uses."""
+        return BrokerLogin(self.mqtt_username, self.mqtt_password, self.mqtt_tls_ca_file)
+
+    @property
+    def dynsec_admin(self) -> BrokerLogin | None:
+        """The dynamic-security admin login, when provisioning is configured."""
+        if self.dynsec_admin_username is None or self.dynsec_admin_password is None:
+            return None
+        return BrokerLogin(
+            self.dynsec_admin_username, self.dynsec_admin_password, self.mqtt_tls_ca_file
+        )

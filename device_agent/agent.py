@@ -26,10 +26,12 @@ from device_agent.clock import Clock
 from device_agent.command_auth import CommandAuthenticator, SqliteNonceLedger, load_public_key
 from device_agent.commands import CommandRunner
 from device_agent.contract import Channel, Scalar
+from device_agent.enrolment import CredentialStore, Enrolment, tls_parameters
 from device_agent.hal import Hal
 from device_agent.link import Link
 from device_agent.outbox import InvalidReading, Outbox
-from device_agent.settings import AgentSettings, parse_mqtt_url
+from device_agent.provisioning import IssuedCredentials, ProvisioningFailed
+from device_agent.settings import AgentSettings, BrokerAddress, parse_broker_url
 from device_agent.stats import AgentStats
 from device_agent.uplink import Uplink
 from device_agent.watchdog import Watchdog, WatchdogRule
@@ -74,15 +76,18 @@ class Agent:
         self.uplink = Uplink(settings, self.outbox, self.stats)
         self._sampling = True
         self._rng = rng or random.Random()
+        credentials = CredentialStore(self.outbox.path)
+        stored = credentials.load()
         self._commands = CommandRunner(
             settings.device_id,
             hal,
             clock,
             settings.command_timeout_s,
             self._report_result,
-            _authenticator(settings, clock, self.outbox.path),
+            _authenticator(settings, clock, self.outbox.path, stored),
             self._report_attempt,
         )
+        self.enrolment = Enrolment(settings, credentials, self._pin_provisioned_key)
         self._tasks: asyncio.TaskGroup | None = None
         self._stopping = False
         self.watchdog = Watchdog(_watchdog_rules(settings))
@@ -216,13 +221,18 @@ class Agent:
             await self.clock.sleep(next_at - self.clock.now())
 
     async def _connect_forever(self) -> None:
-        host, port = parse_mqtt_url(self.settings.mqtt_url)
+        address = parse_broker_url(self.settings.mqtt_url)
         attempt = 0
         while True:
             await self.link.wait_up()
             connects_before = self.stats.connects
             try:
-                await self._session(host, port)
+                await self._session(address, await self.enrolment.login(address))
+            except* ProvisioningFailed as failed:
+                self.stats.session_errors += 1
+                log.warning(
+                    "device=%s provisioning failed: %s", self.device_id, failed.exceptions[0]
+                )
             except* (aiomqtt.MqttError, _LinkDown, OSError) as lost:
                 log.info("device=%s session ended: %s", self.device_id, lost.exceptions[0])
             except* Exception:
@@ -243,6 +253,10 @@ class Agent:
             attempt += 1
             await asyncio.sleep(delay_s)
 
+    def _pin_provisioned_key(self, key_text: str) -> None:
+        if self.settings.command_key is None:  # a key set by hand wins
+            self._commands.authenticator.public_key = load_public_key(key_text)
+
     def _status_payload(self, online: bool) -> bytes:
         status = contract.Status(
             device_id=self.device_id,
@@ -253,7 +267,8 @@ class Agent:
         )
         return contract.encode(status)
 
-    async def _session(self, host: str, port: int) -> None:
+    async def _session(self, address: BrokerAddress, login: tuple[str | None, str | None]) -> None:
+        host, port = address.host, address.port
         will = aiomqtt.Will(
             contract.topic(self.device_id, Channel.STATUS),
             self._status_payload(online=False),
@@ -268,9 +283,15 @@ class Agent:
             clean_session=False,
             keepalive=self.settings.keepalive_s,
             timeout=10,
+            username=login[0],
+            password=login[1],
+            tls_params=tls_parameters(self.settings, address),
         )
         try:
             await self._run_session(client, host, port)
+        except aiomqtt.MqttError as exc:
+            self.enrolment.connect_failed(exc)
+            raise
         finally:
             # aiomqtt records an unexpected disconnection on a private future that nobody
             # awaits once the session is over; consume it so asyncio does not log it as
@@ -364,10 +385,14 @@ def _watchdog_rules(settings: AgentSettings) -> tuple[WatchdogRule, ...]:
     )
 
 
-def _authenticator(settings: AgentSettings, clock: Clock, state_file: str) -> CommandAuthenticator:
-    """Commands are checked against the pinned key; accepted nonces are kept in the
-    agent's state file (the outbox's), so a restart does not forget them."""
-    key = load_public_key(settings.command_key) if settings.command_key else None
+def _authenticator(
+    settings: AgentSettings, clock: Clock, state_file: str, provisioned: IssuedCredentials | None
+) -> CommandAuthenticator:
+    """Commands are checked against the pinned key (the settings' if set, else the one
+    provisioning delivered); accepted nonces are kept in the agent's state file (the
+    outbox's), so a restart does not forget them."""
+    text = settings.command_key or (provisioned.command_key if provisioned else None)
+    key = load_public_key(text) if text else None
     return CommandAuthenticator(
         settings.device_id, key, SqliteNonceLedger(state_file, clock), clock
     )

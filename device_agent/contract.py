@@ -29,6 +29,9 @@ from pydantic import (
 
 PROTOCOL_VERSION = 1
 TOPIC_ROOT = "aftercare/v1"
+PROVISION_ROOT = "aftercare/provision/v1"
+"""Provisioning has a root of its own, not ``aftercare/v1/provision/...``: a device may
+legitimately be called ``provision``, and its topics must never overlap a handshake's."""
 
 MAX_PAYLOAD_BYTES = 256 * 1024
 """Larger payloads are refused before parsing; brokers must accept at least this much."""
@@ -252,7 +255,101 @@ MESSAGE_TYPES: dict[Channel, type[Message]] = {
 }
 
 
-def encode(message: Message) -> bytes:
+class ProvisionStep(StrEnum):
+    """The four messages of provisioning, in order (see :mod:`device_agent.provisioning`)."""
+
+    HELLO = "hello"  # device -> cloud: I am this device, challenge me
+    CHALLENGE = "challenge"  # cloud -> device: a single-use, short-lived nonce
+    PROOF = "proof"  # device -> cloud: HMAC over the nonce and its ephemeral key
+    CREDENTIALS = "credentials"  # cloud -> device: broker credentials, sealed to that key
+
+
+def provision_topic(device_id: str, step: ProvisionStep) -> str:
+    return f"{PROVISION_ROOT}/{device_id}/{step.value}"
+
+
+def provision_subscription(step: ProvisionStep, device_id: str = "+") -> str:
+    return provision_topic(device_id, step)
+
+
+def parse_provision_topic(name: str) -> tuple[str, ProvisionStep]:
+    """Split a provisioning topic into (device id, step); ContractError otherwise."""
+    prefix = PROVISION_ROOT + "/"
+    if not name.startswith(prefix):
+        raise ContractError(f"topic {name!r} is not under {PROVISION_ROOT}/")
+    device_id, _, rest = name[len(prefix) :].partition("/")
+    try:
+        step = ProvisionStep(rest)
+    except ValueError:
+        raise ContractError(f"topic {name!r} has unknown provisioning step {rest!r}") from None
+    if not device_id:
+        raise ContractError(f"topic {name!r} names no device")
+    return device_id, step
+
+
+Bytes32 = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9+/]{43}=$")]
+"""Base64 of exactly 32 bytes: a nonce, an X25519 public key or an HMAC-SHA256."""
+MAX_SEALED_TEXT = 4096
+
+
+class ProvisionHello(_Message):
+    """A factory-fresh device asks to be provisioned."""
+
+
+class ProvisionChallenge(_Message):
+    nonce: Bytes32
+    expires_at: Timestamp
+    """Cloud time; the device need not trust its own clock, the cloud enforces it."""
+
+
+class ProvisionProof(_Message):
+    nonce: Bytes32
+    device_key: Bytes32
+    """The device's ephemeral X25519 public key, which the credentials are sealed to."""
+    proof: Bytes32
+    """HMAC-SHA256 over the nonce and ``device_key``, keyed by the secret's digest."""
+
+
+class ProvisionCredentials(_Message):
+    nonce: Bytes32
+    """The challenge these answer, so a device can ignore stale ones."""
+    cloud_key: Bytes32
+    """The cloud's ephemeral X25519 public key for this one message."""
+    sealed: Annotated[
+        str, StringConstraints(pattern=r"^[A-Za-z0-9+/]*={0,2}$", max_length=MAX_SEALED_TEXT)
+    ]
+    """Base64 of ChaCha20-Poly1305 ciphertext of the issued credentials (JSON)."""
+
+
+ProvisionMessage: TypeAlias = (
+    ProvisionHello | ProvisionChallenge | ProvisionProof | ProvisionCredentials
+)
+
+PROVISION_TYPES: dict[ProvisionStep, type[ProvisionMessage]] = {
+    ProvisionStep.HELLO: ProvisionHello,
+    ProvisionStep.CHALLENGE: ProvisionChallenge,
+    ProvisionStep.PROOF: ProvisionProof,
+    ProvisionStep.CREDENTIALS: ProvisionCredentials,
+}
+
+
+def decode_provision(topic_name: str, payload: bytes) -> ProvisionMessage:
+    """Parse a provisioning message; raises ContractError, never anything else."""
+    device_id, step = parse_provision_topic(topic_name)
+    if len(payload) > MAX_SEALED_TEXT * 2:
+        raise ContractError(f"provisioning payload of {len(payload)} bytes is too large")
+    try:
+        message = PROVISION_TYPES[step].model_validate_json(payload)
+    except ValidationError as exc:
+        raise ContractError(describe(exc)) from None
+    if message.device_id != device_id:
+        raise ContractError(
+            f"payload device_id {message.device_id!r} differs from topic device {device_id!r}"
+        )
+    return message
+
+
+def encode(message: Message | ProvisionMessage) -> bytes:
     """Serialise a message as compact JSON."""
     return message.model_dump_json(exclude_none=True).encode()
 

@@ -14,6 +14,7 @@ cloud) could search.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import random
 import secrets
@@ -28,6 +29,7 @@ __all__ = [
     "new_claim_code",
     "new_device_secret",
     "normalise_claim_code",
+    "secret_digest",
 ]
 
 CLAIM_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -98,3 +100,10 @@ def format_claim_code(code: str) -> str:
 def new_device_secret() -> str:
     """A fresh device secret (256 random bits, URL-safe text) from the OS generator."""
     return secrets.token_urlsafe(DEVICE_SECRET_BYTES)
+
+
+def secret_digest(secret: str) -> str:
+    """Hex SHA-256 of a device secret: what the cloud's registry stores instead of the
+    secret, and (as raw bytes) the key a device proves its identity with when it is
+    provisioned. Defined here so the device and the cloud compute it one way."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator
@@ -21,16 +21,38 @@ class SettingsError(ValueError):
     """A settings file or value that cannot be used; the message says which and why."""
 
 
-def parse_mqtt_url(url: str) -> tuple[str, int]:
-    """``mqtt://host:port`` -> (host, port); the port defaults to 1883."""
+class BrokerAddress(NamedTuple):
+    host: str
+    port: int
+    tls: bool
+
+
+def parse_broker_url(url: str) -> BrokerAddress:
+    """``mqtt://host:port`` (plain, port 1883 by default) or ``mqtts://host:port`` (TLS,
+    port 8883 by default). Credentials never travel in the URL: URLs get printed and
+    logged, so usernames and passwords have settings of their own."""
     parts = urlsplit(url)
-    if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
-        raise SettingsError(f"MQTT URL {url!r} must look like mqtt://host:port")
+    if parts.scheme not in ("mqtt", "tcp", "mqtts", "ssl") or not parts.hostname:
+        raise SettingsError(
+            f"MQTT URL {url!r} must look like mqtt://host:port or mqtts://host:port"
+        )
+    if parts.username is not None or parts.password is not None:
+        raise SettingsError(
+            f"MQTT URL for {parts.hostname} carries credentials; set them as mqtt_username "
+            "and mqtt_password instead (URLs are printed and logged)"
+        )
+    tls = parts.scheme in ("mqtts", "ssl")
     try:
-        port = parts.port or 1883
+        port = parts.port or (8883 if tls else 1883)
     except ValueError as exc:
         raise SettingsError(f"MQTT URL {url!r} has a bad port: {exc}") from None
-    return parts.hostname, port
+    return BrokerAddress(parts.hostname, port, tls)
+
+
+def parse_mqtt_url(url: str) -> tuple[str, int]:
+    """(host, port) of an MQTT URL; see :func:`parse_broker_url`."""
+    address = parse_broker_url(url)
+    return address.host, address.port
 
 
 class AgentSettings(BaseSettings):
@@ -40,6 +62,23 @@ class AgentSettings(BaseSettings):
 
     device_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     mqtt_url: str = "mqtt://127.0.0.1:1883"
+    """``mqtt://host:port`` or ``mqtts://host:port`` (TLS); credentials never go in it."""
+    tls_ca_file: Path | None = None
+    """CA bundle that signed an ``mqtts://`` broker's certificate (the system's trust
+    store when unset)."""
+    mqtt_username: str | None = None
+    """The device's own broker credentials, when set by hand. Usually unset: the agent
+    provisions itself with ``device_secret`` and keeps what it gets in its state dir."""
+    mqtt_password: str | None = None
+    device_secret: str | None = Field(default=None, min_length=32, max_length=256)
+    """The factory secret from the device's batch: with it and the bootstrap credential a
+    factory-fresh device provisions itself on first start."""
+    bootstrap_username: str | None = None
+    """The broker credential every factory-fresh device shares; it reaches only the
+    provisioning topics."""
+    bootstrap_password: str | None = None
+    provision_timeout_s: float = Field(default=15.0, gt=0)
+    """How long one provisioning attempt waits for the cloud's challenge and answer."""
     telemetry_interval_s: float = Field(default=5.0, gt=0)
     flush_interval_s: float = Field(default=5.0, gt=0)
     batch_max_samples: int = Field(default=100, ge=1, le=500)
@@ -75,7 +114,15 @@ class AgentSettings(BaseSettings):
     """...and after this many in a row without recovery, none until it recovers."""
     command_key: str | None = Field(default=None, pattern=r"^[A-Za-z0-9+/]{43}=$")
     """The cloud's Ed25519 public key (base64 of its 32 raw bytes) that every command
-    must be signed with; without one the agent runs no command at all."""
+    must be signed with. Set, it wins over the key provisioning delivers (an integrator
+    who pins a key by hand means it); unset, the provisioned key is pinned; with
+    neither the agent runs no command at all."""
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _a_broker_url(cls, url: str) -> str:
+        parse_broker_url(url)  # raises SettingsError (a ValueError) with the reason
+        return url
 
     @field_validator("command_key")
     @classmethod

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from device_agent.agent import Agent
@@ -49,6 +49,11 @@ class FleetSpec:
     command_key: str | None = None
     """The cloud's public command key the simulated devices pin (none: they refuse
     every command, as a real device without a pinned key would)."""
+    device_secrets: Mapping[str, str] = field(default_factory=dict)
+    """Factory secrets by device id: a device with one provisions itself (with the
+    bootstrap credential) instead of connecting anonymously."""
+    bootstrap_username: str | None = None
+    bootstrap_password: str | None = None
     environment: Environment | None = None
     """Opt-in realism (weather fronts, holidays, a firmware rollout, mid-run installs),
     e.g. from :func:`firmware_sim.models.plan_environment`; None: a quiet world."""
@@ -59,6 +64,14 @@ class FleetSpec:
         unknown = [m for m in self.models if m not in MODELS]
         if unknown:
             raise ValueError(f"unknown device models {unknown}; known: {sorted(MODELS)}")
+
+    def identities(self) -> list[tuple[str, str]]:
+        """(model, device id) of every device, in fleet order."""
+        return [
+            (model, f"{model}-{index:05d}")
+            for index in range(self.devices)
+            for model in [self.models[index % len(self.models)]]
+        ]
 
 
 @dataclass
@@ -76,9 +89,7 @@ class Fleet:
         self.spec = spec
         self.clock = clock
         self.units: list[SimulatedUnit] = []
-        for index in range(spec.devices):
-            model = spec.models[index % len(spec.models)]
-            device_id = f"{model}-{index:05d}"
+        for model, device_id in spec.identities():
             device = build_device(model, device_id, clock, spec.seed, spec.environment)
             settings = AgentSettings(
                 device_id=device_id,
@@ -89,6 +100,9 @@ class Fleet:
                 outbox_max_samples=spec.outbox_max_samples,
                 reconnect_max_s=spec.reconnect_max_s,
                 command_key=spec.command_key,
+                device_secret=spec.device_secrets.get(device_id),
+                bootstrap_username=spec.bootstrap_username,
+                bootstrap_password=spec.bootstrap_password,
             )
             outbox = Outbox(":memory:", spec.outbox_max_samples)
             rng = random.Random(f"{spec.seed}/{device_id}")

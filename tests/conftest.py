@@ -30,6 +30,7 @@ from sqlalchemy.exc import OperationalError
 
 from cloud.app import CloudService
 from cloud.mqtt.broker import EmbeddedBroker, free_port
+from cloud.mqtt.mosquitto import MosquittoUnavailable, SecureMosquitto
 from cloud.settings import CloudSettings
 from device_agent.clock import Clock, SystemClock
 from firmware_sim.fleet import Fleet, FleetSpec
@@ -144,6 +145,19 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
     started.start()
     yield started
     started.stop()
+
+
+@pytest.fixture
+def secure_broker(tmp_path: Path) -> Iterator[SecureMosquitto]:
+    """Mosquitto with dynamic security: no anonymous access, the system's roles, and this
+    run's admin, cloud and bootstrap credentials (never skipped: there is no fallback
+    that enforces ACLs)."""
+    try:
+        broker = SecureMosquitto(tmp_path / "secure-broker")
+    except MosquittoUnavailable as exc:
+        pytest.fail(str(exc))
+    with broker:
+        yield broker
 
 
 def _postgres_database() -> Iterator[str]:

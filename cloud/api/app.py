@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 
 from fastapi import APIRouter, FastAPI
 
+from cloud.api.deps import BrokerAccounts
 from cloud.api.errors import install_error_handlers
 from cloud.api.routes import (
     batches,
@@ -29,8 +30,14 @@ HealthChecks = Callable[[], Mapping[str, bool]]
 """The workers' health for /healthz: ``mqtt``, ``ingest`` and ``scoring``, each ok or not."""
 
 
-def create_api(repos: Repositories, worker_health: HealthChecks) -> FastAPI:
-    """The HTTP API over the cloud's repositories; ``worker_health`` feeds /healthz."""
+def create_api(
+    repos: Repositories,
+    worker_health: HealthChecks,
+    broker_accounts: BrokerAccounts | None = None,
+) -> FastAPI:
+    """The HTTP API over the cloud's repositories; ``worker_health`` feeds /healthz;
+    ``broker_accounts``, when the cloud manages the broker, lets a release revoke the
+    device's broker credentials."""
     app = FastAPI(
         title="Aftercare",
         version="0.1.0",
@@ -38,6 +45,7 @@ def create_api(repos: Repositories, worker_health: HealthChecks) -> FastAPI:
     )
     app.state.repos = repos
     app.state.health = worker_health
+    app.state.broker_accounts = broker_accounts
     install_error_handlers(app)
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(devices.router)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -24,6 +24,24 @@ def get_repos(request: Request) -> Repositories:
 
 
 ReposDep = Annotated[Repositories, Depends(get_repos)]
+
+
+class BrokerAccounts(Protocol):
+    """The broker's per-device accounts, as the API needs them (``DynsecAdmin``)."""
+
+    def revoke_device(self, device_id: str) -> bool:
+        """Delete the device's broker client, cutting off its sessions; idempotent.
+        Raises RuntimeError (``DynsecError``) when the broker cannot do it."""
+        ...
+
+
+def get_broker_accounts(request: Request) -> BrokerAccounts | None:
+    accounts: BrokerAccounts | None = request.app.state.broker_accounts
+    return accounts
+
+
+BrokerAccountsDep = Annotated[BrokerAccounts | None, Depends(get_broker_accounts)]
+"""None when the cloud does not manage the broker (no dynsec admin configured)."""
 
 
 def get_telemetry_store(repos: ReposDep) -> TelemetryStore:

@@ -18,13 +18,15 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
+from cloud.settings import BrokerLogin
 from device_agent.settings import ENV_PREFIX
 
 if TYPE_CHECKING:
     from cloud.app import CloudService
-    from firmware_sim.fleet import Fleet
+    from cloud.db.factory import FactoryRegistry
+    from firmware_sim.fleet import Fleet, FleetSpec
 
 OWNER_ID = "demo-owner"
 FIRST_FAULT = "overheat/compressor"
@@ -55,6 +57,13 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="device time per real second (default 60: an hour of device life a minute)",
     )
     demo.add_argument(
+        "--broker",
+        choices=["embedded", "mosquitto"],
+        default="embedded",
+        help="embedded (default: zero set-up, enforces no logins or ACLs) or mosquitto "
+        "(a Mosquitto child with dynamic security: per-device logins and topics)",
+    )
+    demo.add_argument(
         "--faults-per-day",
         type=float,
         default=2.0,
@@ -72,6 +81,7 @@ def _run(args: argparse.Namespace) -> int:
         seed=args.seed,
         speed=args.speed,
         fault_rate_per_device_day=args.faults_per_day,
+        broker=args.broker,
     )
     return asyncio.run(run_demo(options))
 
@@ -93,19 +103,92 @@ class DemoOptions:
     incident table fills within the first minute instead of after the detectors' first
     simulated hours."""
     telemetry_interval_s: float = 60.0
+    broker: Literal["embedded", "mosquitto"] = "embedded"
+
+
+class DemoBrokerError(RuntimeError):
+    """The broker the demo was asked for cannot be had; the message says why."""
+
+
+@dataclass(frozen=True)
+class DemoBroker:
+    url: str
+    cloud: BrokerLogin
+    """The cloud's login (empty for a broker without authentication)."""
+    admin: BrokerLogin | None
+    """Dynamic-security admin: set, the cloud manages the broker's accounts."""
+    bootstrap: BrokerLogin | None
+    """The factory-fresh devices' shared login (None: anonymous)."""
+    provisioning: bool
+    """Whether the demo's devices get factory identities and provision themselves."""
 
 
 @contextlib.contextmanager
-def _broker_url() -> Iterator[str]:
+def _demo_broker(kind: str, folder: Path) -> Iterator[DemoBroker]:
+    """The broker ``AFTERCARE_MQTT_URL`` names (devices connect as they are), else the
+    embedded one (no logins or ACLs, said in the banner; devices still provision), or
+    with ``--broker mosquitto`` a Mosquitto child with dynamic security."""
     from cloud.mqtt.broker import EmbeddedBroker
+    from cloud.mqtt.mosquitto import SecureMosquitto
 
     configured = os.environ.get(ENV_PREFIX + "MQTT_URL")
+    if configured and kind == "mosquitto":
+        raise DemoBrokerError(
+            f"--broker mosquitto starts its own broker; unset {ENV_PREFIX}MQTT_URL to use it"
+        )
     if configured:
-        yield configured
+        yield DemoBroker(configured, BrokerLogin(), None, None, provisioning=False)
         return
-    with EmbeddedBroker() as broker:
-        print(f"embedded MQTT broker on {broker.url}", flush=True)
-        yield broker.url
+    if kind == "mosquitto":
+        with SecureMosquitto(folder / "mosquitto") as secure:
+            print(
+                f"Mosquitto with dynamic security on {secure.url}: anonymous clients are "
+                "refused, each device has its own login and may use only aftercare/v1/<its "
+                "id>/, only the cloud sends commands and acks",
+                flush=True,
+            )
+            yield DemoBroker(
+                secure.url,
+                BrokerLogin(secure.cloud.username, secure.cloud.password),
+                BrokerLogin(secure.admin.username, secure.admin.password),
+                BrokerLogin(secure.bootstrap.username, secure.bootstrap.password),
+                provisioning=True,
+            )
+        return
+    with EmbeddedBroker() as embedded:
+        print(
+            f"embedded MQTT broker on {embedded.url} (it enforces no logins or ACLs: any "
+            "client may read or publish any topic; devices still provision, nothing checks "
+            "their credentials; --broker mosquitto enforces per-device access)",
+            flush=True,
+        )
+        yield DemoBroker(embedded.url, BrokerLogin(), None, None, provisioning=True)
+
+
+def _register_fleet(registry: FactoryRegistry, spec: FleetSpec) -> dict[str, str]:
+    """Factory identities for the demo fleet, as a manufacturing batch per model would
+    give them: new devices are imported, devices an earlier run registered (the same
+    ``--out``) get rotated secrets. Returns each device's secret."""
+    from cloud.identity import FactoryBatch
+    from device_agent.identity import new_claim_code, new_device_secret
+    from firmware_sim.models.registry import model_class
+
+    secrets: dict[str, str] = {}
+    fresh: dict[str, list[dict[str, str]]] = {}
+    for model, device_id in spec.identities():
+        if registry.is_known(device_id):
+            with registry.engine.begin() as conn:
+                rotated = registry.rotate_credentials(conn, device_id)
+            if rotated is not None:
+                secrets[device_id] = rotated.device_secret
+            continue
+        secrets[device_id] = new_device_secret()
+        entry = {"device_id": device_id, "device_secret": secrets[device_id]}
+        fresh.setdefault(model, []).append({**entry, "claim_code": new_claim_code()})
+    for model, devices in fresh.items():
+        body = {"model": model, "firmware": model_class(model).FIRMWARE, "devices": devices}
+        registry.import_batch(FactoryBatch.model_validate(body))
+    return secrets
 
 
 async def run_demo(options: DemoOptions) -> int:
@@ -119,9 +202,16 @@ async def run_demo(options: DemoOptions) -> int:
     with contextlib.ExitStack() as stack:
         folder = options.out or Path(stack.enter_context(tempfile.TemporaryDirectory()))
         folder.mkdir(parents=True, exist_ok=True)
-        mqtt_url = stack.enter_context(_broker_url())
+        broker = stack.enter_context(_demo_broker(options.broker, folder))
+        mqtt_url = broker.url
         settings = CloudSettings(
             mqtt_url=mqtt_url,
+            mqtt_username=broker.cloud.username,
+            mqtt_password=broker.cloud.password,
+            dynsec_admin_username=broker.admin.username if broker.admin else None,
+            dynsec_admin_password=broker.admin.password if broker.admin else None,
+            provisioning=broker.provisioning,
+            bootstrap_username=broker.bootstrap.username if broker.bootstrap else None,
             http_port=options.port,
             model_dir=str(folder / "models"),
             command_key_path=str(folder / "command_key.pem"),
@@ -140,17 +230,28 @@ async def run_demo(options: DemoOptions) -> int:
             fault_rate_per_device_day=options.fault_rate_per_device_day,
             command_key=signer.public_key_text,  # the simulated devices pin the demo's key
         )
-        fleet = Fleet(spec, clock)
-        if options.fault_rate_per_device_day > 0:
-            _inject_showcase(fleet, clock.now() + options.first_fault_after_s)
-        stack.callback(fleet.close)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         try:
             async with CloudService(settings, clock) as cloud:
-                await _serve_fleet(cloud, fleet, options, folder, stop)
+                if broker.provisioning:
+                    identities = await asyncio.to_thread(_register_fleet, cloud.repos.factory, spec)
+                    boot = broker.bootstrap or BrokerLogin()
+                    spec = dataclasses.replace(
+                        spec,
+                        device_secrets=identities,
+                        bootstrap_username=boot.username,
+                        bootstrap_password=boot.password,
+                    )
+                fleet = Fleet(spec, clock)
+                if options.fault_rate_per_device_day > 0:
+                    _inject_showcase(fleet, clock.now() + options.first_fault_after_s)
+                try:
+                    await _serve_fleet(cloud, fleet, options, folder, stop)
+                finally:
+                    fleet.close()
         except* PortInUse as taken:
             raise taken.exceptions[0] from None
         finally:

@@ -58,6 +58,12 @@ class RotatedCredentials:
     credentials_version: int
 
 
+@dataclass(frozen=True)
+class ProofKey:
+    secret_sha256: str
+    credentials_version: int
+
+
 class FactoryRegistry:
     """Thread-safe (SQLAlchemy engine, one transaction per call)."""
 
@@ -131,6 +137,16 @@ class FactoryRegistry:
         with self.engine.connect() as conn:
             row = conn.execute(query).first()
         return FactoryDeviceRecord(**row._mapping) if row else None
+
+    def proof_key(self, device_id: str) -> ProofKey | None:
+        """What provisioning checks a device's proof with: its secret's digest and its
+        credentials version; None for a device no batch made (one primary-key lookup)."""
+        query = select(
+            factory_devices.c.secret_sha256, factory_devices.c.credentials_version
+        ).where(factory_devices.c.device_id == device_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else ProofKey(row.secret_sha256, int(row.credentials_version))
 
     def verify_device_secret(self, device_id: str, secret: str) -> bool:
         """Whether ``secret`` is the device's current secret (constant-time compare; an

@@ -14,18 +14,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from device_agent.identity import normalise_claim_code
+from device_agent.identity import normalise_claim_code, secret_digest
+
+__all__ = ["claim_code_digest", "secret_digest", "secret_matches"]
 
 
 def claim_code_digest(code: str) -> str:
     """Hex SHA-256 of the code's canonical form; raises InvalidClaimCode for text that is
     not a claim code."""
     return hashlib.sha256(normalise_claim_code(code).encode("ascii")).hexdigest()
-
-
-def secret_digest(secret: str) -> str:
-    """Hex SHA-256 of a device secret."""
-    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
 def secret_matches(secret: str, digest: str) -> bool:

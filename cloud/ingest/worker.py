@@ -75,6 +75,7 @@ class IngestWorker:
             settings.ingest_client_id,
             settings.ingest_share_group,
             self._on_message,
+            settings.broker_login,
         )
         self._stopping = threading.Event()
         self._last_progress = time.monotonic()

@@ -16,9 +16,10 @@ from collections.abc import Callable
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from cloud.settings import BrokerLogin
 from device_agent import contract
 from device_agent.contract import Channel
-from device_agent.settings import parse_mqtt_url
+from device_agent.settings import parse_broker_url
 
 log = logging.getLogger("aftercare.mqtt")
 
@@ -34,11 +35,25 @@ def shared_filter(group: str, channel: Channel) -> str:
     return f"$share/{group}-{channel.value.replace('/', '-')}/{contract.subscription(channel)}"
 
 
+def apply_login(client: mqtt.Client, url: str, login: BrokerLogin) -> None:
+    """Configure a paho client for ``url`` with the cloud's login (and TLS for
+    ``mqtts://``, trusting ``login.tls_ca_file`` or the system's CAs)."""
+    if login.username is not None:
+        client.username_pw_set(login.username, login.password)
+    if parse_broker_url(url).tls:
+        client.tls_set(ca_certs=login.tls_ca_file)
+
+
 class CloudMqttClient:
     """``start()``, ``publish()`` as needed, ``stop()``; thread-safe."""
 
     def __init__(
-        self, url: str, client_id: str, share_group: str, on_message: MessageHandler
+        self,
+        url: str,
+        client_id: str,
+        share_group: str,
+        on_message: MessageHandler,
+        login: BrokerLogin | None = None,
     ) -> None:
         self.url = url
         self.client_id = client_id
@@ -57,6 +72,7 @@ class CloudMqttClient:
         self._client.reconnect_delay_set(min_delay=1, max_delay=10)
         self._client.max_inflight_messages_set(1000)
         self._client.max_queued_messages_set(0)
+        apply_login(self._client, url, login or BrokerLogin())
 
     @property
     def connected(self) -> bool:
@@ -66,8 +82,8 @@ class CloudMqttClient:
         return self._connected.wait(timeout_s)
 
     def start(self) -> None:
-        host, port = parse_mqtt_url(self.url)
-        self._client.connect_async(host, port, keepalive=30)
+        address = parse_broker_url(self.url)
+        self._client.connect_async(address.host, address.port, keepalive=30)
         self._client.loop_start()
 
     def stop(self) -> None:

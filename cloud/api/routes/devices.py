@@ -8,7 +8,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from cloud.api.deps import PrincipalDep, ReposDep, ServiceDep, StoreDep, VisibleDeviceDep
+from cloud.api.deps import (
+    BrokerAccountsDep,
+    PrincipalDep,
+    ReposDep,
+    ServiceDep,
+    StoreDep,
+    VisibleDeviceDep,
+)
 from cloud.api.schemas.claims import ReleaseOut
 from cloud.api.schemas.devices import DeviceOut, TelemetryOut
 from cloud.api.schemas.tags import TagsIn, TagsOut
@@ -65,14 +72,24 @@ def get_telemetry(
     responses={
         404: {"description": "no such device, or another owner's"},
         409: {"description": "the device has no owner, or no factory identity to rotate"},
+        503: {"description": "the broker could not revoke its credentials; nothing changed"},
     },
 )
-def release_device(device_id: str, principal: PrincipalDep, repos: ReposDep) -> ReleaseOut:
+def release_device(
+    device_id: str, principal: PrincipalDep, repos: ReposDep, broker: BrokerAccountsDep
+) -> ReleaseOut:
     """Release a device on resale (its owner, or service): the owner link goes, the
     device's credentials are rotated and the new secret is returned in this response
     only, to re-provision the device with (the old one stops verifying). The claim code
     on the box stays valid for the next owner and is never shown. Incidents and
-    telemetry stay with the device as its product history."""
+    telemetry stay with the device as its product history.
+
+    When the cloud manages the broker, the device's broker client is deleted first, so
+    its current MQTT credentials stop working and its sessions are cut: a broker that
+    cannot do that answers 503 before anything changed, and the call can be repeated
+    (revoking is idempotent). Revoking before the database commit means a release that
+    then fails (another caller released it meanwhile) has still only revoked a device
+    that was being released anyway."""
     owner = repos.claims.owner_of(device_id)
     exists = (
         owner is not None
@@ -81,6 +98,17 @@ def release_device(device_id: str, principal: PrincipalDep, repos: ReposDep) -> 
     )
     if not exists or not principal.may_see(owner):
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no device {device_id!r}")
+    if owner is None:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=f"device {device_id} has no owner")
+    if broker is not None:
+        try:
+            broker.revoke_device(device_id)
+        except RuntimeError as exc:
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                detail=f"the broker could not revoke {device_id}'s credentials "
+                f"({type(exc).__name__}: {exc}); nothing changed, try again",
+            ) from None
     try:
         released = repos.claims.release(device_id)
     except (NotClaimed, LookupError) as exc:

@@ -62,6 +62,47 @@ def test_demo_runs_writes_demo_json_and_stops_cleanly(tmp_path: Path) -> None:
     assert "demo stopped" in process.stdout.read()
 
 
+def test_demo_on_mosquitto_provisions_every_device_and_enforces_access(tmp_path: Path) -> None:
+    """``--broker mosquitto``: every simulated device provisions itself over the bootstrap
+    login and reports under its own; the broker refuses anonymous clients."""
+    import aiomqtt
+
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "cloud.cli", "demo", "--broker", "mosquitto"]
+    options = ["--devices", "3", "--port", "0", "--duration", "10", "--out", str(out)]
+    env = {k: v for k, v in os.environ.items() if k != "AFTERCARE_MQTT_URL"}
+    process = subprocess.Popen(
+        [*command, *options], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
+    assert process.stdout is not None
+    banner = []
+    for line in process.stdout:
+        banner.append(line)
+        if line.startswith("3 simulated devices reporting"):
+            break
+    assert any("Mosquitto with dynamic security" in line for line in banner), banner
+    url = next(line.split(" on ")[1].split(":")[0:3] for line in banner if "Mosquitto" in line)
+    port = int(url[2])
+    demo = json.loads((out / "demo.json").read_text())
+    headers = {"Authorization": f"Bearer {demo['service_token']}"}
+    deadline = time.monotonic() + 15
+    online: list[str] = []
+    while time.monotonic() < deadline and len(online) < 3:
+        devices = httpx.get(demo["api"] + "/devices", headers=headers).json()
+        online = [d["id"] for d in devices if d["online"]]
+        time.sleep(0.3)
+    assert len(online) == 3, devices
+
+    async def anonymous() -> None:
+        async with aiomqtt.Client("127.0.0.1", port, identifier="anonymous", timeout=5):
+            pass
+
+    with pytest.raises(aiomqtt.MqttCodeError):
+        asyncio.run(anonymous())
+    assert process.wait(timeout=30) == 0
+    assert "demo stopped" in process.stdout.read()
+
+
 def test_bad_scenario_file_is_a_clear_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
