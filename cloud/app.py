@@ -24,6 +24,7 @@ from cloud.heal.engine import RemediationEngine
 from cloud.heal.playbook import BUNDLED_PLAYBOOKS, Playbooks
 from cloud.heal.signing import CommandSigner
 from cloud.heal.worker import RemediationWorker
+from cloud.ingest.registered import RegisteredDevices
 from cloud.ingest.worker import IngestWorker, StoredListener
 from cloud.mqtt.dynsec import BOOTSTRAP_ROLE, CLOUD_ROLE, DynsecAdmin
 from cloud.provision.worker import ProvisioningWorker
@@ -115,8 +116,17 @@ class CloudService:
             listeners: list[StoredListener] = [self.scoring.submit]
             if self.remediation is not None:
                 listeners.append(self.remediation.on_stored)
+            registered = (
+                RegisteredDevices(self.repos.factory.is_known)
+                if self.settings.registered_devices_only
+                else None
+            )
             self.ingest = IngestWorker(
-                self.settings, self.repos.telemetry, self.clock, listeners=listeners
+                self.settings,
+                self.repos.telemetry,
+                self.clock,
+                listeners=listeners,
+                registered=registered,
             )
             self.broker_admin = None
             self.provisioning = None

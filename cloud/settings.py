@@ -67,6 +67,11 @@ class CloudSettings(BaseSettings):
     checkpoint_interval_s: float = Field(default=300.0, gt=0)
     """How often (real seconds) scored devices' detector state is saved to the database."""
     max_future_skew_s: float = Field(default=86_400.0, ge=0)
+    registered_devices_only: bool = False
+    """Accept telemetry, status, events and results only from device ids imported from a
+    factory batch; others are counted and dropped, never stored. Mosquitto with dynamic
+    security already keeps unknown devices out; this also holds on a broker without
+    logins (the embedded one)."""
     db_retry_max_s: float = Field(default=10.0, gt=0)
     model_dir: str = "models"
     command_key_path: str = "command_key.pem"

@@ -90,6 +90,10 @@ class IngestBatch:
     events: list[tuple[Event, float]] = field(default_factory=list)
     results: list[tuple[CommandResult, float]] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    unregistered: int = 0
+    """Messages from device ids the factory registry does not know, when only registered
+    devices are accepted: counted, never stored (not even as dead letters), so a flood
+    of made-up ids cannot grow the database."""
 
     def __len__(self) -> int:
         return (
@@ -98,4 +102,5 @@ class IngestBatch:
             + len(self.events)
             + len(self.results)
             + len(self.dead_letters)
+            + self.unregistered
         )

@@ -7,6 +7,7 @@ refused. Nothing is dropped silently and nothing here can raise on bad input.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from cloud.db.records import DeadLetter, IngestBatch
@@ -47,10 +48,19 @@ def _printable(ch: str) -> str:
     return f"\\x{ord(ch):02x}"
 
 
-def triage(messages: list[RawMessage], max_future_skew_s: float) -> IngestBatch:
-    """Validate each message against the wire contract and sort it."""
+def triage(
+    messages: list[RawMessage],
+    max_future_skew_s: float,
+    registered: Callable[[str], bool] | None = None,
+) -> IngestBatch:
+    """Validate each message against the wire contract and sort it. With ``registered``,
+    a message on a device id it refuses is only counted (see
+    :attr:`IngestBatch.unregistered`)."""
     sorted_batch = IngestBatch()
     for raw in messages:
+        if registered is not None and not _from_registered(raw.topic, registered):
+            sorted_batch.unregistered += 1
+            continue
         try:
             message = contract.decode(raw.topic, raw.payload)
             _check_clock(message, raw.received_at + max_future_skew_s)
@@ -71,6 +81,16 @@ def triage(messages: list[RawMessage], max_future_skew_s: float) -> IngestBatch:
                 _dead_letter(raw, f"devices may not publish on the {channel.value} channel")
             )
     return sorted_batch
+
+
+def _from_registered(topic: str, registered: Callable[[str], bool]) -> bool:
+    """Whether the topic names a registered device; a topic outside the contract names
+    none, and is refused as a dead letter like any other malformed message."""
+    try:
+        device_id, _ = contract.parse_topic(topic)
+    except ContractError:
+        return True
+    return registered(device_id)
 
 
 def _check_clock(message: contract.Message, latest_s: float) -> None:

@@ -38,6 +38,9 @@ StoredListener = Callable[[StoredBatch], None]
 """Called after each stored batch (in the writer thread: hand work off, return fast)."""
 
 
+UNREGISTERED_LOG_S = 10.0
+
+
 class DatabaseUnavailable(RuntimeError):
     """The database stayed down while ingest was stopping; nothing was acknowledged."""
 
@@ -52,6 +55,8 @@ class IngestStats:
     db_retries: int = 0
     listener_errors: int = 0
     writer_errors: int = 0
+    unregistered: int = 0
+    """Messages dropped because their device is not in the factory registry."""
 
 
 class IngestWorker:
@@ -63,9 +68,12 @@ class IngestWorker:
         store: TelemetryStore,
         clock: Clock,
         listeners: list[StoredListener] | None = None,
+        registered: Callable[[str], bool] | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
+        self.registered = registered
+        """With ``registered_devices_only``: whether a device id may report."""
         self.clock = clock
         self.listeners = listeners or []
         self.stats = IngestStats()
@@ -79,6 +87,7 @@ class IngestWorker:
         )
         self._stopping = threading.Event()
         self._last_progress = time.monotonic()
+        self._next_unregistered_log = 0.0
         self._writer = threading.Thread(target=self._write_forever, name="ingest-writer")
 
     @property
@@ -135,7 +144,10 @@ class IngestWorker:
     def process(self, messages: list[RawMessage]) -> StoredBatch:
         """Triage, store and acknowledge one batch."""
         self.stats.received += len(messages)
-        batch = triage(messages, self.settings.max_future_skew_s)
+        batch = triage(messages, self.settings.max_future_skew_s, self.registered)
+        if batch.unregistered:
+            self.stats.unregistered += batch.unregistered
+            self._say_unregistered()
         stored, new_samples = self._store(batch)
         self.stats.batches += 1
         self.stats.dead_letters += len(stored.dead_letters)
@@ -154,6 +166,17 @@ class IngestWorker:
         if new_samples or links or results:
             self._notify(outcome)
         return outcome
+
+    def _say_unregistered(self) -> None:
+        """Log the dropped count at most every ``UNREGISTERED_LOG_S``: a flood of made-up
+        ids must not flood the log either."""
+        now = time.monotonic()
+        if now >= self._next_unregistered_log:
+            self._next_unregistered_log = now + UNREGISTERED_LOG_S
+            log.warning(
+                "dropped %d messages from devices not in the factory registry so far",
+                self.stats.unregistered,
+            )
 
     def _store(self, batch: IngestBatch) -> tuple[IngestBatch, list[StoredSample]]:
         """Store ``batch``; returns what was stored (refused items replaced by their dead

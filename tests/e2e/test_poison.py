@@ -12,9 +12,11 @@ import aiomqtt
 import pytest
 from sqlalchemy import text
 
+from cloud.identity.batch import FactoryBatch
 from device_agent import contract
 from device_agent.contract import Channel
 from device_agent.settings import parse_mqtt_url
+from firmware_sim.factory import generate_batch
 from tests.audit import recent_dead_letters, stored_seqs
 from tests.conftest import Broker, RunningCloud, cloud_settings, running_cloud, wait_until
 
@@ -145,3 +147,31 @@ async def test_healthz_says_when_ingest_is_stalled(
     assert stalled.json()["database"] is True
     assert stored_seqs(engine, "d1") == [0, 1]
     assert recovered.status_code == 200, recovered.text
+
+
+async def test_a_cloud_for_registered_devices_only_keeps_nothing_of_a_made_up_device(
+    broker: Broker, database_url: str, tmp_path: Path
+) -> None:
+    """On a broker without logins anyone can publish as any id: with
+    ``registered_devices_only`` the cloud stores only what factory devices send."""
+    settings = cloud_settings(broker, database_url, tmp_path, registered_devices_only=True)
+    batch = generate_batch("heatpump-hp200", 1)
+    registered = batch.devices[0].device_id
+    async with running_cloud(settings) as cloud:
+        cloud.service.repos.factory.import_batch(FactoryBatch.model_validate_json(batch.to_json()))
+        made_up = [f"ghost-{n}" for n in range(20)]
+        await _publish(
+            broker,
+            [(contract.topic(d, Channel.TELEMETRY), _telemetry(d, 0)) for d in made_up]
+            + [(contract.topic(registered, Channel.TELEMETRY), _telemetry(registered, 0))],
+        )
+        await wait_until(lambda: stored_seqs(cloud.service.repos.engine, registered) == [0])
+        await wait_until(lambda: cloud.service.ingest.stats.unregistered == len(made_up), 5)
+        engine = cloud.service.repos.engine
+        with engine.connect() as conn:
+            devices = set(conn.scalars(text("SELECT id FROM devices")))
+            dead = conn.scalar(text("SELECT count(*) FROM dead_letters"))
+    assert stored_seqs(engine, registered) == [0]
+    assert devices == {registered}, "made-up ids create no device rows"
+    assert dead == 0, "nor dead letters"
+    assert cloud.service.ingest.stats.unregistered == len(made_up)

@@ -48,3 +48,25 @@ def test_oversized_payload_keeps_a_short_excerpt() -> None:
     assert "exceeds" in letter.reason
     assert letter.payload_size == len(payload)
     assert len(letter.payload_excerpt) < 600
+
+
+def test_messages_of_unregistered_devices_are_counted_and_never_stored() -> None:
+    """Only factory-registered devices may report: a made-up id leaves no dead letter
+    either (a flood of made-up ids must not grow the database)."""
+    good = contract.TelemetryBatch(
+        device_id="d1", samples=[contract.Sample(seq=0, ts=NOW, metrics={"t": 1.0})]
+    )
+    stranger = contract.TelemetryBatch(
+        device_id="x9", samples=[contract.Sample(seq=0, ts=NOW, metrics={"t": 1.0})]
+    )
+    messages = [
+        _raw(contract.topic("d1", Channel.TELEMETRY), contract.encode(good)),
+        _raw(contract.topic("x9", Channel.TELEMETRY), contract.encode(stranger)),
+        _raw(contract.topic("x9", Channel.EVENTS), b"garbage"),
+        _raw("not/our/topic", b"{}"),
+    ]
+    result = triage(messages, max_future_skew_s=86_400, registered=lambda d: d == "d1")
+    assert len(result) == len(messages)
+    assert [m.device_id for m, _ in result.telemetry] == ["d1"]
+    assert result.unregistered == 2
+    assert len(result.dead_letters) == 1, "a topic outside the contract is still a dead letter"
