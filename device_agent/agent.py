@@ -31,6 +31,15 @@ from device_agent.hal import Hal
 from device_agent.link import Link
 from device_agent.outbox import InvalidReading, Outbox
 from device_agent.provisioning import IssuedCredentials, ProvisioningFailed
+from device_agent.selfcheck import (
+    FACTS_EVENT,
+    FIRST_BOOT,
+    RESET,
+    RESET_ACTIONS,
+    SELF_CHECK_EVENT,
+    facts_detail,
+    self_check_detail,
+)
 from device_agent.settings import AgentSettings, BrokerAddress, parse_broker_url
 from device_agent.stats import AgentStats
 from device_agent.uplink import Uplink
@@ -86,6 +95,7 @@ class Agent:
             self._report_result,
             _authenticator(settings, clock, self.outbox.path, stored),
             self._report_attempt,
+            self._after_action,
         )
         self.enrolment = Enrolment(settings, credentials, self._pin_provisioned_key)
         self._tasks: asyncio.TaskGroup | None = None
@@ -99,8 +109,11 @@ class Agent:
         return self.settings.device_id
 
     async def run(self) -> None:
-        """Sample and stay connected until cancelled."""
+        """Sample and stay connected until cancelled. On first boot (no self-check run
+        in the state file yet) the device checks itself first, for setup."""
         self._stopping = False
+        if self.outbox.counter(SELF_CHECK_RUNS) == 0:
+            self.check_setup(FIRST_BOOT)
         async with asyncio.TaskGroup() as tasks:
             self._tasks = tasks
             tasks.create_task(self._sample_forever())
@@ -136,6 +149,29 @@ class Agent:
         )
         self.outbox.add_report("event", event.event_id, contract.encode(event))
         return event.event_id
+
+    def check_setup(self, trigger: str = RESET) -> list[str]:
+        """Report the device's facts and its self-checks (a HAL without ``self_checks``
+        reports facts only) as setup events, durably. The agent calls it on first boot
+        and after a reset action; a product calls it when the device was reset some
+        other way (a button). Quick and non-blocking; returns the event ids."""
+        reported: list[str] = []
+        details = [(FACTS_EVENT, facts_detail(self.hal, trigger))]
+        checks = self_check_detail(self.hal, trigger)
+        if checks is not None:
+            details.append((SELF_CHECK_EVENT, checks))
+        for kind, detail in details:
+            try:
+                reported.append(self.report_event(kind, detail))
+            except ValueError as exc:  # a fact or check name the wire refuses
+                self.stats.setup_report_errors += 1
+                log.warning("device=%s %s not reported: %s", self.device_id, kind, exc)
+        self.outbox.set_counter(SELF_CHECK_RUNS, self.outbox.counter(SELF_CHECK_RUNS) + 1)
+        return reported
+
+    def _after_action(self, action: str) -> None:
+        if action in RESET_ACTIONS:
+            self.check_setup(RESET)
 
     def sample_once(self) -> None:
         """Read the HAL once into the outbox; a failing read or a reading the contract
@@ -187,6 +223,8 @@ class Agent:
                 outcome = await self.hal.run_action(action, {})
         except Exception as exc:
             return {"ok": False, "outcome": f"{type(exc).__name__}: {exc}"[:200]}
+        if outcome.ok:
+            self._after_action(action)
         return {"ok": outcome.ok, "outcome": outcome.detail[:200]}
 
     async def _watch_forever(self) -> None:
@@ -374,6 +412,8 @@ class Agent:
 
 
 ROTATE_OUTBOX = "rotate_outbox"
+SELF_CHECK_RUNS = "self_check_runs"
+"""The state file's count of self-check runs: 0 means this is the device's first boot."""
 
 
 def _watchdog_rules(settings: AgentSettings) -> tuple[WatchdogRule, ...]:

@@ -36,6 +36,7 @@ class CommandRunner:
         report: Callable[[CommandResult], None],
         authenticator: CommandAuthenticator,
         report_attempt: Callable[[str, str], None],
+        after_action: Callable[[str], None] | None = None,
     ) -> None:
         self.device_id = device_id
         self.hal = hal
@@ -45,6 +46,8 @@ class CommandRunner:
         self.authenticator = authenticator
         self.report_attempt = report_attempt
         """(command id, reason) of a message refused as not authentic: an event."""
+        self.after_action = after_action
+        """Called with the action's name after it ran to ``done`` (a reset re-checks)."""
 
     async def handle(self, signed: SignedCommand) -> CommandResult | None:
         """Check, run and report one command (its result goes to ``report``). A message
@@ -67,6 +70,8 @@ class CommandRunner:
         else:
             action = command.action
             state, detail = await self._execute(command)
+            if state == "done" and self.after_action is not None:
+                self.after_action(action)
         result = CommandResult(
             device_id=self.device_id,
             command_id=signed.command_id,

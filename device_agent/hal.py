@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from device_agent.contract import Scalar
 
@@ -48,4 +48,18 @@ class Hal(Protocol):
 
     def facts(self) -> dict[str, Scalar]:
         """Static facts for setup and support: serial number, hardware revision..."""
+        ...
+
+
+@runtime_checkable
+class SelfChecking(Protocol):
+    """A HAL that can check itself, beside :class:`Hal` (optional: a HAL without it
+    reports its facts only). The agent runs it on first boot and after every reset and
+    reports the results; the cloud ticks the setup steps they verify."""
+
+    def self_checks(self) -> Mapping[str, tuple[bool, str]]:
+        """Check name (``network``, ``firmware_current``, ``sensor_selftest``,
+        ``calibration``, ``placement``...) -> (passed, reason when not). Called on the
+        agent's loop, so it must be quick: a long test runs in the product's own task and
+        this returns its latest outcome."""
         ...

@@ -97,6 +97,13 @@ class Outbox:
             (key, value),
         )
 
+    def counter(self, key: str) -> int:
+        """A durable counter of the agent's (0 until set), e.g. self-check runs so far."""
+        return self._meta(key)
+
+    def set_counter(self, key: str, value: int) -> None:
+        self._set_meta(key, value)
+
     @property
     def dropped_total(self) -> int:
         """Samples discarded because the outbox was full, over the outbox's whole life."""

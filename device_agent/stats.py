@@ -24,3 +24,5 @@ class AgentStats:
     refused_messages: int = 0
     """Messages from the broker the agent did not act on: invalid, retained, or
     acknowledging what it never sent."""
+    setup_report_errors: int = 0
+    """Setup facts or self-check results the wire refused (a name it does not allow)."""

@@ -54,6 +54,9 @@ class FleetSpec:
     bootstrap credential) instead of connecting anonymously."""
     bootstrap_username: str | None = None
     bootstrap_password: str | None = None
+    setup_failure_share: float = 0.0
+    """Share of devices installed badly: each fails one of its model's setup self-checks
+    (``SETUP_FAILURES``: a charger without earth...), drawn reproducibly from the seed."""
     environment: Environment | None = None
     """Opt-in realism (weather fronts, holidays, a firmware rollout, mid-run installs),
     e.g. from :func:`firmware_sim.models.plan_environment`; None: a quiet world."""
@@ -61,6 +64,10 @@ class FleetSpec:
     def __post_init__(self) -> None:
         if self.devices < 1:
             raise ValueError("a fleet needs at least one device")
+        if not 0.0 <= self.setup_failure_share <= 1.0:
+            raise ValueError(
+                f"setup_failure_share must lie in [0, 1], not {self.setup_failure_share}"
+            )
         unknown = [m for m in self.models if m not in MODELS]
         if unknown:
             raise ValueError(f"unknown device models {unknown}; known: {sorted(MODELS)}")
@@ -108,6 +115,7 @@ class Fleet:
             rng = random.Random(f"{spec.seed}/{device_id}")
             self.units.append(SimulatedUnit(device, Agent(settings, device, clock, outbox, rng)))
 
+        self._install_some_badly(spec.setup_failure_share, random.Random(f"{spec.seed}/setup"))
         if spec.fault_rate_per_device_day > 0:
             plan = plan_faults(
                 self.device_ids,
@@ -120,6 +128,14 @@ class Fleet:
             for device_id, faults in plan.items():
                 for fault in faults:
                     self.inject(device_id, fault)
+
+    def _install_some_badly(self, share: float, rng: random.Random) -> None:
+        for unit in self.units:
+            if rng.random() < share:
+                device = unit.device
+                unit.device.install_badly(
+                    rng.choice(sorted(device.SETUP_FAILURES) or ["placement"])
+                )
 
     @property
     def device_ids(self) -> list[str]:

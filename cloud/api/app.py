@@ -19,9 +19,11 @@ from cloud.api.routes import (
     models,
     owners,
     pages,
+    setup,
     signatures,
 )
 from cloud.db.repositories import Repositories
+from cloud.setup import Checklists
 
 API_PREFIX = "/api/v1"
 
@@ -34,10 +36,12 @@ def create_api(
     repos: Repositories,
     worker_health: HealthChecks,
     broker_accounts: BrokerAccounts | None = None,
+    checklists: Checklists | None = None,
 ) -> FastAPI:
     """The HTTP API over the cloud's repositories; ``worker_health`` feeds /healthz;
     ``broker_accounts``, when the cloud manages the broker, lets a release revoke the
-    device's broker credentials."""
+    device's broker credentials; ``checklists`` are the setup checklists (the bundled
+    ones by default)."""
     app = FastAPI(
         title="Aftercare",
         version="0.1.0",
@@ -46,6 +50,7 @@ def create_api(
     app.state.repos = repos
     app.state.health = worker_health
     app.state.broker_accounts = broker_accounts
+    app.state.checklists = checklists if checklists is not None else Checklists.load()
     install_error_handlers(app)
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(devices.router)
@@ -57,6 +62,7 @@ def create_api(
     api.include_router(batches.router)
     api.include_router(owners.router)
     api.include_router(claims.router)
+    api.include_router(setup.router)
     app.include_router(api)
     app.include_router(health.router)
     app.include_router(pages.router())

@@ -34,6 +34,8 @@ FIRST_FAULT_MODEL = "heatpump-hp200"
 ESCALATING_FAULT = "connectivity/flapping"
 ESCALATING_FAULT_MODEL = "evcharger-ec11"
 OWNED_DEVICES = 3
+UNCLAIMED_DEVICES = {"heatpump-hp200": 2, "evcharger-ec11": 1}
+"""Factory-fresh devices the demo registers and leaves in their boxes, waiting to be claimed."""
 
 
 def _positive_float(text: str) -> float:
@@ -104,6 +106,9 @@ class DemoOptions:
     simulated hours."""
     telemetry_interval_s: float = 60.0
     broker: Literal["embedded", "mosquitto"] = "embedded"
+    setup_failure_share: float = 0.2
+    """Devices installed badly (a charger without earth...): they fail a setup
+    self-check, so setup help, support items and the funnel have something to show."""
 
 
 class DemoBrokerError(RuntimeError):
@@ -191,6 +196,21 @@ def _register_fleet(registry: FactoryRegistry, spec: FleetSpec) -> dict[str, str
     return secrets
 
 
+def _register_unclaimed(registry: FactoryRegistry) -> list[dict[str, str]]:
+    """A small manufacturing batch per model, imported and left unclaimed (no agent
+    runs for them: they are still in their boxes). Returns ``{device_id, claim_code}``
+    for demo.json, so a user can claim one in the owner app."""
+    from cloud.identity import FactoryBatch
+    from firmware_sim.factory import generate_batch
+
+    unclaimed = []
+    for model, count in UNCLAIMED_DEVICES.items():
+        batch = generate_batch(model, count)
+        registry.import_batch(FactoryBatch.model_validate_json(batch.to_json()))
+        unclaimed += [{"device_id": d.device_id, "claim_code": d.claim_code} for d in batch.devices]
+    return unclaimed
+
+
 async def run_demo(options: DemoOptions) -> int:
     """Run until Ctrl-C, SIGTERM or ``duration_s``; returns the exit code."""
     from cloud.app import CloudService, PortInUse
@@ -228,6 +248,7 @@ async def run_demo(options: DemoOptions) -> int:
             telemetry_interval_s=options.telemetry_interval_s,
             flush_interval_s=1.0,
             fault_rate_per_device_day=options.fault_rate_per_device_day,
+            setup_failure_share=options.setup_failure_share,
             command_key=signer.public_key_text,  # the simulated devices pin the demo's key
         )
         stop = asyncio.Event()
@@ -276,6 +297,15 @@ def _inject_showcase(fleet: Fleet, start_s: float) -> None:
         fleet.inject(chargers[-1], dataclasses.replace(broken, remote_fix=False))
 
 
+def _install_one_badly(fleet: Fleet, owned: list[str]) -> None:
+    """The demo owner's charger has no earth: its setup shows the placement step failed
+    with help, whatever the seed drew. Runs before the agents boot (their first
+    self-check sees it)."""
+    chargers = [d for d in owned if d.startswith("evcharger-")]
+    if chargers:
+        fleet.unit(chargers[0]).device.install_badly("placement")
+
+
 async def _serve_fleet(
     cloud: CloudService,
     fleet: Fleet,
@@ -288,6 +318,8 @@ async def _serve_fleet(
     owned = fleet.device_ids[:OWNED_DEVICES]
     for device_id in owned:
         cloud.repos.telemetry.set_owner(device_id, OWNER_ID)
+    _install_one_badly(fleet, owned)
+    unclaimed = await asyncio.to_thread(_register_unclaimed, cloud.repos.factory)
     started = asyncio.Event()
     async with asyncio.TaskGroup() as tasks:
         serving = tasks.create_task(cloud.serve(started))
@@ -300,6 +332,8 @@ async def _serve_fleet(
                 "service_token": service_token,
                 "owner_token": owner_token,
                 "owner_device_ids": owned,
+                "mqtt_url": fleet.spec.mqtt_url,
+                "unclaimed": unclaimed,
             }
             (folder / "demo.json").write_text(json.dumps(demo_json, indent=2) + "\n")
         root = api.removesuffix("/api/v1")
@@ -307,6 +341,8 @@ async def _serve_fleet(
         print(f"API:       {api}  (OpenAPI: {root}/docs)", flush=True)
         print(f"service token: {service_token}", flush=True)
         print(f"owner token:   {owner_token}  (owns {', '.join(owned)})", flush=True)
+        codes = ", ".join(f"{d['device_id']} {d['claim_code']}" for d in unclaimed)
+        print(f"unclaimed, in their boxes: {codes}", flush=True)
         print(
             f"{len(fleet.device_ids)} simulated devices reporting, device time x"
             f"{options.speed:g}; incidents at {api}/incidents; Ctrl-C stops",

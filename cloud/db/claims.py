@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from cloud.db.factory import FactoryRegistry, RotatedCredentials
 from cloud.db.schema import claim_failures, device_owners, factory_devices
+from cloud.db.setup import forget_owner_steps
 from cloud.identity import claim_code_digest, retry_after_s
 from device_agent.clock import Clock
 
@@ -124,8 +125,9 @@ class ClaimStore:
     def release(self, device_id: str) -> Release:
         """Remove the owner link and rotate the device's credentials, in one transaction.
 
-        The link is the only owner-specific data about a device so far; whatever is added
-        later (setup progress, preferences) must be deleted here too. Incidents and
+        The link and the owner's setup ticks are the owner-specific data about a device
+        (both deleted here; open setup support items are resolved); whatever is added
+        later (preferences) must be deleted here too. Incidents and
         telemetry stay: they are the product's history, which service needs whoever owns
         it next. The box's claim code stays valid for the next owner. Raises NotClaimed
         for a device without an owner and LookupError for one the factory registry does
@@ -141,6 +143,7 @@ class ClaimStore:
                     "imported from a batch), so its credentials cannot be rotated"
                 )
             conn.execute(delete(device_owners).where(device_owners.c.device_id == device_id))
+            forget_owner_steps(conn, device_id, self.clock.now())
         return Release(device_id, current[0], credentials)
 
     @staticmethod

@@ -21,6 +21,7 @@ from cloud.db.fleet_models import ModelRegistry
 from cloud.db.incidents import IncidentStore
 from cloud.db.owners import OwnerStore
 from cloud.db.remediation import RemediationStore
+from cloud.db.setup import SetupStore
 from cloud.db.tags import TagStore
 from cloud.db.telemetry import TelemetryStore
 from cloud.db.tokens import TokenStore
@@ -59,6 +60,7 @@ class Repositories:
     owners: OwnerStore
     claims: ClaimStore
     tags: TagStore
+    setup: SetupStore
 
 
 def build_repositories(engine: Engine, settings: CloudSettings, clock: Clock) -> Repositories:
@@ -93,4 +95,5 @@ def build_repositories(engine: Engine, settings: CloudSettings, clock: Clock) ->
         owners=OwnerStore(engine, clock, tokens, settings.owner_token_ttl_s),
         claims=ClaimStore(engine, clock, factory, limits),
         tags=TagStore(engine),
+        setup=SetupStore(engine, clock),
     )

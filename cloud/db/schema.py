@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 metadata = MetaData()
@@ -72,6 +73,7 @@ events = Table(
     Column("kind", String(64), nullable=False),
     Column("ts", Float, nullable=False),
     Column("detail", JSON, nullable=False),
+    Index("ix_events_kind", "kind"),
 )
 
 command_results = Table(
@@ -273,3 +275,36 @@ campaign_targets = Table(
     Column("result_state", String(16)),
     Column("detail", Text, nullable=False),
 )
+
+setup_completions = Table(
+    "setup_completions",
+    metadata,
+    Column("device_id", String(64), primary_key=True),
+    Column("step", String(64), primary_key=True),
+    Column("owner_id", String(128), nullable=False),
+    Column("completed_at", Float, nullable=False),
+)
+"""Setup steps an owner ticked (their device's own checks tick themselves, from
+``events``); deleted when the device is released."""
+
+support_items = Table(
+    "support_items",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("device_id", String(64), nullable=False),
+    Column("step", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("opened_at", Float, nullable=False),
+    Column("resolved_at", Float),
+    Index("ix_support_items_device_step", "device_id", "step"),
+    Index(
+        "ux_support_items_open",
+        "device_id",
+        "step",
+        unique=True,
+        postgresql_where=text("resolved_at IS NULL"),
+        sqlite_where=text("resolved_at IS NULL"),
+    ),
+)
+"""A setup step that failed or stalled past its ``support_after_s``: the service team
+reaches out (outreach reads these). At most one open item per (device, step)."""

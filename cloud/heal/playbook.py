@@ -25,17 +25,16 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     StringConstraints,
-    ValidationError,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
+from pydantic_core import ErrorDetails, PydanticCustomError
 
+from cloud.datafile import KEY, DataFileError, load_yaml_model
 from device_agent.contract import Scalar
 
 __all__ = [
@@ -52,23 +51,14 @@ BUNDLED_PLAYBOOKS = Path(__file__).with_name("playbooks")
 """The playbooks shipped for the product models Aftercare knows."""
 ANY_MODEL = "*"
 METRIC_PLACEHOLDER = "{metric}"
-KEY = "[key]"
-"""pydantic's location part for a mapping key that failed validation."""
 
 Signature = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*/([a-z0-9_]+|\*)$")]
 MetricRef = Annotated[str, StringConstraints(pattern=r"^([a-z][a-z0-9_]{0,63}|\{metric\})$")]
 Action = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.-]{0,63}$")]
 
 
-class PlaybookError(ValueError):
+class PlaybookError(DataFileError):
     """A playbook that cannot be used: ``path:line: reason``."""
-
-    def __init__(self, path: Path, line: int | None, reason: str) -> None:
-        where = f"{path}:{line}" if line is not None else str(path)
-        super().__init__(f"{where}: {reason}")
-        self.path = path
-        self.line = line
-        self.reason = reason
 
 
 class _Strict(BaseModel):
@@ -185,45 +175,10 @@ class Playbooks:
 
 def load_playbook(path: Path) -> Playbook:
     """Parse and validate one playbook file; PlaybookError names the line at fault."""
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise PlaybookError(path, None, f"cannot read: {exc.strerror}") from None
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark is not None else None
-        raise PlaybookError(path, line, f"not YAML: {exc.problem}") from None
-    try:
-        return Playbook.model_validate(data)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        loc = tuple(error["loc"])
-        field = ".".join(str(part) for part in loc)
-        reason = f"{field}: {error['msg']}" if field else error["msg"]
-        signature = error.get("ctx", {}).get("signature")
-        if signature is not None:  # a rule about one signature's entry as a whole
-            loc = ("signatures", signature, KEY)
-        raise PlaybookError(path, _line_of(root, loc), reason) from None
+    return load_yaml_model(path, Playbook, PlaybookError, _signature_entry)
 
 
-def _line_of(node: Any, loc: tuple[Any, ...]) -> int | None:
-    """The 1-based line of the YAML node at a pydantic error location (as deep as the
-    document goes: a missing field points at its parent)."""
-    if node is None:
-        return None
-    for index, part in enumerate(loc):
-        child = None
-        if isinstance(node, yaml.MappingNode):
-            pair = next(((k, v) for k, v in node.value if k.value == str(part)), None)
-            if pair is not None:
-                key, child = pair
-                if loc[index + 1 : index + 2] == (KEY,):  # the key itself is at fault
-                    return int(key.start_mark.line) + 1
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-            child = node.value[part] if part < len(node.value) else None
-        if child is None:
-            break
-        node = child
-    return int(node.start_mark.line) + 1
+def _signature_entry(details: ErrorDetails) -> tuple[Any, ...] | None:
+    """A rule about one signature's entry as a whole points at that signature's key."""
+    signature = details.get("ctx", {}).get("signature")
+    return None if signature is None else ("signatures", signature, KEY)

@@ -37,6 +37,7 @@ from firmware_sim.faults import (
 )
 from firmware_sim.models.environment import Environment, Holiday
 from firmware_sim.models.firmware import FirmwareState, flapping_link_down
+from firmware_sim.models.setup import CHECKS, GENERIC_FAILURES, device_self_checks
 from firmware_sim.models.signals import derive_key, local_day, unit
 
 OVERHEAT_RAMP_S = 1_800.0
@@ -127,6 +128,9 @@ class SimulatedDevice(ABC):
     """Signatures this model typically suffers, with relative weights for plan_faults."""
     HEAP_KB: ClassVar[float]
     STEP_S: ClassVar[float] = 60.0
+    SETUP_FAILURES: ClassVar[Mapping[str, str]] = {}
+    """How a bad installation of this model shows in its self-checks: check -> reason
+    (a charger without its earth, a heat pump whose flow temperature does not respond)."""
 
     def __init__(
         self, device_id: str, clock: Clock, seed: int, environment: Environment | None = None
@@ -146,6 +150,7 @@ class SimulatedDevice(ABC):
             rssi_base_dbm=self._rng.uniform(-75.0, -52.0),
         )
         self._environment = environment
+        self._bad_installation: dict[str, str] = {}
         self._installed_s, self._new_unit = self._install(environment)
         self._update_s = None if environment is None else environment.update_at(device_id)
         self._updated = False
@@ -219,6 +224,28 @@ class SimulatedDevice(ABC):
             "simulated": True,
             **self._model_facts(),
         }
+
+    def self_checks(self) -> dict[str, tuple[bool, str]]:
+        """The agent's setup self-checks (``device_agent.hal.SelfChecking``), from the
+        simulated state at ``clock.now()``."""
+        return device_self_checks(
+            self.link_up(),
+            self.firmware,
+            self.FIRMWARE,
+            self.active_faults(),
+            self._bad_installation,
+        )
+
+    def install_badly(self, check: str) -> None:
+        """Make the installation fail ``check`` (with the model's reason) until
+        :meth:`fix_installation`: what the demo and setup tests show help for."""
+        if check not in CHECKS:
+            raise ValueError(f"no self-check {check!r}; checks: {', '.join(CHECKS)}")
+        self._bad_installation[check] = self.SETUP_FAILURES.get(check, GENERIC_FAILURES[check])
+
+    def fix_installation(self) -> None:
+        """The installer put it right; the next self-check run (after a reset) passes."""
+        self._bad_installation.clear()
 
     # -- faults -------------------------------------------------------------------------
 

@@ -82,6 +82,9 @@ class EvCharger(SimulatedDevice):
         "vehicle_connected": MetricSpec("", 0.0, 1.0, 1.0),
         **FIRMWARE_METRICS,
     }
+    SETUP_FAILURES: ClassVar[Mapping[str, str]] = {
+        "placement": "no protective earth detected: charging is disabled",
+    }
     FAULT_MENU: ClassVar[tuple[tuple[str, float], ...]] = (
         ("overheat/connector", 3.0),
         ("sensor-stuck/connector_temp_c", 1.0),

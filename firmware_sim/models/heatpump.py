@@ -72,6 +72,10 @@ class HeatPump(SimulatedDevice):
         "compressor_run_h": MetricSpec("h", 0.0, 100_000.0, 1.0),
         **FIRMWARE_METRICS,
     }
+    SETUP_FAILURES: ClassVar[Mapping[str, str]] = {
+        "placement": "flow temperature does not respond: flow sensor off the pipe or valve shut",
+        "calibration": "return temperature sensor reads 6 K off the flow sensor at rest",
+    }
     FAULT_MENU: ClassVar[tuple[tuple[str, float], ...]] = (
         ("overheat/compressor", 3.0),
         ("sensor-stuck/supply_temp_c", 1.0),

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from cloud.db.schema import events
-from device_agent.agent import Agent
+from device_agent.agent import SELF_CHECK_RUNS, Agent
 from device_agent.clock import SystemClock
 from device_agent.contract import Scalar
 from device_agent.hal import ActionOutcome
@@ -92,6 +92,7 @@ async def test_with_the_broker_down_the_device_resets_its_radio_and_reports_it_l
         watchdog_breaker_after=2,
     )
     agent = Agent(settings, radio, SystemClock())
+    agent.outbox.set_counter(SELF_CHECK_RUNS, 1)  # booted before: no first-boot setup reports
     running = asyncio.create_task(agent.run())
     try:
         await wait_until(lambda: radio.resets == 2, 10)

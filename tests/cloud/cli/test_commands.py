@@ -49,7 +49,19 @@ def test_demo_runs_writes_demo_json_and_stops_cleanly(tmp_path: Path) -> None:
         if line.startswith("4 simulated devices reporting"):
             break
     demo = json.loads((out / "demo.json").read_text())
-    assert set(demo) == {"api", "service_token", "owner_token", "owner_device_ids"}
+    old_keys = {"api", "service_token", "owner_token", "owner_device_ids"}
+    assert set(demo) == old_keys | {"mqtt_url", "unclaimed"}
+    assert demo["mqtt_url"].startswith("mqtt://127.0.0.1:")
+    assert len(demo["unclaimed"]) == 3
+    assert all(set(d) == {"device_id", "claim_code"} for d in demo["unclaimed"])
+    staff = {"Authorization": f"Bearer {demo['service_token']}"}
+    funnel = httpx.get(demo["api"] + "/activation/funnel", headers=staff)
+    assert funnel.status_code == 200, funnel.text
+    fresh = httpx.get(
+        f"{demo['api']}/devices/{demo['unclaimed'][0]['device_id']}/setup", headers=staff
+    )
+    assert fresh.status_code == 200
+    assert fresh.json()["activated"] is False
     devices = httpx.get(
         demo["api"] + "/devices", headers={"Authorization": f"Bearer {demo['service_token']}"}
     )
