@@ -211,3 +211,53 @@ async def test_a_release_revokes_the_broker_credentials(
     assert renewed.credentials_version == old.credentials_version + 1
     assert renewed.mqtt_password != old.mqtt_password
     assert await connects(secure_broker, device.device_id, device.device_id, renewed.mqtt_password)
+
+
+async def test_the_whole_path_from_factory_batch_to_an_activated_owner_device(
+    secure_broker: SecureMosquitto, secure_cloud: RunningCloud, tmp_path: Path
+) -> None:
+    """Factory batch → provisioning → claim (the code typed the way an owner types it)
+    → the device's self-checks tick its steps → the owner completes theirs → activated."""
+    device = factory_batch(secure_cloud).devices[0]
+    settings = agent_settings(secure_broker, device.device_id, device.device_secret, tmp_path)
+    email, password = "ada@example.org", "correct horse battery"
+    async with running_agent(settings) as agent:
+        await asyncio.wait_for(agent.connected.wait(), 15)
+        async with secure_cloud.client() as anonymous:
+            signed_up = await anonymous.post(
+                "/api/v1/owners", json={"email": email, "password": password}
+            )
+            assert signed_up.status_code == 201, signed_up.text
+            signed_in = await anonymous.post(
+                "/api/v1/auth/token", data={"username": email, "password": password}
+            )
+            token = signed_in.json()["access_token"]
+        async with secure_cloud.client(token) as owner:
+            typed = device.claim_code.lower().replace("-", " ")
+            claimed = await owner.post("/api/v1/claims", json={"claim_code": typed})
+            assert claimed.status_code == 201, claimed.text
+            assert claimed.json()["device_id"] == device.device_id
+            setup_url = f"/api/v1/devices/{device.device_id}/setup"
+
+            async def steps() -> dict[str, dict[str, object]]:
+                body = (await owner.get(setup_url)).json()
+                return {s["id"]: s for s in body["steps"]}
+
+            by_device: dict[str, dict[str, object]] = {}
+            for _ in range(150):
+                current = await steps()
+                by_device = {k: s for k, s in current.items() if s["verified_by"] == "device"}
+                if by_device and all(s["state"] == "done" for s in by_device.values()):
+                    break
+                await asyncio.sleep(0.1)
+            assert by_device, "the model's checklist has device steps"
+            assert all(s["state"] == "done" for s in by_device.values()), by_device
+            assert not (await owner.get(setup_url)).json()["activated"]
+            for step_id, step in (await steps()).items():
+                if step["verified_by"] == "owner":
+                    assert step["state"] == "needs_owner"
+                    ticked = await owner.post(f"{setup_url}/{step_id}")
+                    assert ticked.status_code == 200, ticked.text
+            final = (await owner.get(setup_url)).json()
+    assert final["activated"] is True, final
+    assert all(s["state"] == "done" for s in final["steps"])
