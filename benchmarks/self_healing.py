@@ -141,7 +141,7 @@ async def simulate(args: argparse.Namespace) -> Outcome:
                     active = engine.active.get(closed) if closed is not None else None
                     if active is not None and active.status == "waiting":
                         engine.forget(active.incident_id)  # it went away before any fix
-            found = signatures_seen(findings, tracker.config.close_threshold)
+            found = signatures_seen(findings, tracker.config.open_threshold)
             pending += engine.observe(device_id, now, metrics, found)
             outcome.samples += 1
         pending += engine.tick(now)

@@ -38,9 +38,8 @@ class Finding:
 def signatures_seen(findings: Mapping[str, Finding], bar: float) -> frozenset[str]:
     """The signatures this sample showed on its own evidence, at ``bar`` or above: what
     a fix's verification may hold against the device (see :attr:`Finding.fresh`). The
-    bar for that is the close threshold: evidence that would keep an incident from
-    resolving (one fresh spike of a sensor being fixed for spikes) keeps its fix from
-    being called a recovery."""
+    bar is the open threshold: the close threshold would also hold a repaired part that
+    is still settling (a compressor cooling back into its band) against its fix."""
     return frozenset(sig for sig, f in findings.items() if f.fresh and f.score >= bar)
 
 

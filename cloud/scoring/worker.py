@@ -227,7 +227,7 @@ class ScoringWorker:
         watching = [o for o in self.observers if o.watching(device_id)]
         if not watching:
             return
-        bar = self.tracker.config.close_threshold  # what keeps an incident from closing
+        bar = self.tracker.config.open_threshold
         observations = [
             (s.ts, s.metrics, signatures_seen(findings, bar))
             for s, findings in zip(runs, found, strict=True)
