@@ -97,17 +97,27 @@ def subscription(channel: Channel, device_id: str = "+") -> str:
 
 def parse_topic(name: str) -> tuple[str, Channel]:
     """Split a topic into (device id, channel), refusing anything outside the contract."""
-    prefix = TOPIC_ROOT + "/"
-    if not name.startswith(prefix):
-        raise ContractError(f"topic {name!r} is not under {TOPIC_ROOT}/")
-    device_id, _, rest = name[len(prefix) :].partition("/")
+    device_id, rest = _split_topic(name, TOPIC_ROOT)
     try:
         channel = Channel(rest)
     except ValueError:
         raise ContractError(f"topic {name!r} has unknown channel {rest!r}") from None
+    _check_named(name, device_id)
+    return device_id, channel
+
+
+def _split_topic(name: str, root: str) -> tuple[str, str]:
+    """(device id, what follows it) of a topic under ``root``; ContractError otherwise."""
+    prefix = root + "/"
+    if not name.startswith(prefix):
+        raise ContractError(f"topic {name!r} is not under {root}/")
+    device_id, _, rest = name[len(prefix) :].partition("/")
+    return device_id, rest
+
+
+def _check_named(name: str, device_id: str) -> None:
     if not device_id:
         raise ContractError(f"topic {name!r} names no device")
-    return device_id, channel
 
 
 class _Message(BaseModel):
@@ -274,16 +284,12 @@ def provision_subscription(step: ProvisionStep, device_id: str = "+") -> str:
 
 def parse_provision_topic(name: str) -> tuple[str, ProvisionStep]:
     """Split a provisioning topic into (device id, step); ContractError otherwise."""
-    prefix = PROVISION_ROOT + "/"
-    if not name.startswith(prefix):
-        raise ContractError(f"topic {name!r} is not under {PROVISION_ROOT}/")
-    device_id, _, rest = name[len(prefix) :].partition("/")
+    device_id, rest = _split_topic(name, PROVISION_ROOT)
     try:
         step = ProvisionStep(rest)
     except ValueError:
         raise ContractError(f"topic {name!r} has unknown provisioning step {rest!r}") from None
-    if not device_id:
-        raise ContractError(f"topic {name!r} names no device")
+    _check_named(name, device_id)
     return device_id, step
 
 

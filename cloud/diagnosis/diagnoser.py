@@ -327,14 +327,13 @@ class DeviceDiagnoser:
             j = column.get(metric)
             if j is None:
                 continue
-            seen = values[:, j]
-            previous = self._last_counts.get(metric, math.nan)
-            for s, value in enumerate(seen):
-                if value != value:
-                    continue
-                restarted[s] |= value < previous
-                previous = value
-            self._last_counts[metric] = previous
+            at = np.flatnonzero(~np.isnan(values[:, j]))
+            if not len(at):
+                continue
+            readings = values[at, j]
+            before = np.concatenate(([self._last_counts.get(metric, math.nan)], readings[:-1]))
+            restarted[at[readings < before]] = True
+            self._last_counts[metric] = float(readings[-1])
         return restarted
 
     def _trend_surprises(
