@@ -145,6 +145,17 @@ class RemediationStore:
         with self.engine.begin() as conn:
             conn.execute(update(incidents).where(incidents.c.id == incident_id).values(values))
 
+    def reopen(self, incident_id: int, at: float, reason: str) -> bool:
+        """Open a resolved incident again (its owner says the fix did not hold); False
+        when it is not resolved (still active, or closed by people)."""
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(incidents)
+                .where(incidents.c.id == incident_id, incidents.c.status == "resolved")
+                .values(status="open", resolved_at=None, updated_at=at, escalation=reason)
+            )
+            return done.rowcount == 1
+
     def ids_with_status(self, status: str) -> list[int]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(incidents.c.id).where(incidents.c.status == status))

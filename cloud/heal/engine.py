@@ -23,6 +23,7 @@ Safety, in the order it is checked:
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections import deque
 from collections.abc import Mapping
@@ -151,7 +152,8 @@ class RemediationEngine:
         limits: SafetyLimits | None = None,
     ) -> None:
         self.playbooks = playbooks
-        self.records: dict[FixKey, FixRecord] = dict(records or {})
+        self.records = {key: dataclasses.replace(r) for key, r in (records or {}).items()}
+        """Copies: the engine learns into them, never into its caller's records."""
         self.rng = rng or random.Random()
         self.limits = limits or SafetyLimits()
         self.active: dict[int, Remediation] = {}
@@ -235,6 +237,15 @@ class RemediationEngine:
             elif remediation.status == "waiting":
                 steps += self._next(remediation, now)
         return steps
+
+    def owner_disputed(self, key: FixKey) -> FixRecord:
+        """The owner says a fix the telemetry verified did not work: the verified success
+        it was counted as becomes a failure, so the fleet trusts that fix less. The
+        owner's word is a second verification signal beside the telemetry."""
+        record = self.records.setdefault(key, FixRecord())
+        record.successes = max(0, record.successes - 1)
+        record.failures += 1
+        return record
 
     def forget(self, incident_id: int) -> None:
         """Stop remediating (the incident was closed by other means)."""

@@ -57,6 +57,14 @@ class _Results:
 
 
 @dataclass(frozen=True)
+class _Disputed:
+    incident_id: int
+    model: str
+    signature: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class _Tick:
     pass
 
@@ -93,7 +101,7 @@ class RemediationWorker:
         self.clock = clock
         self.poll_s = poll_s
         self.stats = RemediationStats()
-        self._inbox: queue.Queue[_Samples | _Results | None] = queue.Queue()
+        self._inbox: queue.Queue[_Samples | _Results | _Disputed | None] = queue.Queue()
         self._last_incident = 0
         self._next_poll = 0.0
         self._watched: frozenset[str] = frozenset()
@@ -140,11 +148,18 @@ class RemediationWorker:
         if stored.results:
             self._inbox.put(_Results(stored.results))
 
+    def owner_disputed(self, incident_id: int, model: str, signature: str, reason: str) -> None:
+        """The owner of a device says a fix verified in its telemetry did not work (a low
+        feedback rating): the incident reopens and the fix counts as failed. Thread-safe."""
+        self._inbox.put(_Disputed(incident_id, model, signature, reason))
+
     # -- the thread ---------------------------------------------------------------------
     def _run(self) -> None:
         while True:
             try:
-                item: _Samples | _Results | _Tick | None = self._inbox.get(timeout=self.poll_s)
+                item: _Samples | _Results | _Disputed | _Tick | None = self._inbox.get(
+                    timeout=self.poll_s
+                )
             except queue.Empty:
                 item = _Tick()
             if item is None:
@@ -155,8 +170,11 @@ class RemediationWorker:
                 self.stats.errors += 1
                 log.exception("remediation step failed")
 
-    def _handle(self, item: _Samples | _Results | _Tick) -> None:
+    def _handle(self, item: _Samples | _Results | _Disputed | _Tick) -> None:
         steps: list[Step] = []
+        if isinstance(item, _Disputed):
+            self._disputed(item)
+            return
         if isinstance(item, _Samples):
             for ts, metrics, found in item.observations:
                 steps += self.engine.observe(item.device_id, ts, metrics, found)
@@ -285,6 +303,17 @@ class RemediationWorker:
             if status not in ACTIVE:  # resolved or judged before any fix went out
                 self.engine.forget(incident_id)
         return steps
+
+    def _disputed(self, item: _Disputed) -> None:
+        verified = [
+            a for a in self.store.attempts([item.incident_id])[item.incident_id] if a.verified
+        ]
+        if verified:
+            key = (item.model, item.signature, verified[-1].action)
+            record = self.engine.owner_disputed(key)
+            self.store.save_counts([FixCounts(*key, record.successes, record.failures)])
+        if self.store.reopen(item.incident_id, self.clock.now(), item.reason):
+            log.info("incident=%s reopened: %s", item.incident_id, item.reason)
 
     def _waiting(self) -> list[int]:
         return [i for i, r in self.engine.active.items() if r.status == "waiting"]

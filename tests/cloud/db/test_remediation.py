@@ -46,3 +46,10 @@ def test_attempts_counts_and_statuses_round_trip(any_database_url: str) -> None:
     escalated = incidents.get(other.id)
     assert escalated is not None
     assert (escalated.status, escalated.escalation) == ("escalated", "no playbook fix")
+
+    assert store.reopen(new.id, NOW + 900, "the owner rated the fix 1/5: still hot")
+    reopened = incidents.get(new.id)
+    assert reopened is not None
+    assert (reopened.status, reopened.resolved_at) == ("open", None)
+    assert reopened.escalation == "the owner rated the fix 1/5: still hot"
+    assert not store.reopen(new.id, NOW + 901, "again"), "only a resolved incident reopens"
