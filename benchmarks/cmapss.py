@@ -33,10 +33,12 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from cloud.rul.model import RulModel, RulPrediction
+from cloud.rul.model import RulModel, RulPrediction, SearchGrid
 
 CONDITION_COLUMNS = (0, 1, 2)
 """The three operational settings, once unit and cycle are split off."""
+SEARCH_GRID = SearchGrid()
+"""The full cross-validated search (tests swap in ``SearchGrid.small()``)."""
 PUBLISHED_FD001_RMSE = {"deep LSTM": 16.1, "AGCNN": 12.4, "MS-DCNN": 11.4}
 
 
@@ -78,9 +80,7 @@ class UnitResult:
         return self.prediction.low <= self.true_rul <= self.prediction.high
 
 
-def evaluate(
-    model: RulModel, test: dict[int, np.ndarray], truth: np.ndarray
-) -> list[UnitResult]:
+def evaluate(model: RulModel, test: dict[int, np.ndarray], truth: np.ndarray) -> list[UnitResult]:
     """Predictions at the last cycle of each test unit, paired with the true RUL."""
     if len(truth) != len(test):
         raise ValueError(f"{len(test)} test units but {len(truth)} true RUL values")
@@ -123,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             coverage=args.coverage,
             seed=args.seed,
             progress=progress,
+            grid=SEARCH_GRID,
         )
         results = evaluate(model, test, truth)
     seconds = time.monotonic() - started
@@ -133,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _report(subset: str, model: RulModel, results: Sequence[UnitResult], seconds: float) -> None:
-    print(f"{'unit':>4s} {'cycles':>6s} {'true':>5s} {'pred':>6s} {'low':>6s} {'high':>6s} {'err':>6s}")
+    header = ("unit", "cycles", "true", "pred", "low", "high", "err")
+    print(" ".join(f"{h:>{w}s}" for h, w in zip(header, (4, 6, 5, 6, 6, 6, 6), strict=True)))
     for r in results:
         p = r.prediction
         mark = "" if r.covered else " *"
@@ -152,7 +154,9 @@ def _report(subset: str, model: RulModel, results: Sequence[UnitResult], seconds
     if subset == "FD001":
         for name, value in PUBLISHED_FD001_RMSE.items():
             print(f"{name:12s} RMSE {value:.1f}")
-    print(f"RMSE vs truth as given {rmse(errors):.2f}; vs truth capped at {cap:g}: {rmse(capped):.2f}")
+    print(
+        f"RMSE vs truth as given {rmse(errors):.2f}; vs truth capped at {cap:g}: {rmse(capped):.2f}"
+    )
     print(
         f"subset={subset} units={len(results)} rmse={rmse(errors):.2f} "
         f"nasa_score={nasa_score(errors):.1f} coverage={coverage:.2f} "

@@ -76,9 +76,7 @@ class IntervalTable:
         return RulPrediction(predicted, low, high, self.coverage)
 
 
-def calibrate_intervals(
-    predicted: np.ndarray, truth: np.ndarray, coverage: float
-) -> IntervalTable:
+def calibrate_intervals(predicted: np.ndarray, truth: np.ndarray, coverage: float) -> IntervalTable:
     """Mondrian split-conformal quantiles of ``truth - predicted`` per bin of ``predicted``."""
     bins = max(1, min(MAX_BINS, len(predicted) // MIN_PER_BIN))
     edges = np.unique(np.quantile(predicted, np.linspace(0, 1, bins + 1)[1:-1]))

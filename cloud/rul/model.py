@@ -89,9 +89,7 @@ class RulModel:
         result = search(checked, columns, proposed, grid, seed, say)
         say(f"chosen {' '.join(f'{k}={v}' for k, v in result.best.describe().items())}")
         pipeline = fit_pipeline(checked, result.best, columns, seed)
-        intervals = calibrate_intervals(
-            result.held_out_predicted, result.held_out_truth, coverage
-        )
+        intervals = calibrate_intervals(result.held_out_predicted, result.held_out_truth, coverage)
         choices = _choices(result.best, result.best_score, result.horizon, pipeline, grid)
         return cls(pipeline, intervals, choices)
 
@@ -111,9 +109,7 @@ class RulModel:
 
     def predict_many(self, histories: Sequence[np.ndarray]) -> list[RulPrediction]:
         """:meth:`predict` for many units in one pass over the trees."""
-        checked = [
-            _check_array(h, f"history {i}", self.width) for i, h in enumerate(histories)
-        ]
+        checked = [_check_array(h, f"history {i}", self.width) for i, h in enumerate(histories)]
         if not checked:
             return []
         pipeline = FittedPipeline(self._scaler, self._regressor, self._window)

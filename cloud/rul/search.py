@@ -112,11 +112,13 @@ class _Evaluator:
         return min(candidates, key=self.score)
 
     def _held_out(self, candidate: Candidate) -> np.ndarray:
-        row_fold = np.concatenate([np.full(len(r), f) for r, f in zip(self.runs, self.folds)])
+        row_fold = np.concatenate(
+            [np.full(len(r), f) for r, f in zip(self.runs, self.folds, strict=True)]
+        )
         predicted = np.empty(len(row_fold))
         for fold in np.unique(self.folds):
-            train = [r for r, f in zip(self.runs, self.folds) if f != fold]
-            test = [r for r, f in zip(self.runs, self.folds) if f == fold]
+            train = [r for r, f in zip(self.runs, self.folds, strict=True) if f != fold]
+            test = [r for r, f in zip(self.runs, self.folds, strict=True) if f == fold]
             fitted = fit_pipeline(train, candidate, self.condition_columns, self.seed)
             predicted[row_fold == fold] = np.concatenate(fitted.predict_rows(test))
         return predicted
@@ -136,9 +138,7 @@ def search(
     windows = sorted({max(1, round(f * median_life)) for f in grid.window_fractions})
     caps = sorted({max(1.0, round(f * evaluator.horizon)) for f in grid.cap_fractions})
     leaves, iterations, rate = grid.sizes[len(grid.sizes) // 2]
-    best = Candidate(
-        1, windows[len(windows) // 2], caps[len(caps) // 2], leaves, iterations, rate
-    )
+    best = Candidate(1, windows[len(windows) // 2], caps[len(caps) // 2], leaves, iterations, rate)
     regimes = [1, proposed_regimes] if proposed_regimes > 1 else [1]
     best = evaluator.best_of([replace(best, regimes=k) for k in regimes])
     best = evaluator.best_of([replace(best, window=w) for w in windows])

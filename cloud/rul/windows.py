@@ -65,7 +65,8 @@ def _trailing_mean(x: np.ndarray, window: int) -> np.ndarray:
     starts, counts = _window_starts(x.shape[0], window)
     p = _prefix(x)
     ends = np.arange(1, x.shape[0] + 1)
-    return (p[ends] - p[starts]) / counts[:, None]
+    mean: np.ndarray = (p[ends] - p[starts]) / counts[:, None]
+    return mean
 
 
 def _trailing_slope(x: np.ndarray, window: int) -> np.ndarray:
@@ -84,7 +85,7 @@ def _trailing_slope(x: np.ndarray, window: int) -> np.ndarray:
     denominator = sum_tt - sum_t**2 / k
     numerator = sum_tx - (sum_t / k)[:, None] * sum_x
     with np.errstate(invalid="ignore", divide="ignore"):
-        slope = numerator / denominator[:, None]
+        slope: np.ndarray = numerator / denominator[:, None]
     slope[k < 2] = 0.0
     return slope
 

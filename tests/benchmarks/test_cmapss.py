@@ -20,7 +20,7 @@ def cmapss_rows(unit: int, rows: np.ndarray) -> list[str]:
     sensors = np.hstack([rows[:, 2:], np.full((len(rows), 21 - (rows.shape[1] - 2)), 518.67)])
     return [
         f"{unit} {cycle} " + " ".join(f"{v:.4f}" for v in np.concatenate([s, m])) + "  "
-        for cycle, (s, m) in enumerate(zip(settings, sensors), start=1)
+        for cycle, (s, m) in enumerate(zip(settings, sensors, strict=True), start=1)
     ]
 
 
@@ -67,12 +67,20 @@ def test_main_writes_predictions_and_a_last_line_of_figures(
     last = captured.out.strip().splitlines()[-1]
     fields = dict(part.split("=") for part in last.split())
     assert list(fields)[:7] == [
-        "subset", "units", "rmse", "nasa_score", "coverage", "nominal_coverage", "rmse_capped_truth",
+        "subset",
+        "units",
+        "rmse",
+        "nasa_score",
+        "coverage",
+        "nominal_coverage",
+        "rmse_capped_truth",
     ]
     assert {"cv_rmse", "window", "rul_cap", "regimes", "seconds"} <= set(fields)
     assert fields["subset"] == "FD009"
     assert fields["units"] == "24"
-    assert float(fields["rmse"]) == pytest.approx(np.sqrt(np.mean((predicted - truth) ** 2)), abs=0.02)
+    assert float(fields["rmse"]) == pytest.approx(
+        np.sqrt(np.mean((predicted - truth) ** 2)), abs=0.02
+    )
     assert 0.0 <= float(fields["coverage"]) <= 1.0
 
 

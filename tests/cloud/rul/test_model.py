@@ -3,6 +3,8 @@ mean-life rule, honest intervals, bad input refused, reproducible."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -44,7 +46,7 @@ def test_beats_the_mean_life_rule_by_a_clear_margin(model: RulModel) -> None:
 def test_intervals_cover_about_their_nominal_share(model: RulModel) -> None:
     histories, _, truth = held_out(400, seed=8)
     predictions = model.predict_many(histories)
-    inside = [p.low <= t <= p.high for p, t in zip(predictions, truth)]
+    inside = [p.low <= t <= p.high for p, t in zip(predictions, truth, strict=True)]
     assert all(p.coverage == 0.8 for p in predictions)
     assert 0.7 <= np.mean(inside) <= 0.92
     assert all(0.0 <= p.low <= p.median <= p.high for p in predictions)
@@ -56,7 +58,7 @@ def test_chance_within_is_a_monotone_probability(model: RulModel) -> None:
         horizons = np.linspace(-10.0, prediction.high * 2 + 10.0, 200)
         chances = [prediction.chance_within(h) for h in horizons]
         assert all(0.0 <= c <= 1.0 for c in chances)
-        assert all(a <= b for a, b in zip(chances, chances[1:]))
+        assert all(a <= b for a, b in itertools.pairwise(chances))
         assert prediction.chance_within(prediction.median) == pytest.approx(0.5)
 
 
