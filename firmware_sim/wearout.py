@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import random
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -130,11 +131,12 @@ def run_to_failure(
     spread: LifeSpread | None = None,
     healthy_days: tuple[float, float] = (1.0, 5.0),
     magnitude: float = 1.0,
-    workers: int = 1,
+    workers: int | None = None,
 ) -> list[RunToFailure]:
     """``devices`` run-to-failure histories of ``model``: device ``i`` is
     ``{model}-rtf-{i:04d}``, healthy for a time drawn from ``healthy_days`` and then
-    wearing out until it fails. Deterministic in (model, devices, seed, times, spread)."""
+    wearing out until it fails. Deterministic in (model, devices, seed, times, spread);
+    ``workers`` processes share the devices (None: one per CPU, 1: this process)."""
     if devices < 1:
         raise ValueError("run_to_failure needs at least one device")
     if not (math.isfinite(interval_s) and interval_s > 0):
@@ -163,6 +165,7 @@ def run_to_failure(
                 magnitude,
             )
         )
+    workers = (os.cpu_count() or 1) if workers is None else workers
     if workers <= 1 or devices == 1:
         return [_simulate(job) for job in jobs]
     with ProcessPoolExecutor(max_workers=min(workers, devices)) as pool:
