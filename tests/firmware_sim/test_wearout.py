@@ -9,7 +9,9 @@ import pytest
 from device_agent.clock import ManualClock
 from device_agent.hal import ReportsEvents
 from firmware_sim import REMEDIES, Fault, FaultKind, FaultNotApplicable, InvalidFault, build_device
+from firmware_sim.fleet import Fleet, FleetSpec
 from firmware_sim.models.base import SimulatedDevice
+from firmware_sim.scenario import ScenarioError, load_scenario
 from firmware_sim.wearout import LifeSpread, plan_wear_out, run_to_failure
 
 START_S = 1_700_000_000.0
@@ -81,7 +83,9 @@ def test_a_worn_compressor_loses_efficiency_faster_and_faster_then_seizes():
         m["compressor_current_a"] for m in running[:20]
     )
     after = [m for t, m in rows if t >= fault.failure_s]
-    assert after and all(m["heat_output_kw"] < 0.3 and m["compressor_speed_pct"] == 0 for m in after)
+    assert after and all(
+        m["heat_output_kw"] < 0.3 and m["compressor_speed_pct"] == 0 for m in after
+    )
     assert [e.kind for e in events] == ["part_failed"]
     assert events[0].ts == fault.failure_s
     assert dict(events[0].detail) == {
@@ -200,3 +204,37 @@ def test_plan_wear_out_picks_a_share_reproducibly():
     assert plan_wear_out(ids, models, seed=1, start_s=START_S, share=0.0) == {}
     with pytest.raises(ValueError, match="share"):
         plan_wear_out(ids, models, seed=1, start_s=START_S, share=1.5)
+
+
+def test_a_scenario_opts_a_share_of_the_fleet_into_wear_out(tmp_path):
+    path = tmp_path / "wear.yaml"
+    path.write_text(
+        "fleet:\n  devices: 20\n  seed: 3\n"
+        "  wear_out: {share: 0.5, after_s: 600, scale_days: 3, shape: 2, min_days: 1}\n"
+        "duration_s: 60\n"
+    )
+    scenario = load_scenario(path)
+    wear = scenario.fleet.wear_out
+    assert wear is not None and wear.share == 0.5
+    spec = FleetSpec(devices=20, mqtt_url="mqtt://127.0.0.1:9", seed=3, wear_out_share=0.5)
+    fleet = Fleet(spec, ManualClock(START_S))
+    try:
+        worn = [
+            u for u in fleet.units if any(w.kind is FaultKind.WEAR_OUT for w in u.device.fault_log)
+        ]
+    finally:
+        fleet.close()
+    assert 4 <= len(worn) <= 16
+    path.write_text("fleet: {devices: 2, wear_out: {share: 2}}\nduration_s: 60\n")
+    with pytest.raises(ScenarioError, match="fleet.wear_out.share"):
+        load_scenario(path)
+
+
+def test_fleets_without_the_opt_in_have_no_wear_out():
+    spec = FleetSpec(devices=10, mqtt_url="mqtt://127.0.0.1:9", fault_rate_per_device_day=5.0)
+    fleet = Fleet(spec, ManualClock(START_S))
+    try:
+        kinds = {w.kind for u in fleet.units for w in u.device.fault_log}
+    finally:
+        fleet.close()
+    assert kinds and FaultKind.WEAR_OUT not in kinds
