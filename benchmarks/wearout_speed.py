@@ -23,9 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=None)
     args = parser.parse_args(argv)
     spread = LifeSpread(scale_days=args.days, shape=4.0)
-    print(
-        f"{'model':>16s} {'devices':>8s} {'days':>8s} {'samples':>9s} {'seconds':>8s} {'dev-days/s':>11s}"
-    )
+    header = ("model", "devices", "days", "samples", "seconds", "dev-days/s")
+    print("{:>16s} {:>8s} {:>8s} {:>9s} {:>8s} {:>11s}".format(*header))
     figures = []
     for model in sorted(MODELS):
         started = time.perf_counter()
@@ -42,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
         days = sum(float(r.failure_s - r.ts[0]) for r in runs) / 86_400.0
         samples = sum(len(r.ts) for r in runs)
         print(
-            f"{model:>16s} {args.devices:8d} {days:8.0f} {samples:9d} {elapsed:8.1f} {days / elapsed:11.1f}"
+            f"{model:>16s} {args.devices:8d} {days:8.0f} {samples:9d} {elapsed:8.1f} "
+            f"{days / elapsed:11.1f}"
         )
         figures.append(f"{model}={days / elapsed:.1f}")
     print(f"wearout_speed device_days_per_s {' '.join(figures)} workers={args.workers or 'cpus'}")

@@ -3,6 +3,8 @@ broken until a service visit replaces it; and offline run-to-failure histories."
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -46,8 +48,10 @@ def efficiency(m) -> float:
 
 def test_the_fault_is_validated_and_never_remotely_fixable():
     fault = Fault.from_signature("wear-out/connector", START_S, duration_s=DAY_S)
-    assert fault.kind is FaultKind.WEAR_OUT and fault.remote_fix is False
-    assert fault.failure_s == START_S + DAY_S and fault.end_s is None
+    assert fault.kind is FaultKind.WEAR_OUT
+    assert fault.remote_fix is False
+    assert fault.failure_s == START_S + DAY_S
+    assert fault.end_s is None
     assert REMEDIES["wear-out/connector"].clears == ("service_visit",)
     assert REMEDIES["wear-out/compressor"].clears == ("service_visit",)
     with pytest.raises(InvalidFault, match="duration_s"):
@@ -75,7 +79,7 @@ def test_a_worn_compressor_loses_efficiency_faster_and_faster_then_seizes():
     # efficiency by quarter of the life relative to the healthy day: falling, faster late
     healthy = eff[life < 0].mean()
     quarters = [eff[(life >= q) & (life < q + 0.25)].mean() / healthy for q in (0, 0.25, 0.5, 0.75)]
-    assert all(b < a + 0.02 for a, b in zip(quarters, quarters[1:], strict=False))
+    assert all(b < a + 0.02 for a, b in itertools.pairwise(quarters))
     assert quarters[0] - quarters[1] < quarters[2] - quarters[3]
     assert quarters[3] < 0.9
     running = [m for t, m in rows if fault.start_s <= t < fault.failure_s]
@@ -83,9 +87,8 @@ def test_a_worn_compressor_loses_efficiency_faster_and_faster_then_seizes():
         m["compressor_current_a"] for m in running[:20]
     )
     after = [m for t, m in rows if t >= fault.failure_s]
-    assert after and all(
-        m["heat_output_kw"] < 0.3 and m["compressor_speed_pct"] == 0 for m in after
-    )
+    assert after
+    assert all(m["heat_output_kw"] < 0.3 and m["compressor_speed_pct"] == 0 for m in after)
     assert [e.kind for e in events] == ["part_failed"]
     assert events[0].ts == fault.failure_s
     assert dict(events[0].detail) == {
@@ -117,13 +120,15 @@ async def test_worn_contacts_run_hotter_then_stop_charging_until_replaced():
     broken = [m for t, m in rows if t >= end]
     assert any(m["vehicle_connected"] == 1 for m in broken), "cars still plug in"
     assert all(m["current_a"] == 0 for m in broken), "but no current flows"
-    assert len(events) == 1 and events[0].ts == end
+    assert len(events) == 1
+    assert events[0].ts == end
 
     for action in ("reset_connector", "restart_firmware"):
         assert (await device.run_action(action, {})).ok
     assert device.active_faults() == [fault], "no remote action replaces a part"
     outcome = await device.run_action("service_visit", {})
-    assert outcome.ok and "replaced" in outcome.detail
+    assert outcome.ok
+    assert "replaced" in outcome.detail
     assert device.active_faults() == []
     assert device.fault_log[0].cleared_by == "service_visit"
     assert device.fault_log[0].failure_s == end
@@ -215,7 +220,8 @@ def test_a_scenario_opts_a_share_of_the_fleet_into_wear_out(tmp_path):
     )
     scenario = load_scenario(path)
     wear = scenario.fleet.wear_out
-    assert wear is not None and wear.share == 0.5
+    assert wear is not None
+    assert wear.share == 0.5
     spec = FleetSpec(devices=20, mqtt_url="mqtt://127.0.0.1:9", seed=3, wear_out_share=0.5)
     fleet = Fleet(spec, ManualClock(START_S))
     try:
@@ -226,7 +232,7 @@ def test_a_scenario_opts_a_share_of_the_fleet_into_wear_out(tmp_path):
         fleet.close()
     assert 4 <= len(worn) <= 16
     path.write_text("fleet: {devices: 2, wear_out: {share: 2}}\nduration_s: 60\n")
-    with pytest.raises(ScenarioError, match="fleet.wear_out.share"):
+    with pytest.raises(ScenarioError, match=r"fleet\.wear_out\.share"):
         load_scenario(path)
 
 
@@ -237,4 +243,5 @@ def test_fleets_without_the_opt_in_have_no_wear_out():
         kinds = {w.kind for u in fleet.units for w in u.device.fault_log}
     finally:
         fleet.close()
-    assert kinds and FaultKind.WEAR_OUT not in kinds
+    assert kinds
+    assert FaultKind.WEAR_OUT not in kinds

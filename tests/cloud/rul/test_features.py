@@ -49,7 +49,7 @@ def test_a_bad_spec_is_refused_with_its_file_line_and_reason(tmp_path: Path):
     with pytest.raises(WearSpecError, match=r"m1.yaml:6: indicators.0: .*needs 'by'"):
         load_wear_spec("m1", tmp_path)
     (tmp_path / "m2.yaml").write_text("model: other\n")
-    with pytest.raises(WearSpecError, match="m2.yaml:1: component: Field required"):
+    with pytest.raises(WearSpecError, match=r"m2\.yaml:1: component: Field required"):
         load_wear_spec("m2", tmp_path)
     with pytest.raises(WearSpecError, match=r"no wear spec for model 'm3'; known: \['m1', 'm2'\]"):
         load_wear_spec("m3", tmp_path)
@@ -121,7 +121,8 @@ def test_periods_without_load_carry_the_last_value_and_count_staleness(tmp_path:
     (tmp_path / "ev.yaml").write_text(
         "model: ev\ncomponent: connector\nfailure: {signature: wear-out/connector}\n"
         "load: {metric: current_a, share_of: current_limit_a, share: 0.6}\n"
-        "indicators:\n  - {name: rise, metric: connector_temp_c, kind: rise_per_square, by: current_a}\n"
+        "indicators:\n"
+        "  - {name: rise, metric: connector_temp_c, kind: rise_per_square, by: current_a}\n"
         "baseline_periods: 1\nsmoothing_periods: 1\ntrend_periods: 2\n"
     )
     spec = load_wear_spec("ev", tmp_path)
