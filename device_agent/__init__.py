@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from device_agent.clock import Clock, ScaledClock, SystemClock
-from device_agent.hal import ActionOutcome, Hal, UnknownAction
+from device_agent.hal import ActionOutcome, DeviceEvent, Hal, ReportsEvents, UnknownAction
 from device_agent.link import Link
 from device_agent.outbox import Outbox
 from device_agent.settings import AgentSettings, load_agent_settings
@@ -22,9 +22,11 @@ __all__ = [
     "Agent",
     "AgentSettings",
     "Clock",
+    "DeviceEvent",
     "Hal",
     "Link",
     "Outbox",
+    "ReportsEvents",
     "ScaledClock",
     "SystemClock",
     "UnknownAction",

@@ -27,7 +27,7 @@ from device_agent.command_auth import CommandAuthenticator, SqliteNonceLedger, l
 from device_agent.commands import CommandRunner
 from device_agent.contract import Channel, Scalar
 from device_agent.enrolment import CredentialStore, Enrolment, tls_parameters
-from device_agent.hal import Hal
+from device_agent.hal import Hal, ReportsEvents
 from device_agent.link import Link
 from device_agent.outbox import InvalidReading, Outbox
 from device_agent.provisioning import IssuedCredentials, ProvisioningFailed
@@ -136,15 +136,18 @@ class Agent:
             await asyncio.sleep(0.05)
         return len(self.outbox) == 0
 
-    def report_event(self, kind: str, detail: Mapping[str, Scalar] | None = None) -> str:
+    def report_event(
+        self, kind: str, detail: Mapping[str, Scalar] | None = None, ts: float | None = None
+    ) -> str:
         """Tell the cloud something the device did or learned on its own (a local
-        self-heal, a setup fact); kept durably until the cloud has stored it. Returns
-        the event id. Raises ContractError for a kind or detail the wire refuses."""
+        self-heal, a setup fact, a failed part); kept durably until the cloud has stored
+        it. ``ts`` is when it happened (default: now). Returns the event id. Raises
+        ContractError for a kind or detail the wire refuses."""
         event = contract.Event(
             device_id=self.device_id,
             event_id=uuid.uuid4().hex,
             kind=kind,
-            ts=self.clock.now(),
+            ts=self.clock.now() if ts is None else ts,
             detail=dict(detail or {}),
         )
         self.outbox.add_report("event", event.event_id, contract.encode(event))
@@ -189,6 +192,20 @@ class Agent:
             return
         self._failed_reads = 0
         self.stats.samples_taken += 1
+        self._report_hal_events()
+
+    def _report_hal_events(self) -> None:
+        """Report what a HAL that notices things on its own (``ReportsEvents``) noticed
+        since the last reading; one the wire refuses is counted and logged, not lost
+        silently, and never stops sampling."""
+        if not isinstance(self.hal, ReportsEvents):
+            return
+        for event in self.hal.take_events():
+            try:
+                self.report_event(event.kind, event.detail, event.ts)
+            except ValueError as exc:
+                self.stats.event_report_errors += 1
+                log.warning("device=%s event %s not reported: %s", self.device_id, event.kind, exc)
 
     def symptoms(self) -> dict[str, bool]:
         """What the watchdog's rules look at, measured now."""

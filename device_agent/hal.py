@@ -22,6 +22,16 @@ class ActionOutcome:
     detail: str = ""
 
 
+@dataclass(frozen=True)
+class DeviceEvent:
+    """Something the device noticed on its own (a part failed), at device time ``ts``,
+    for the agent to report as an event of ``kind``."""
+
+    kind: str
+    ts: float
+    detail: Mapping[str, Scalar]
+
+
 class UnknownAction(Exception):
     """The device has no such action; the agent reports the command as refused."""
 
@@ -62,4 +72,15 @@ class SelfChecking(Protocol):
         ``calibration``, ``placement``...) -> (passed, reason when not). Called on the
         agent's loop, so it must be quick: a long test runs in the product's own task and
         this returns its latest outcome."""
+        ...
+
+
+@runtime_checkable
+class ReportsEvents(Protocol):
+    """A HAL that notices things on its own, beside :class:`Hal` (optional): a part that
+    failed, a door opened. The agent takes them after every reading and reports them
+    durably, each once, with the device time they happened."""
+
+    def take_events(self) -> list[DeviceEvent]:
+        """The events since the last call, oldest first; each is returned only once."""
         ...

@@ -26,3 +26,5 @@ class AgentStats:
     acknowledging what it never sent."""
     setup_report_errors: int = 0
     """Setup facts or self-check results the wire refused (a name it does not allow)."""
+    event_report_errors: int = 0
+    """Events the device noticed on its own (``ReportsEvents``) that the wire refused."""

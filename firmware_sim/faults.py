@@ -50,12 +50,17 @@ class FaultKind(StrEnum):
     SPIKE = "spike"
     MEMORY_LEAK = "memory-leak"
     CONNECTIVITY = "connectivity"
+    WEAR_OUT = "wear-out"
+    """A part degrading towards failure: slowly at first, faster near the end; it fails at
+    ``start_s + duration_s`` and stays broken until a ``service_visit`` replaces it."""
 
 
 SENSOR_KINDS = frozenset({FaultKind.SENSOR_STUCK, FaultKind.SENSOR_DRIFT, FaultKind.SPIKE})
 """Kinds whose target is a metric name and which only falsify the reading, not the physics."""
 
 OVERHEAT_COMPONENTS = frozenset({"compressor", "connector"})
+WEAR_COMPONENTS = frozenset({"compressor", "connector"})
+"""Parts that wear out: a heat pump's compressor, a charger's connector contacts."""
 _FIXED_TARGETS = {FaultKind.MEMORY_LEAK: "firmware", FaultKind.CONNECTIVITY: "flapping"}
 
 
@@ -67,6 +72,11 @@ class Fault:
     the extra heat of an overheat, the drift rate (metric scale per hour), the spike height,
     the leak rate (1.0 empties the free heap in about four hours) and how often a flapping
     link is down. ``duration_s=None`` means the fault lasts until an action clears it.
+
+    A ``wear-out`` is different: ``duration_s`` is required and is the part's time to
+    failure (``failure_s``); the broken part stays broken after it, so the fault has no
+    ``end_s`` and only a service visit ends it (``remote_fix`` is always False). Its
+    magnitude scales how strongly the wear shows in the telemetry.
     """
 
     kind: FaultKind
@@ -90,6 +100,12 @@ class Fault:
             raise InvalidFault(f"duration_s must be positive or None, not {self.duration_s!r}")
         if not (math.isfinite(self.magnitude) and self.magnitude > 0):
             raise InvalidFault(f"magnitude must be a positive number, not {self.magnitude!r}")
+        if self.kind is FaultKind.WEAR_OUT:
+            if self.duration_s is None:
+                raise InvalidFault(
+                    f"{self.signature} needs duration_s: the part's time to failure in seconds"
+                )
+            object.__setattr__(self, "remote_fix", False)  # a worn part is replaced on site
 
     @property
     def signature(self) -> str:
@@ -98,8 +114,18 @@ class Fault:
 
     @property
     def end_s(self) -> float | None:
-        """When the fault stops on its own; None when only an action ends it."""
-        return None if self.duration_s is None else self.start_s + self.duration_s
+        """When the fault stops on its own; None when only an action ends it (always for
+        a wear-out: the part fails then, and stays broken)."""
+        if self.duration_s is None or self.kind is FaultKind.WEAR_OUT:
+            return None
+        return self.start_s + self.duration_s
+
+    @property
+    def failure_s(self) -> float | None:
+        """When a wearing part fails (``start_s + duration_s``); None for other kinds."""
+        if self.kind is not FaultKind.WEAR_OUT or self.duration_s is None:
+            return None
+        return self.start_s + self.duration_s
 
     @classmethod
     def from_signature(
@@ -132,6 +158,9 @@ class FaultWindow:
     start_s: float
     end_s: float | None
     cleared_by: str | None
+    failure_s: float | None = None
+    """For a wear-out, when the part fails (whether it got that far or was replaced
+    before): the ground truth remaining-useful-life predictions are scored against."""
 
 
 def _parse_kind(value: object) -> FaultKind:
@@ -146,10 +175,11 @@ def _check_target(kind: FaultKind, target: str) -> None:
     if kind in SENSOR_KINDS:
         if not _METRIC_NAME.match(target):
             raise InvalidFault(f"{kind.value} needs a metric name as target, not {target!r}")
-    elif kind is FaultKind.OVERHEAT:
-        if target not in OVERHEAT_COMPONENTS:
-            known = ", ".join(sorted(OVERHEAT_COMPONENTS))
-            raise InvalidFault(f"overheat target must be one of {known}, not {target!r}")
+    elif kind in (FaultKind.OVERHEAT, FaultKind.WEAR_OUT):
+        components = OVERHEAT_COMPONENTS if kind is FaultKind.OVERHEAT else WEAR_COMPONENTS
+        if target not in components:
+            known = ", ".join(sorted(components))
+            raise InvalidFault(f"{kind.value} target must be one of {known}, not {target!r}")
     elif target != _FIXED_TARGETS[kind]:
         raise InvalidFault(f"{kind.value} target must be {_FIXED_TARGETS[kind]!r}, not {target!r}")
 
@@ -191,6 +221,9 @@ REMEDIES: Mapping[str, Remedy] = MappingProxyType(
         FaultKind.SPIKE.value: Remedy(("recalibrate_sensor", "service_visit"), success=0.8),
         "memory-leak/firmware": Remedy(("restart_firmware",), success=0.95),
         "connectivity/flapping": Remedy(("reset_radio",), success=0.85),
+        # a worn part is replaced, never repaired remotely
+        "wear-out/compressor": Remedy(("service_visit",), success=1.0),
+        "wear-out/connector": Remedy(("service_visit",), success=1.0),
     }
 )
 """Keyed by full signature, or by kind alone for sensor faults (any metric)."""

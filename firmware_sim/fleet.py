@@ -22,6 +22,7 @@ from device_agent.settings import AgentSettings
 from firmware_sim.fault_plan import plan_faults
 from firmware_sim.faults import Fault
 from firmware_sim.models import MODELS, Environment, SimulatedDevice, build_device
+from firmware_sim.wearout import LifeSpread, plan_wear_out
 
 log = logging.getLogger("aftercare.sim")
 
@@ -57,6 +58,12 @@ class FleetSpec:
     setup_failure_share: float = 0.0
     """Share of devices installed badly: each fails one of its model's setup self-checks
     (``SETUP_FAILURES``: a charger without earth...), drawn reproducibly from the seed."""
+    wear_out_share: float = 0.0
+    """Share of devices whose wearing part (connector, compressor) starts wearing out
+    within a day after ``faults_after_s`` and fails after a time from ``wear_out_life``
+    (reporting ``part_failed``); opt-in, never part of the random fault plan."""
+    wear_out_life: LifeSpread = field(default_factory=LifeSpread)
+    wear_out_magnitude: float = 1.0
     environment: Environment | None = None
     """Opt-in realism (weather fronts, holidays, a firmware rollout, mid-run installs),
     e.g. from :func:`firmware_sim.models.plan_environment`; None: a quiet world."""
@@ -68,6 +75,8 @@ class FleetSpec:
             raise ValueError(
                 f"setup_failure_share must lie in [0, 1], not {self.setup_failure_share}"
             )
+        if not 0.0 <= self.wear_out_share <= 1.0:
+            raise ValueError(f"wear_out_share must lie in [0, 1], not {self.wear_out_share}")
         unknown = [m for m in self.models if m not in MODELS]
         if unknown:
             raise ValueError(f"unknown device models {unknown}; known: {sorted(MODELS)}")
@@ -128,6 +137,18 @@ class Fleet:
             for device_id, faults in plan.items():
                 for fault in faults:
                     self.inject(device_id, fault)
+        if spec.wear_out_share > 0:
+            wear = plan_wear_out(
+                self.device_ids,
+                {u.device.device_id: u.device.model for u in self.units},
+                seed=spec.seed,
+                start_s=clock.now() + spec.faults_after_s,
+                share=spec.wear_out_share,
+                spread=spec.wear_out_life,
+                magnitude=spec.wear_out_magnitude,
+            )
+            for device_id, fault in wear.items():
+                self.inject(device_id, fault)
 
     def _install_some_badly(self, share: float, rng: random.Random) -> None:
         for unit in self.units:

@@ -19,10 +19,26 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from device_agent.clock import ScaledClock, SystemClock
 from device_agent.settings import ENV_PREFIX
 from firmware_sim.fleet import Fleet, FleetSpec
+from firmware_sim.wearout import LifeSpread
 
 
 class ScenarioError(ValueError):
     """A scenario file that cannot be run; the message says where and why."""
+
+
+class WearOutSection(BaseModel):
+    """Devices whose wearing part wears out and fails (``wear-out/connector``,
+    ``wear-out/compressor``): a ``share`` of the fleet, starting within a day after
+    ``after_s`` of device time, failing after a Weibull time to failure."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    share: float = Field(gt=0, le=1)
+    after_s: float = Field(default=3 * 3600.0, ge=0)
+    scale_days: float = Field(default=20.0, gt=0)
+    shape: float = Field(default=2.5, gt=0)
+    min_days: float = Field(default=2.0, gt=0)
+    magnitude: float = Field(default=1.0, gt=0)
 
 
 class FleetSection(BaseModel):
@@ -32,6 +48,7 @@ class FleetSection(BaseModel):
     models: list[str] | None = None
     seed: int = 1
     telemetry_interval_s: float = Field(default=5.0, gt=0)
+    wear_out: WearOutSection | None = None
 
 
 class Expectations(BaseModel):
@@ -80,6 +97,15 @@ async def run_scenario(scenario: Scenario, mqtt_url: str) -> list[str]:
     )
     if scenario.fleet.models:
         spec = dataclasses.replace(spec, models=scenario.fleet.models)
+    wear = scenario.fleet.wear_out
+    if wear is not None:
+        spec = dataclasses.replace(
+            spec,
+            wear_out_share=wear.share,
+            faults_after_s=wear.after_s,
+            wear_out_life=LifeSpread(wear.scale_days, wear.shape, wear.min_days),
+            wear_out_magnitude=wear.magnitude,
+        )
     fleet = Fleet(spec, clock)
     failures: list[str] = []
     running = asyncio.create_task(fleet.run())

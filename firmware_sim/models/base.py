@@ -25,7 +25,7 @@ from typing import ClassVar
 
 from device_agent.clock import Clock
 from device_agent.contract import Scalar
-from device_agent.hal import ActionOutcome, UnknownAction
+from device_agent.hal import ActionOutcome, DeviceEvent, UnknownAction
 from firmware_sim.faults import (
     SENSOR_KINDS,
     WORSEN_FACTOR,
@@ -39,6 +39,7 @@ from firmware_sim.models.environment import Environment, Holiday
 from firmware_sim.models.firmware import FirmwareState, flapping_link_down
 from firmware_sim.models.setup import CHECKS, GENERIC_FAILURES, device_self_checks
 from firmware_sim.models.signals import derive_key, local_day, unit
+from firmware_sim.models.wear import WearParts
 
 OVERHEAT_RAMP_S = 1_800.0
 """An overheat fault builds up to its full magnitude over this long (fouling, leaks)."""
@@ -103,6 +104,8 @@ class _FaultRecord:
     """Grows when a wrong action makes the fault worse."""
     fix_tries: int = 0
     """Clearing actions tried on it so far (each draws its own chance of taking)."""
+    failure_reported: bool = False
+    """For a wear-out: its ``part_failed`` event has been handed to the agent."""
 
     @property
     def magnitude(self) -> float:
@@ -124,6 +127,8 @@ class SimulatedDevice(ABC):
     FIRMWARE: ClassVar[str]
     METRICS: ClassVar[Mapping[str, MetricSpec]]
     OVERHEAT_COMPONENT: ClassVar[str]
+    WEAR_COMPONENT: ClassVar[str]
+    """The part that wears out and fails (``wear-out/<component>``)."""
     FAULT_MENU: ClassVar[tuple[tuple[str, float], ...]]
     """Signatures this model typically suffers, with relative weights for plan_faults."""
     HEAP_KB: ClassVar[float]
@@ -142,6 +147,7 @@ class SimulatedDevice(ABC):
         self._rng = random.Random(self._key)
         self._last_s = clock.now()
         self._faults: list[_FaultRecord] = []
+        self._wear_parts = WearParts(self._key)
         self._firmware = FirmwareState(
             key=self._key,
             heap_kb=self.HEAP_KB,
@@ -263,7 +269,22 @@ class SimulatedDevice(ABC):
                 f"{self.MODEL} has no {fault.target}; it can overheat its "
                 f"{self.OVERHEAT_COMPONENT} (overheat/{self.OVERHEAT_COMPONENT})"
             )
-        self._faults.append(_FaultRecord(fault, len(self._faults)))
+        if fault.kind is FaultKind.WEAR_OUT and fault.target != self.WEAR_COMPONENT:
+            raise FaultNotApplicable(
+                f"{self.MODEL} has no {fault.target} that wears out; its wearing part is "
+                f"the {self.WEAR_COMPONENT} (wear-out/{self.WEAR_COMPONENT})"
+            )
+        record = _FaultRecord(fault, len(self._faults))
+        self._faults.append(record)
+        if fault.kind is FaultKind.WEAR_OUT:
+            self._wear_parts.add(record)
+
+    def take_events(self) -> list[DeviceEvent]:
+        """What the device noticed on its own up to ``clock.now()`` (``ReportsEvents``):
+        a ``part_failed`` event, once, stamped with the moment the part gave out."""
+        if not self.installed():
+            return []
+        return self._wear_parts.due_failures(self.MODEL, self._advance())
 
     def active_faults(self) -> list[Fault]:
         """Faults in effect at ``clock.now()``, in injection order."""
@@ -327,6 +348,15 @@ class SimulatedDevice(ABC):
                 ramp = min(1.0, (t_s - record.fault.start_s) / OVERHEAT_RAMP_S)
             total += record.magnitude * ramp
         return total
+
+    def _wear(self, t_s: float) -> float:
+        """Wear level of the model's wearing part at ``t_s`` (0 new, about the fault's
+        magnitude at failure); see :mod:`firmware_sim.models.wear`."""
+        return self._wear_parts.state_at(t_s)[0]
+
+    def _part_failed(self, t_s: float) -> bool:
+        """Whether the wearing part has given out (and not been replaced) by ``t_s``."""
+        return self._wear_parts.state_at(t_s)[1]
 
     def _holiday(self, t_s: float, utc_offset_s: float) -> Holiday | None:
         """The holiday on the local day of ``t_s`` if the household is away then."""
@@ -471,6 +501,7 @@ class SimulatedDevice(ABC):
                     continue
             record.cleared_s = now
             record.cleared_by = action
+            self._wear_parts.invalidate()
 
     @staticmethod
     def _window(record: _FaultRecord) -> FaultWindow:
@@ -483,4 +514,5 @@ class SimulatedDevice(ABC):
             start_s=fault.start_s,
             end_s=end,
             cleared_by=record.cleared_by,
+            failure_s=fault.failure_s,
         )

@@ -12,6 +12,11 @@
 An ``overheat/connector`` fault (a loose or corroded contact) multiplies the contact
 resistance, building up over half an hour, so the connector climbs while charging and
 cools when idle.
+
+A ``wear-out/connector`` fault (pitting and fretting of the contacts) raises the contact
+resistance along an accelerating path: the connector runs a little hotter per A² week
+by week, then fast. When the contacts give out the charger stops charging (a car still
+plugs in, no current flows) until a service visit replaces them.
 """
 
 from __future__ import annotations
@@ -53,6 +58,8 @@ CONTACT_WEAR_PER_CYCLE = 4.0e-4
 THERMAL_K_PER_W = 8.0
 CONNECTOR_TAU_S = 900.0
 TAPER_KWH = 1.5
+WEAR_CONTACT_GAIN = 1.5
+"""Worn contacts at failure have (1 + this) times their resistance (magnitude 1)."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,7 @@ class EvCharger(SimulatedDevice):
     MODEL: ClassVar[str] = "evcharger-ec11"
     FIRMWARE: ClassVar[str] = "1.9.3"
     OVERHEAT_COMPONENT: ClassVar[str] = "connector"
+    WEAR_COMPONENT: ClassVar[str] = "connector"
     HEAP_KB: ClassVar[float] = 1024.0
     METRICS: ClassVar[Mapping[str, MetricSpec]] = {
         "voltage_v": MetricSpec("V", 207.0, 253.0, 1.5),
@@ -168,9 +176,10 @@ class EvCharger(SimulatedDevice):
         return self._delivered_kwh if session == self._session else 0.0
 
     def _current_a(self, t_s: float) -> float:
-        """Charging current of the car plugged in now (0 when none or full)."""
+        """Charging current of the car plugged in now (0 when none, full, or when the
+        contacts have given out)."""
         session = self._session_at(t_s)
-        if session is None:
+        if session is None or self._part_failed(t_s):
             return 0.0
         remaining_kwh = session.need_kwh - self._delivered_kwh_of(session)
         if remaining_kwh <= 0:
@@ -189,7 +198,8 @@ class EvCharger(SimulatedDevice):
     def _contact_mohm(self, t_s: float) -> float:
         wear = 1.0 + CONTACT_WEAR_PER_CYCLE * self._mating_cycles
         fault = 1.0 + 3.0 * self._severity(FaultKind.OVERHEAT, t_s)
-        return CONTACT_MOHM_NEW * wear * fault
+        worn = 1.0 + WEAR_CONTACT_GAIN * self._wear(t_s)
+        return CONTACT_MOHM_NEW * wear * fault * worn
 
     # -- SimulatedDevice hooks ----------------------------------------------------------------
 

@@ -14,6 +14,11 @@ Physics, kept simple but coherent:
 An ``overheat/compressor`` fault (low refrigerant, blocked coil) adds heat that builds up
 over half an hour and cuts efficiency, so the compressor runs hotter, COP falls and, for
 the same heat, electrical power and compressor current rise.
+
+A ``wear-out/compressor`` fault (worn valves and bearings) costs efficiency along an
+accelerating path and heats the shell: COP falls and, for the same heat, compressor
+current and temperature rise. When the compressor seizes it stops: no heat, no current,
+the water cools, until a service visit replaces it (and its wear starts afresh).
 """
 
 from __future__ import annotations
@@ -48,6 +53,12 @@ ETA_LOSS_PER_RUN_H = 5.0e-6
 FOULING_FULL_S = 180 * SECONDS_PER_DAY
 """Running flat out, the air filter clogs completely in about half a year."""
 OVERHEAT_EXTRA_C = 35.0
+WEAR_ETA_LOSS = 0.25
+"""Efficiency a worn compressor has lost at failure (magnitude 1)."""
+WEAR_EXTRA_C = 12.0
+"""Extra shell temperature of a worn compressor at failure, at full speed (magnitude 1)."""
+STOPPED_SUPPLY_C = 23.0
+"""What the heating water cools to with the compressor stopped (the house's warmth)."""
 
 
 class HeatPump(SimulatedDevice):
@@ -56,6 +67,7 @@ class HeatPump(SimulatedDevice):
     MODEL: ClassVar[str] = "heatpump-hp200"
     FIRMWARE: ClassVar[str] = "4.2.1"
     OVERHEAT_COMPONENT: ClassVar[str] = "compressor"
+    WEAR_COMPONENT: ClassVar[str] = "compressor"
     HEAP_KB: ClassVar[float] = 2048.0
     METRICS: ClassVar[Mapping[str, MetricSpec]] = {
         "outdoor_temp_c": MetricSpec("°C", -30.0, 35.0, 1.0),
@@ -102,6 +114,8 @@ class HeatPump(SimulatedDevice):
         )
         self._ua_kw_per_k = rng.uniform(0.2, 0.32)
         self._run_s = rng.uniform(500.0, 15_000.0) * 3600.0
+        self._replaced_at_run_s = 0.0
+        """Run hours on the counter when the compressor was last replaced."""
         self._fouling = rng.uniform(0.0, 0.3)
         if self._new_unit:  # fresh from the factory: no hours, a clean filter
             self._run_s = 0.0
@@ -120,7 +134,10 @@ class HeatPump(SimulatedDevice):
         return 6.0 <= hour < 6.75 or 18.5 <= hour < 19.0
 
     def _speed(self, t_s: float) -> float:
-        """Compressor speed as a fraction of full, after any load limit."""
+        """Compressor speed as a fraction of full, after any load limit; 0 once a worn
+        compressor has seized."""
+        if self._part_failed(t_s):
+            return 0.0
         if self._dhw(t_s):
             demand = 1.0
         else:
@@ -137,6 +154,8 @@ class HeatPump(SimulatedDevice):
         return INDOOR_SETPOINT_C if holiday is None else holiday.setpoint_c
 
     def _supply_target_c(self, t_s: float) -> float:
+        if self._part_failed(t_s):
+            return STOPPED_SUPPLY_C
         if self._dhw(t_s):
             return 55.0
         outdoor = self._weather.outdoor_c(t_s)
@@ -147,6 +166,8 @@ class HeatPump(SimulatedDevice):
         return (self._supply_c + 5.0) - (self._weather.outdoor_c(t_s) - 6.0)
 
     def _compressor_target_c(self, t_s: float, speed: float) -> float:
+        if self._part_failed(t_s):  # a stopped compressor cools to the air around it
+            return self._weather.outdoor_c(t_s) + 5.0
         overheat = self._severity(FaultKind.OVERHEAT, t_s)
         return (
             35.0
@@ -155,15 +176,18 @@ class HeatPump(SimulatedDevice):
             + 0.3 * self._lift_k(t_s)
             + 10.0 * self._fouling
             + OVERHEAT_EXTRA_C * overheat * (0.4 + 0.6 * speed)
+            + WEAR_EXTRA_C * self._wear(t_s) * (0.5 + 0.5 * speed)
         )
 
     def _cop(self, t_s: float) -> float:
         """Carnot COP times a wear- and fault-dependent efficiency, clamped to [1, 6.5]."""
         condenser_k = self._supply_c + 5.0 + 273.15
         carnot = condenser_k / max(5.0, self._lift_k(t_s))
-        wear = max(0.5, 1.0 - ETA_LOSS_PER_RUN_H * self._run_s / 3600.0)
+        run_h = (self._run_s - self._replaced_at_run_s) / 3600.0
+        wear = max(0.5, 1.0 - ETA_LOSS_PER_RUN_H * run_h)
         fault = 1.0 - min(0.6, 0.3 * self._severity(FaultKind.OVERHEAT, t_s))
-        eta = ETA_NEW * wear * (1.0 - 0.08 * self._fouling) * fault
+        worn = 1.0 - min(0.6, WEAR_ETA_LOSS * self._wear(t_s))
+        eta = ETA_NEW * wear * (1.0 - 0.08 * self._fouling) * fault * worn
         return min(6.5, max(1.0, eta * carnot))
 
     # -- SimulatedDevice hooks ----------------------------------------------------------------
@@ -174,14 +198,17 @@ class HeatPump(SimulatedDevice):
         self._supply_c = relax(self._supply_c, self._supply_target_c(t0_s), dt, SUPPLY_TAU_S)
         target = self._compressor_target_c(t0_s, speed)
         self._compressor_c = relax(self._compressor_c, target, dt, COMPRESSOR_TAU_S)
-        self._run_s += dt
-        self._fouling = min(1.0, self._fouling + dt * speed / FOULING_FULL_S)
+        if speed > 0:  # a seized compressor neither runs up hours nor draws air
+            self._run_s += dt
+            self._fouling = min(1.0, self._fouling + dt * speed / FOULING_FULL_S)
 
     def _physics_readings(self, now_s: float) -> dict[str, float]:
         speed = self._speed(now_s)
         heat_kw = CAPACITY_KW * speed
         cop = self._cop(now_s)
         electrical_w = 1000.0 * heat_kw / cop
+        if speed == 0.0:
+            cop = 0.0  # no heat moved: a stopped compressor has no COP to report
         fan_pct = min(100.0, 30.0 + 60.0 * speed + 10.0 * self._fouling)
         pump_pct = 50.0 + 30.0 * speed
         flow_kg_s = 0.4 * pump_pct / 80.0
@@ -231,8 +258,12 @@ class HeatPump(SimulatedDevice):
         return "air filter cleaned"
 
     def _service_visit(self, now_s: float, params: Mapping[str, Scalar]) -> str:
-        """A technician cleans the coil and filter, checks refrigerant, replaces sensors."""
+        """A technician cleans the coil and filter, checks refrigerant, replaces sensors,
+        and replaces a worn-out compressor, whose efficiency then starts afresh."""
         self._fouling = 0.0
+        if self._active(FaultKind.WEAR_OUT, now_s):
+            self._replaced_at_run_s = self._run_s
+            return "service visit completed: compressor replaced"
         return "service visit completed"
 
     def _reduce_load(self, now_s: float, params: Mapping[str, Scalar]) -> str:

@@ -12,6 +12,7 @@ import hashlib
 import math
 import struct
 from collections.abc import Callable
+from functools import lru_cache
 
 SECONDS_PER_HOUR = 3_600.0
 SECONDS_PER_DAY = 86_400.0
@@ -38,9 +39,16 @@ def smooth_noise(key: int, t_s: float, period_s: float) -> float:
     knot = math.floor(position)
     frac = position - knot
     ease = (1.0 - math.cos(math.pi * frac)) / 2.0
-    before = unit(key, knot) * 2.0 - 1.0
-    after = unit(key, knot + 1) * 2.0 - 1.0
+    before = _knot(key, knot)
+    after = _knot(key, knot + 1)
     return before + (after - before) * ease
+
+
+@lru_cache(maxsize=8192)
+def _knot(key: int, knot: int) -> float:
+    """A knot of :func:`smooth_noise` in [-1, 1]. Cached: consecutive instants share their
+    knots (hours to days apart), and hashing them anew was most of a simulated step."""
+    return unit(key, knot) * 2.0 - 1.0
 
 
 def local_hour(t_s: float, utc_offset_s: float) -> float:
