@@ -1,10 +1,12 @@
 """The delivery due-queue, in the database so that a restart loses nothing and several
 cloud processes share the work without sending anything twice.
 
-Planning and sending both take their work with one statement, ``UPDATE ... WHERE id IN
-(SELECT ... LIMIT n [FOR UPDATE SKIP LOCKED]) RETURNING``: on PostgreSQL the inner
-select skips rows another process holds, so processes never wait for or share a row; on
-SQLite the statement takes the database's single write lock, so claims serialise. A
+Planning and sending both take their work with one statement, ``WITH picked AS (SELECT
+... LIMIT n [FOR UPDATE SKIP LOCKED]) UPDATE ... FROM picked ... RETURNING``: on
+PostgreSQL the select skips rows another process holds, so processes never wait for or
+share a row; on SQLite the statement takes the database's single write lock, so claims
+serialise. (Not ``WHERE id IN (subquery)``: PostgreSQL may run a locking subquery once
+per outer row, and then a LIMIT no longer limits.) A
 claim is a lease: ``claimed`` with ``lease_owner`` and ``lease_until``. The claimant
 marks the row ``sent`` (or failed, or due again later) only while it still holds the
 lease; a process that died leaves its claims to be taken again once the lease ends (the
@@ -113,8 +115,9 @@ class DeliveryQueue:
         inner = select(I.c.id).where(waiting).order_by(I.c.plan_after, I.c.id).limit(1)
         if self.postgres:
             inner = inner.with_for_update(skip_locked=True)
+        picked = inner.cte("picked")
         taken = conn.execute(
-            update(I).where(I.c.id.in_(inner.scalar_subquery()), waiting).values(plan_after=None)
+            update(I).where(I.c.id == picked.c.id, waiting).values(plan_after=None)
             .returning(I.c.id)
         ).first()  # fmt: skip
         if taken is None:
@@ -208,9 +211,10 @@ class DeliveryQueue:
         inner = select(D.c.id).where(due).order_by(D.c.next_attempt_at, D.c.id).limit(limit)
         if self.postgres:
             inner = inner.with_for_update(skip_locked=True)
+        picked = inner.cte("picked")
         claim = (
             update(D)
-            .where(D.c.id.in_(inner.scalar_subquery()), due)
+            .where(D.c.id == picked.c.id, due)
             .values(
                 state="claimed",
                 lease_owner=worker_id,
