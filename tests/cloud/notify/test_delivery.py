@@ -101,7 +101,8 @@ def test_email_arrives_with_reason_action_and_link(repos: Repositories, clock: M
         assert delivery.stats.sent == 1
         (mail,) = mailbox.messages
     assert mail["To"] == "alice@example.com"
-    assert "wearing out" in mail["Subject"] and "hp-1" in mail["Subject"]
+    assert "wearing out" in mail["Subject"]
+    assert "hp-1" in mail["Subject"]
     text = mail.get_payload(decode=True).decode()  # type: ignore[union-attr]
     assert "bearing is wearing out" in text
     assert "What to do: Book a technician visit" in text
@@ -112,7 +113,9 @@ def test_email_arrives_with_reason_action_and_link(repos: Repositories, clock: M
     assert mail["X-Aftercare-Delivery"] == row.id
     assert (row.state, row.channel, row.attempts) == ("sent", "email", 1)
     stored = repos.outreach.get(item_id)
-    assert stored is not None and stored.status == "delivered" and stored.delivered_at == T0
+    assert stored is not None
+    assert stored.status == "delivered"
+    assert stored.delivered_at == T0
 
 
 def test_a_failing_webhook_is_retried_with_backoff_then_succeeds(
@@ -120,7 +123,8 @@ def test_a_failing_webhook_is_retried_with_backoff_then_succeeds(
 ) -> None:
     with webhook_server(Hook(fail_first=2)) as hook:
         bob, secret = owner(repos, "bob", email=None, webhook_url=hook.url)
-        assert secret is not None and len(secret) >= 32
+        assert secret is not None
+        assert len(secret) >= 32
         hook.secrets.append(secret)
         item_id = repos.outreach.add(draft(bob, "ev-7", clock, urgency="high"))
         assert item_id is not None
@@ -146,12 +150,15 @@ def test_a_failing_webhook_is_retried_with_backoff_then_succeeds(
         assert all(r["signed"] for r in hook.requests)
         assert len({r["delivery"] for r in hook.requests}) == 1, "one stable delivery id"
         body = hook.requests[-1]["body"]
-        assert body["item_id"] == item_id and body["device_id"] == "ev-7"
-        assert body["reason"].startswith("The compressor") and body["urgency"] == "high"
+        assert body["item_id"] == item_id
+        assert body["device_id"] == "ev-7"
+        assert body["reason"].startswith("The compressor")
+        assert body["urgency"] == "high"
         assert body["slots"][0]["start"] == "2025-06-17T15:06:40+00:00"
         (row,) = repos.deliveries.for_items([item_id])[item_id]
         assert (row.state, row.attempts, row.last_error) == ("sent", 3, None)
-        assert delivery.stats.retried == 2 and delivery.stats.sent == 1
+        assert delivery.stats.retried == 2
+        assert delivery.stats.sent == 1
 
 
 def test_a_webhook_that_never_answers_is_given_up_with_its_error_kept(
@@ -170,7 +177,8 @@ def test_a_webhook_that_never_answers_is_given_up_with_its_error_kept(
     (row,) = repos.deliveries.for_items([item_id])[item_id]
     assert (row.state, row.attempts, row.last_error) == ("failed", 3, "webhook answered HTTP 500")
     item = repos.outreach.get(item_id)
-    assert item is not None and item.delivered_at is not None, "the inbox still has it"
+    assert item is not None
+    assert item.delivered_at is not None, "the inbox still has it"
 
 
 def test_a_bad_smtp_url_is_a_clear_error() -> None:
@@ -228,7 +236,8 @@ def test_a_restart_mid_schedule_delivers_each_item_exactly_once(
         clock.advance(DAY)
         wait_for(lambda: delivered() == 6)
         first.stop()
-        assert delivered() == 6 and not first.alive
+        assert delivered() == 6
+        assert not first.alive
 
         clock.advance(DAY)
         crashed = worker(repos, clock, mailbox.url, lease_s=60.0)
@@ -248,7 +257,8 @@ def test_a_restart_mid_schedule_delivers_each_item_exactly_once(
 
     received = [m["X-Aftercare-Delivery"] for m in mailbox.messages]
     received += [r["delivery"] for r in hook.accepted()]
-    assert len(received) == 8 and len(set(received)) == 8, Counter(received)
+    assert len(received) == 8, Counter(received)
+    assert len(set(received)) == 8, Counter(received)
     rows = repos.deliveries.for_items(items)  # type: ignore[arg-type]
     assert all(len(rows[i]) == 1 and rows[i][0].state == "sent" for i in rows), rows
     in_app = [rows[i][0] for i in rows if rows[i][0].channel == "in_app"]
