@@ -129,7 +129,7 @@ def near_transition(draw: st.DrawFn, zone: str) -> float:
 urgencies = st.sampled_from(["low", "normal", "high", "critical"])
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data(), preferences(), st.lists(urgencies, min_size=1, max_size=7))
 def test_non_critical_only_in_windows_and_within_the_caps(
     data: st.DataObject, prefs: OwnerPreferences, items: list[str]
@@ -156,7 +156,7 @@ def test_non_critical_only_in_windows_and_within_the_caps(
         assert within_cap(taken, prefs.cap)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(st.data(), preferences())
 def test_the_first_welcome_minute_is_taken(data: st.DataObject, prefs: OwnerPreferences) -> None:
     """With nothing sent yet and no preferred hour, an item goes at the first welcome
