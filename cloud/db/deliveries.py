@@ -201,7 +201,9 @@ class DeliveryQueue:
         return contacts
 
     # -- sending --------------------------------------------------------------------------
-    def claim_due(self, now: float, limit: int, worker_id: str, lease_s: float) -> list[Claim]:
+    def claim_due(
+        self, now: float, limit: int, worker_id: str, lease_s: float = 300.0
+    ) -> list[Claim]:
         """Take up to ``limit`` due deliveries (or ones whose lease ran out) for
         ``worker_id``; each attempt is counted as it is claimed."""
         due = or_(
