@@ -27,6 +27,11 @@ from cloud.heal.worker import RemediationWorker
 from cloud.ingest.registered import RegisteredDevices
 from cloud.ingest.worker import IngestWorker, StoredListener
 from cloud.mqtt.dynsec import BOOTSTRAP_ROLE, CLOUD_ROLE, DynsecAdmin
+from cloud.notify.email import EmailSender, SmtpConfig
+from cloud.notify.message import Sender
+from cloud.notify.webhook import WebhookSender
+from cloud.notify.worker import DeliveryWorker, Retry
+from cloud.outreach.preferences import Channel
 from cloud.provision.worker import ProvisioningWorker
 from cloud.scoring.retrain import retrain_forever
 from cloud.scoring.worker import ScoringWorker
@@ -77,6 +82,7 @@ class CloudService:
     ingest: IngestWorker
     broker_admin: DynsecAdmin | None
     provisioning: ProvisioningWorker | None
+    delivery: DeliveryWorker
     api: FastAPI
 
     def __init__(self, settings: CloudSettings, clock: Clock | None = None) -> None:
@@ -150,6 +156,17 @@ class CloudService:
                     self.signer.public_key_text,
                     SystemClock(),
                 )
+            self.delivery = DeliveryWorker(
+                self.repos.deliveries,
+                self.repos.outreach,
+                outreach_senders(self.settings),
+                self.clock,
+                link_base=self.settings.outreach_link_base,
+                poll_s=self.settings.outreach_poll_s,
+                lease_s=self.settings.delivery_lease_s,
+                retry=Retry(self.settings.delivery_max_attempts, self.settings.delivery_backoff_s),
+                expire_after_s=self.settings.outreach_expire_after_s,
+            )
             self.api = create_api(self.repos, self.worker_health, self.broker_admin)
             self.scoring.start()
             stack.push_async_callback(asyncio.to_thread, self.scoring.stop)
@@ -161,6 +178,8 @@ class CloudService:
             if self.remediation is not None:
                 self.remediation.start()
                 stack.push_async_callback(asyncio.to_thread, self.remediation.stop)
+            self.delivery.start()
+            stack.push_async_callback(asyncio.to_thread, self.delivery.stop)
             retraining = asyncio.create_task(
                 retrain_forever(self.repos.trainer, self.clock, self.settings.retrain_interval_s)
             )
@@ -195,6 +214,7 @@ class CloudService:
         }
         if self.remediation is not None:
             health["remediation"] = self.remediation.alive
+        health["delivery"] = self.delivery.alive
         return health
 
     def _publish(self, topic: str, payload: bytes) -> None:
@@ -236,6 +256,18 @@ class CloudService:
             self._server.should_exit = True
             with contextlib.suppress(Exception):
                 await serving
+
+
+def outreach_senders(settings: CloudSettings) -> dict[Channel, Sender]:
+    """The channels this cloud can send outreach on: webhooks always, email when
+    ``AFTERCARE_SMTP_URL`` is set (a malformed one stops the start with SmtpUrlInvalid)."""
+    senders: dict[Channel, Sender] = {
+        "webhook": WebhookSender(timeout_s=settings.webhook_timeout_s)
+    }
+    if settings.smtp_url:
+        config = SmtpConfig.from_url(settings.smtp_url, settings.smtp_from)
+        senders["email"] = EmailSender(config, timeout_s=settings.webhook_timeout_s)
+    return senders
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

@@ -93,6 +93,26 @@ class CloudSettings(BaseSettings):
     claim_max_failures_per_client: int = Field(default=20, ge=1)
     """...and how many one client address may make, across accounts."""
 
+    smtp_url: str | None = None
+    """Outreach email: ``smtp://host:port`` or ``smtps://user:password@host:port``; unset,
+    email is not sent (owners are reached in-app and by webhook)."""
+    smtp_from: str = "Aftercare <aftercare@localhost>"
+    outreach_poll_s: float = Field(default=1.0, gt=0)
+    """How often (real seconds) the delivery worker plans new items and sends due ones."""
+    outreach_link_base: str = "http://127.0.0.1:8080"
+    """Where owners open an item (``{base}/#outreach/{id}``), in emails and webhooks."""
+    webhook_timeout_s: float = Field(default=10.0, gt=0)
+    delivery_max_attempts: int = Field(default=6, ge=1, le=50)
+    """A delivery that failed this many times is given up, its last error kept."""
+    delivery_backoff_s: float = Field(default=30.0, gt=0)
+    """The first retry's delay; each further retry waits twice as long (at most a day)."""
+    delivery_lease_s: float = Field(default=300.0, gt=0)
+    """How long a claimed delivery is held before another process may take it over."""
+    outreach_dedupe_window_s: float = Field(default=7 * 86_400.0, ge=0)
+    """A closed item's device and reason are not raised again for this long."""
+    outreach_expire_after_s: float = Field(default=30 * 86_400.0, gt=0)
+    """A delivered item nobody answered expires after this long."""
+
     @property
     def broker_login(self) -> BrokerLogin:
         """The login every cloud session to the broker uses."""

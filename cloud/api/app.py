@@ -17,6 +17,7 @@ from cloud.api.routes import (
     health,
     incidents,
     models,
+    outreach,
     owners,
     pages,
     setup,
@@ -63,6 +64,7 @@ def create_api(
     api.include_router(owners.router)
     api.include_router(claims.router)
     api.include_router(setup.router)
+    api.include_router(outreach.router)
     app.include_router(api)
     app.include_router(health.router)
     app.include_router(pages.router())

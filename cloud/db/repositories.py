@@ -14,11 +14,13 @@ from sqlalchemy import Engine
 from cloud.db.campaigns import CampaignStore
 from cloud.db.checkpoints import CheckpointStore
 from cloud.db.claims import ClaimLimits, ClaimStore
+from cloud.db.deliveries import DeliveryQueue
 from cloud.db.engine import migrate, open_engine
 from cloud.db.factory import FactoryRegistry
 from cloud.db.fleet_history import FleetHistory
 from cloud.db.fleet_models import ModelRegistry
 from cloud.db.incidents import IncidentStore
+from cloud.db.outreach import OutreachStore
 from cloud.db.owners import OwnerStore
 from cloud.db.remediation import RemediationStore
 from cloud.db.setup import SetupStore
@@ -61,6 +63,8 @@ class Repositories:
     claims: ClaimStore
     tags: TagStore
     setup: SetupStore
+    outreach: OutreachStore
+    deliveries: DeliveryQueue
 
 
 def build_repositories(engine: Engine, settings: CloudSettings, clock: Clock) -> Repositories:
@@ -80,6 +84,7 @@ def build_repositories(engine: Engine, settings: CloudSettings, clock: Clock) ->
         per_owner=settings.claim_max_failures_per_owner,
         per_client=settings.claim_max_failures_per_client,
     )
+    outreach = OutreachStore(engine, clock, dedupe_window_s=settings.outreach_dedupe_window_s)
     return Repositories(
         engine=engine,
         clock=clock,
@@ -96,4 +101,6 @@ def build_repositories(engine: Engine, settings: CloudSettings, clock: Clock) ->
         claims=ClaimStore(engine, clock, factory, limits),
         tags=TagStore(engine),
         setup=SetupStore(engine, clock),
+        outreach=outreach,
+        deliveries=DeliveryQueue(engine, outreach),
     )

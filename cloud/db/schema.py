@@ -308,3 +308,104 @@ support_items = Table(
 )
 """A setup step that failed or stalled past its ``support_after_s``: the service team
 reaches out (outreach reads these). At most one open item per (device, step)."""
+
+outreach_items = Table(
+    "outreach_items",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("device_id", String(64), nullable=False),
+    Column("owner_id", String(128)),
+    Column("kind", String(32), nullable=False),
+    Column("dedupe_key", String(256), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("urgency", String(16), nullable=False),
+    Column("evidence", JSON, nullable=False),
+    Column("predicted_failure_at", Float),
+    Column("lead_time_s", Float),
+    Column("slots", JSON, nullable=False),
+    Column("incident_id", Integer),
+    Column("support_request_id", Integer),
+    Column("created_at", Float, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("plan_after", Float),
+    Column("delivered_at", Float),
+    Column("closed_at", Float),
+    Column("booked_start", Float),
+    Column("booked_end", Float),
+    Column("note", Text, nullable=False),
+    Index("ix_outreach_items_owner_status", "owner_id", "status"),
+    Index("ix_outreach_items_plan_after", "plan_after"),
+    Index("ix_outreach_items_dedupe", "dedupe_key", "closed_at"),
+    Index(
+        "ux_outreach_items_open",
+        "dedupe_key",
+        unique=True,
+        postgresql_where=text("closed_at IS NULL"),
+        sqlite_where=text("closed_at IS NULL"),
+    ),
+)
+"""Outreach items, one open per ``dedupe_key`` (device and reason). ``plan_after`` is set
+while the item waits for the delivery worker to plan it (new, or snoozed until then)."""
+
+outreach_deliveries = Table(
+    "outreach_deliveries",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("item_id", Integer, nullable=False, index=True),
+    Column("owner_id", String(128), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("critical", Boolean, nullable=False),
+    Column("due_at", Float, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("last_error", Text),
+    Column("lease_owner", String(128)),
+    Column("lease_until", Float),
+    Column("sent_at", Float),
+    Column("created_at", Float, nullable=False),
+    Index("ix_outreach_deliveries_state_next", "state", "next_attempt_at"),
+    Index("ix_outreach_deliveries_owner", "owner_id", "critical", "state"),
+)
+"""The delivery due-queue: a row per (item, channel) send, claimed under a lease."""
+
+outreach_responses = Table(
+    "outreach_responses",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("item_id", Integer, nullable=False, index=True),
+    Column("owner_id", String(128), nullable=False),
+    Column("response", String(16), nullable=False),
+    Column("channel", String(16)),
+    Column("at", Float, nullable=False),
+    Column("slot_start", Float),
+    Column("slot_end", Float),
+    Column("until", Float),
+    Column("rating", Integer),
+    Column("text", Text),
+    Index("ix_outreach_responses_owner_at", "owner_id", "at"),
+)
+
+outreach_outcomes = Table(
+    "outreach_outcomes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("item_id", Integer, nullable=False, index=True),
+    Column("outcome", String(32), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("at", Float, nullable=False),
+)
+"""What happened at a service visit (or why there was none), as the service team says."""
+
+owner_preferences = Table(
+    "owner_preferences",
+    metadata,
+    Column("owner_id", String(128), primary_key=True),
+    Column("preferences", JSON, nullable=False),
+    Column("webhook_secret", String(128)),
+    Column("updated_at", Float, nullable=False),
+)
+"""Owners' contact terms (``OwnerPreferences`` as JSON) and the secret their webhook
+deliveries are signed with (made by the server when a webhook URL is set)."""
