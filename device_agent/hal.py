@@ -63,3 +63,15 @@ class SelfChecking(Protocol):
         agent's loop, so it must be quick: a long test runs in the product's own task and
         this returns its latest outcome."""
         ...
+
+
+@runtime_checkable
+class Configurable(Protocol):
+    """A HAL that can show its configuration (optional, beside :class:`Hal`): what a
+    support bundle includes. It may hold secrets (a Wi-Fi key, an API key) and personal
+    data (an installer's e-mail, a precise location): the agent redacts the bundle
+    before it leaves the device, so the HAL need not."""
+
+    def config(self) -> Mapping[str, Scalar]:
+        """Setting name -> value, as the device runs with it now."""
+        ...
