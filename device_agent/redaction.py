@@ -65,7 +65,6 @@ _SECRET_WORDS = frozenset(
         "authorization",
         "cookie",
         "session",
-        "signature",
         "private",
         "pin",
         "otp",

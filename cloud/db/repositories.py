@@ -22,6 +22,7 @@ from cloud.db.incidents import IncidentStore
 from cloud.db.owners import OwnerStore
 from cloud.db.remediation import RemediationStore
 from cloud.db.setup import SetupStore
+from cloud.db.support import SupportStore
 from cloud.db.tags import TagStore
 from cloud.db.telemetry import TelemetryStore
 from cloud.db.tokens import TokenStore
@@ -61,6 +62,7 @@ class Repositories:
     claims: ClaimStore
     tags: TagStore
     setup: SetupStore
+    support: SupportStore
 
 
 def build_repositories(engine: Engine, settings: CloudSettings, clock: Clock) -> Repositories:
@@ -96,4 +98,5 @@ def build_repositories(engine: Engine, settings: CloudSettings, clock: Clock) ->
         claims=ClaimStore(engine, clock, factory, limits),
         tags=TagStore(engine),
         setup=SetupStore(engine, clock),
+        support=SupportStore(engine),
     )

@@ -20,6 +20,7 @@ from cloud.db.schema import (
     dead_letters,
     device_owners,
     devices,
+    diagnostic_bundles,
     events,
     samples,
 )
@@ -71,6 +72,21 @@ class TelemetryStore:
                         for r, _ in batch.results
                     ],
                 )
+            if batch.diagnostics:
+                conn.execute(
+                    self._insert_ignoring_duplicates(diagnostic_bundles),
+                    [
+                        {
+                            "device_id": b.device_id,
+                            "bundle_id": b.bundle_id,
+                            "request_id": b.request_id,
+                            "ts": b.ts,
+                            "received_at": received_at,
+                            "bundle": b.model_dump(mode="json"),
+                        }
+                        for b, received_at in batch.diagnostics
+                    ],
+                )
             self._insert_dead_letters(conn, batch.dead_letters)
         return new_samples
 
@@ -88,7 +104,7 @@ class TelemetryStore:
                 entry["model"] = status.model
             if status.firmware is not None:
                 entry["firmware"] = status.firmware
-        for item, received_at in [*batch.events, *batch.results]:
+        for item, received_at in [*batch.events, *batch.results, *batch.diagnostics]:
             seen.setdefault(item.device_id, {})["last_seen"] = received_at
         if not seen:
             return

@@ -32,4 +32,5 @@ def healthz(request: Request, response: Response, repos: ReposDep) -> HealthOut:
         ingest=workers.get("ingest", False),
         scoring=workers.get("scoring", False),
         remediation=workers.get("remediation"),
+        support=workers.get("support"),
     )

@@ -15,3 +15,5 @@ class HealthOut(BaseModel):
     """The scoring worker is alive."""
     remediation: bool | None = None
     """The self-healing worker is alive (None when self-healing is switched off)."""
+    support: bool | None = None
+    """The support worker (diagnostics, SLA clocks) is alive."""
