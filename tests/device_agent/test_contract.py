@@ -59,9 +59,7 @@ EXAMPLES: dict[Channel, contract.Message] = {
         },
         self_heal=[contract.SelfHealRecord(ts=TS, event="self_heal.dead_link", detail={"n": 1})],
         config={"agent.telemetry_interval_s": 5.0, "device.wifi_psk": "[redacted:secret]"},
-        errors=[
-            contract.LogLine(ts=TS, level="WARNING", logger="aftercare.agent", message="x")
-        ],
+        errors=[contract.LogLine(ts=TS, level="WARNING", logger="aftercare.agent", message="x")],
         redacted=1,
     ),
 }

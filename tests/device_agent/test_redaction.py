@@ -118,8 +118,10 @@ _email = st.builds(
 )
 _json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
-    lambda inner: st.lists(inner, max_size=4)
-    | st.dictionaries(st.text(string.ascii_lowercase + "_", max_size=10), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(string.ascii_lowercase + "_", max_size=10), inner, max_size=4)
+    ),
     max_leaves=20,
 )
 

@@ -108,9 +108,9 @@ async def test_a_request_gets_the_devices_redacted_bundle_and_planted_secrets_st
     assert config["device.owner_email"] == "[redacted:personal]"
     assert config["device.site_latitude"] == round(unit.device.config()["site_latitude"], 1)
     assert config["agent.telemetry_interval_s"] == 0.1, "harmless settings stay readable"
-    assert any(
-        "password=[redacted:secret]" in line["message"] for line in bundle["errors"]
-    ), bundle["errors"]
+    assert any("password=[redacted:secret]" in line["message"] for line in bundle["errors"]), (
+        bundle["errors"]
+    )
     assert bundle["redacted"] >= len(PLANTED)
     assert [r["id"] for r in queue] == [filed["id"]]
     assert queue[0]["sla"]["first_response_overdue"] is False
