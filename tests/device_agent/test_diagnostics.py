@@ -65,7 +65,8 @@ async def test_a_signed_request_yields_one_redacted_bundle_and_a_done_result(
         clock.advance(60)
     signed = signer.issue(DEVICE, COLLECT_DIAGNOSTICS, {"request_id": "42"}, now=clock.now())
     result = await agent._commands.handle(signed)
-    assert result is not None and result.state == "done", result
+    assert result is not None
+    assert result.state == "done", result
     (bundle,) = _bundles(agent)
     assert bundle.request_id == "42"
     assert bundle.model == "heatpump-hp200"

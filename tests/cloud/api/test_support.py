@@ -282,4 +282,5 @@ async def test_a_bundle_for_another_devices_request_is_never_attached(
     bundle_arrives(repos, "hp-m", request_id)
     worker.tick()
     row = repos.support.get(request_id)
-    assert row is not None and (row.status, row.bundle_id) == ("collecting", None)
+    assert row is not None
+    assert (row.status, row.bundle_id) == ("collecting", None)

@@ -82,5 +82,6 @@ def test_a_redelivered_bundle_is_stored_once_and_touches_the_device(any_database
         stored = conn.execute(select(diagnostic_bundles.c.bundle)).scalar_one()
     assert contract.DiagnosticBundle.model_validate(stored) == bundle
     device = store.get_device("d1")
-    assert device is not None and device.last_seen == NOW + 5
+    assert device is not None
+    assert device.last_seen == NOW + 5
     engine.dispose()
