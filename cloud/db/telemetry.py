@@ -224,3 +224,16 @@ class TelemetryStore:
         with self.engine.connect() as conn:
             rows = conn.execute(query.limit(limit)).all()
         return [StoredSample(r.device_id, r.seq, r.ts, r.metrics) for r in rows]
+
+    def recent(self, device_id: str, since: float, limit: int = 1000) -> list[StoredSample]:
+        """A device's newest samples since ``since`` (at most ``limit``), in time order:
+        the end of the window when it holds more than ``limit``."""
+        query = (
+            select(samples)
+            .where(samples.c.device_id == device_id, samples.c.ts >= since)
+            .order_by(samples.c.ts.desc(), samples.c.seq.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [StoredSample(r.device_id, r.seq, r.ts, r.metrics) for r in reversed(rows)]

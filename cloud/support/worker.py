@@ -156,8 +156,8 @@ class SupportWorker:
 
     def _fall_back(self, request: SupportRequestRow, note: str, now: float) -> None:
         device = self.telemetry.get_device(request.device_id)
-        samples = self.telemetry.telemetry(
-            request.device_id, since=now - self.summary_window_s, limit=SUMMARY_MAX_SAMPLES
+        samples = self.telemetry.recent(
+            request.device_id, now - self.summary_window_s, SUMMARY_MAX_SAMPLES
         )
         found = [
             i

@@ -44,6 +44,7 @@ def test_redelivered_samples_are_stored_once_and_acknowledged_again(any_database
     assert sample_count(engine) == 10
     rows = store.telemetry("d1", since=NOW + 2, until=NOW + 4)
     assert [(r.seq, r.metrics) for r in rows] == [(2, {"t": 2.0}), (3, {"t": 3.0}), (4, {"t": 4.0})]
+    assert [r.seq for r in store.recent("d1", since=NOW + 2, limit=3)] == [5, 6, 7]
     engine.dispose()
 
 
