@@ -36,6 +36,8 @@ from cloud.provision.worker import ProvisioningWorker
 from cloud.scoring.retrain import retrain_forever
 from cloud.scoring.worker import ScoringWorker
 from cloud.settings import CloudSettings
+from cloud.support.sla import SlaPolicy
+from cloud.support.worker import SupportWorker
 from device_agent.clock import Clock, SystemClock
 
 log = logging.getLogger("aftercare.cloud")
@@ -83,6 +85,7 @@ class CloudService:
     broker_admin: DynsecAdmin | None
     provisioning: ProvisioningWorker | None
     delivery: DeliveryWorker
+    support: SupportWorker
     api: FastAPI
 
     def __init__(self, settings: CloudSettings, clock: Clock | None = None) -> None:
@@ -167,7 +170,10 @@ class CloudService:
                 retry=Retry(self.settings.delivery_max_attempts, self.settings.delivery_backoff_s),
                 expire_after_s=self.settings.outreach_expire_after_s,
             )
-            self.api = create_api(self.repos, self.worker_health, self.broker_admin)
+            self.support = self._support_worker()
+            self.api = create_api(
+                self.repos, self.worker_health, self.broker_admin, sla=self._sla_policy()
+            )
             self.scoring.start()
             stack.push_async_callback(asyncio.to_thread, self.scoring.stop)
             self.ingest.start()
@@ -180,6 +186,8 @@ class CloudService:
                 stack.push_async_callback(asyncio.to_thread, self.remediation.stop)
             self.delivery.start()
             stack.push_async_callback(asyncio.to_thread, self.delivery.stop)
+            self.support.start()
+            stack.push_async_callback(asyncio.to_thread, self.support.stop)
             retraining = asyncio.create_task(
                 retrain_forever(self.repos.trainer, self.clock, self.settings.retrain_interval_s)
             )
@@ -215,7 +223,32 @@ class CloudService:
         if self.remediation is not None:
             health["remediation"] = self.remediation.alive
         health["delivery"] = self.delivery.alive
+        health["support"] = self.support.alive
         return health
+
+    def _sla_policy(self) -> SlaPolicy:
+        settings = self.settings
+        return SlaPolicy(
+            settings.support_first_response_s,
+            settings.support_resolution_s,
+            settings.support_sla_by_category,
+        )
+
+    def _support_worker(self) -> SupportWorker:
+        """Support requests' diagnostics (asked of devices with the command key) and SLA
+        clocks, on the service's clock."""
+        return SupportWorker(
+            self.repos.support,
+            self.repos.telemetry,
+            self.repos.incidents,
+            self.repos.remediation,
+            self.signer,
+            self._publish,
+            self.clock,
+            timeout_s=self.settings.support_diagnostics_timeout_s,
+            summary_window_s=self.settings.support_summary_window_s,
+            poll_s=self.settings.support_poll_s,
+        )
 
     def _publish(self, topic: str, payload: bytes) -> None:
         """Commands leave through the ingest's broker session (QoS 1, kept across

@@ -92,6 +92,20 @@ class CloudSettings(BaseSettings):
     """...and how many one account may make in it before claims answer 429..."""
     claim_max_failures_per_client: int = Field(default=20, ge=1)
     """...and how many one client address may make, across accounts."""
+    support_diagnostics_timeout_s: float = Field(default=120.0, gt=0)
+    """How long (clock time) a support request waits for its device's bundle before the
+    cloud's own summary is attached instead."""
+    support_first_response_s: float = Field(default=4 * 3600.0, gt=0)
+    """Service-level target for a first response to a support request (clock time)..."""
+    support_resolution_s: float = Field(default=3 * 86_400.0, gt=0)
+    """...and for its resolution; a request late for either escalates."""
+    support_sla_by_category: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    """Per category (first_response_s, resolution_s), e.g.
+    ``{"not_working": [3600, 86400]}`` as JSON in ``AFTERCARE_SUPPORT_SLA_BY_CATEGORY``."""
+    support_summary_window_s: float = Field(default=86_400.0, gt=0)
+    """How much recent telemetry the cloud's own summary of a silent device covers."""
+    support_poll_s: float = Field(default=1.0, gt=0)
+    """How often (real seconds) the support worker checks diagnostics and SLA clocks."""
 
     smtp_url: str | None = None
     """Outreach email: ``smtp://host:port`` or ``smtps://user:password@host:port``; unset,

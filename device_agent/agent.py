@@ -25,7 +25,8 @@ from device_agent import contract
 from device_agent.clock import Clock
 from device_agent.command_auth import CommandAuthenticator, SqliteNonceLedger, load_public_key
 from device_agent.commands import CommandRunner
-from device_agent.contract import Channel, Scalar
+from device_agent.contract import Channel, DiagnosticBundle, Scalar
+from device_agent.diagnostics import COLLECT_DIAGNOSTICS, Diagnostics
 from device_agent.enrolment import CredentialStore, Enrolment, tls_parameters
 from device_agent.hal import Hal, ReportsEvents
 from device_agent.link import Link
@@ -87,6 +88,13 @@ class Agent:
         self._rng = rng or random.Random()
         credentials = CredentialStore(self.outbox.path)
         stored = credentials.load()
+        self.diagnostics = Diagnostics(
+            settings.device_id,
+            hal,
+            clock,
+            settings.model_dump(mode="json"),
+            self._send_bundle,
+        )
         self._commands = CommandRunner(
             settings.device_id,
             hal,
@@ -96,6 +104,7 @@ class Agent:
             _authenticator(settings, clock, self.outbox.path, stored),
             self._report_attempt,
             self._after_action,
+            {COLLECT_DIAGNOSTICS: self.diagnostics.collect},
         )
         self.enrolment = Enrolment(settings, credentials, self._pin_provisioned_key)
         self._tasks: asyncio.TaskGroup | None = None
@@ -114,6 +123,13 @@ class Agent:
         self._stopping = False
         if self.outbox.counter(SELF_CHECK_RUNS) == 0:
             self.check_setup(FIRST_BOOT)
+        self.diagnostics.attach()
+        try:
+            await self._run_tasks()
+        finally:
+            self.diagnostics.detach()
+
+    async def _run_tasks(self) -> None:
         async with asyncio.TaskGroup() as tasks:
             self._tasks = tasks
             tasks.create_task(self._sample_forever())
@@ -181,7 +197,9 @@ class Agent:
         refuses is counted with its reason, never fatal and never queued."""
         try:
             metrics = self.hal.read_metrics()
-            self.outbox.append(self.clock.now(), metrics)
+            now = self.clock.now()
+            self.outbox.append(now, metrics)
+            self.diagnostics.telemetry.add(now, metrics)
         except InvalidReading as exc:
             self._sample_error(f"reading refused: {exc.reason}")
             return
@@ -230,7 +248,9 @@ class Agent:
             elif firing.action is not None:
                 detail.update(await self._run_locally(firing.action))
             log.warning("device=%s local self-heal %s %s", self.device_id, firing.event, detail)
-            reported.append(self.report_event(firing.event, {"rule": firing.rule, **detail}))
+            detail = {"rule": firing.rule, **detail}
+            self.diagnostics.self_heal.record(self.clock.now(), firing.event, detail)
+            reported.append(self.report_event(firing.event, detail))
             self.stats.local_heals += firing.action is not None
         return reported
 
@@ -262,6 +282,10 @@ class Agent:
         another device, replayed, retained): the service team should know."""
         self.stats.refused_commands += 1
         self.report_event("command.refused", {"command_id": command_id, "reason": reason})
+
+    def _send_bundle(self, bundle: DiagnosticBundle) -> None:
+        """Diagnostics travel like results: durably, until the cloud has stored them."""
+        self.outbox.add_report("diagnostics", bundle.bundle_id, contract.encode(bundle))
 
     def _report_result(self, result: contract.CommandResult) -> None:
         self.outbox.add_report("result", result.command_id, contract.encode(result))

@@ -14,12 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from device_agent.clock import Clock
 from device_agent.command_auth import CommandAuthenticator, CommandRefused
-from device_agent.contract import Command, CommandResult, CommandState, SignedCommand
-from device_agent.hal import Hal, UnknownAction
+from device_agent.contract import Command, CommandResult, CommandState, Scalar, SignedCommand
+from device_agent.hal import ActionOutcome, Hal, UnknownAction
+
+LocalAction = Callable[[Mapping[str, Scalar]], ActionOutcome]
+"""An action the agent carries out itself rather than the HAL (collecting diagnostics):
+quick and synchronous, run once the command is authenticated like any other."""
 
 log = logging.getLogger("aftercare.agent.commands")
 
@@ -37,6 +41,7 @@ class CommandRunner:
         authenticator: CommandAuthenticator,
         report_attempt: Callable[[str, str], None],
         after_action: Callable[[str], None] | None = None,
+        local_actions: Mapping[str, LocalAction] | None = None,
     ) -> None:
         self.device_id = device_id
         self.hal = hal
@@ -48,6 +53,7 @@ class CommandRunner:
         """(command id, reason) of a message refused as not authentic: an event."""
         self.after_action = after_action
         """Called with the action's name after it ran to ``done`` (a reset re-checks)."""
+        self.local_actions = dict(local_actions or {})
 
     async def handle(self, signed: SignedCommand) -> CommandResult | None:
         """Check, run and report one command (its result goes to ``report``). A message
@@ -91,6 +97,14 @@ class CommandRunner:
         return result
 
     async def _execute(self, command: Command) -> tuple[CommandState, str]:
+        local = self.local_actions.get(command.action)
+        if local is not None:
+            try:
+                outcome = local(command.params)
+            except Exception as exc:
+                log.exception("device=%s command=%s failed", self.device_id, command.command_id)
+                return "failed", f"{type(exc).__name__}: {exc}"
+            return ("done" if outcome.ok else "failed"), outcome.detail
         action = asyncio.ensure_future(self.hal.run_action(command.action, command.params))
         try:
             async with asyncio.timeout(self.timeout_s):  # not wait_for: see cancellation.py

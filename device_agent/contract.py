@@ -80,9 +80,16 @@ class Channel(StrEnum):
     COMMANDS = "commands"  # cloud -> device, QoS 1
     COMMAND_RESULT = "commands/result"  # device -> cloud, QoS 1
     ACK = "ack"  # cloud -> device, QoS 1: these telemetry samples are stored
+    DIAGNOSTICS = "diagnostics"  # device -> cloud, QoS 1: a redacted support bundle
 
 
-DEVICE_TO_CLOUD = (Channel.TELEMETRY, Channel.STATUS, Channel.EVENTS, Channel.COMMAND_RESULT)
+DEVICE_TO_CLOUD = (
+    Channel.TELEMETRY,
+    Channel.STATUS,
+    Channel.EVENTS,
+    Channel.COMMAND_RESULT,
+    Channel.DIAGNOSTICS,
+)
 
 
 def topic(device_id: str, channel: Channel) -> str:
@@ -232,20 +239,82 @@ class CommandResult(_Message):
     detail: ShortText = ""
 
 
+class MetricSummary(BaseModel):
+    """One metric over a recent window: how many readings, their range, mean and last."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    count: Annotated[int, Field(ge=1, le=MAX_WIRE_INT)]
+    min: float
+    max: float
+    mean: float
+    last: float
+
+
+class SelfHealRecord(BaseModel):
+    """One local self-heal of the device's watchdog, as it reported it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    ts: Timestamp
+    event: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.-]{0,63}$")]
+    detail: Details = Field(default_factory=dict)
+
+
+class LogLine(BaseModel):
+    """A WARNING or worse log record of the agent, one line, at most 512 characters."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    ts: Timestamp
+    level: Literal["WARNING", "ERROR", "CRITICAL"]
+    logger: ShortText
+    message: Annotated[str, StringConstraints(max_length=512, pattern=_NO_CONTROL_CHARS)]
+
+
+MAX_DIAGNOSTIC_BYTES = 128 * 1024
+"""A bundle larger than this is refused; the agent drops its oldest lines to fit."""
+MAX_CONFIG_ENTRIES = 256
+MAX_BUNDLE_LINES = 100
+
+
+class DiagnosticBundle(_Message):
+    """What a device sends when support asks (the ``collect_diagnostics`` command):
+    recent telemetry, local self-heals, firmware, configuration and last errors, already
+    redacted of secrets and personal data (``redacted`` counts what was withheld)."""
+
+    bundle_id: MessageId
+    request_id: MessageId
+    """The support request it answers (the command's ``request_id`` parameter)."""
+    ts: Timestamp
+    model: ShortText
+    firmware: ShortText
+    window_s: Annotated[float, Field(gt=0, le=30 * 86_400.0)]
+    """How far back ``telemetry`` summarises."""
+    telemetry: Annotated[dict[MetricName, MetricSummary], Field(max_length=MAX_METRICS_PER_SAMPLE)]
+    self_heal: Annotated[list[SelfHealRecord], Field(max_length=MAX_BUNDLE_LINES)]
+    config: Annotated[dict[ShortText, WireScalar], Field(max_length=MAX_CONFIG_ENTRIES)]
+    errors: Annotated[list[LogLine], Field(max_length=MAX_BUNDLE_LINES)]
+    redacted: Count = 0
+
+
 class TelemetryAck(_Message):
     """The cloud has durably stored every sample whose seq lies in one of ``ranges``
-    (inclusive), and the events and command results named in ``events`` and ``results``.
-    The agent keeps each of them until it is acknowledged."""
+    (inclusive), and the events, command results and diagnostic bundles named in
+    ``events``, ``results`` and ``diagnostics``. The agent keeps each of them until it is
+    acknowledged. ``diagnostics`` is left out when empty, so agents that predate it
+    still accept every other acknowledgement."""
 
     ranges: Annotated[list[tuple[Count, Count]], Field(max_length=1000)] = Field(
         default_factory=list
     )
     events: Annotated[list[MessageId], Field(max_length=1000)] = Field(default_factory=list)
     results: Annotated[list[MessageId], Field(max_length=1000)] = Field(default_factory=list)
+    diagnostics: Annotated[list[MessageId], Field(min_length=1, max_length=100)] | None = None
 
     @model_validator(mode="after")
     def _acknowledges_something(self) -> TelemetryAck:
-        if not (self.ranges or self.events or self.results):
+        if not (self.ranges or self.events or self.results or self.diagnostics):
             raise ValueError("an acknowledgement must name samples, events or results")
         for first, last in self.ranges:
             if last < first:
@@ -253,7 +322,15 @@ class TelemetryAck(_Message):
         return self
 
 
-Message: TypeAlias = TelemetryBatch | Status | Event | SignedCommand | CommandResult | TelemetryAck
+Message: TypeAlias = (
+    TelemetryBatch
+    | Status
+    | Event
+    | SignedCommand
+    | CommandResult
+    | TelemetryAck
+    | DiagnosticBundle
+)
 
 MESSAGE_TYPES: dict[Channel, type[Message]] = {
     Channel.TELEMETRY: TelemetryBatch,
@@ -262,7 +339,10 @@ MESSAGE_TYPES: dict[Channel, type[Message]] = {
     Channel.COMMANDS: SignedCommand,
     Channel.COMMAND_RESULT: CommandResult,
     Channel.ACK: TelemetryAck,
+    Channel.DIAGNOSTICS: DiagnosticBundle,
 }
+MAX_CHANNEL_BYTES: dict[Channel, int] = {Channel.DIAGNOSTICS: MAX_DIAGNOSTIC_BYTES}
+"""Channels with a tighter payload limit than :data:`MAX_PAYLOAD_BYTES`."""
 
 
 class ProvisionStep(StrEnum):
@@ -366,8 +446,9 @@ def decode(topic_name: str, payload: bytes) -> Message:
     Raises ContractError with a specific reason; never anything else for bad input.
     """
     device_id, channel = parse_topic(topic_name)
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise ContractError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
+    limit = MAX_CHANNEL_BYTES.get(channel, MAX_PAYLOAD_BYTES)
+    if len(payload) > limit:
+        raise ContractError(f"payload of {len(payload)} bytes exceeds {limit}")
     try:
         message = MESSAGE_TYPES[channel].model_validate_json(payload)
     except ValidationError as exc:

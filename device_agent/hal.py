@@ -83,4 +83,13 @@ class ReportsEvents(Protocol):
 
     def take_events(self) -> list[DeviceEvent]:
         """The events since the last call, oldest first; each is returned only once."""
+
+class Configurable(Protocol):
+    """A HAL that can show its configuration (optional, beside :class:`Hal`): what a
+    support bundle includes. It may hold secrets (a Wi-Fi key, an API key) and personal
+    data (an installer's e-mail, a precise location): the agent redacts the bundle
+    before it leaves the device, so the HAL need not."""
+
+    def config(self) -> Mapping[str, Scalar]:
+        """Setting name -> value, as the device runs with it now."""
         ...

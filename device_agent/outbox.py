@@ -1,5 +1,5 @@
 """A bounded, durable outbox of what waits for the cloud's acknowledgement: telemetry
-samples, and reports (command results, events).
+samples, and reports (command results, events, diagnostic bundles).
 
 Samples are numbered here (``seq`` from 0, never reused, surviving restarts) and stay in the
 outbox until the cloud says it has stored them, so a broker crash, a cloud restart or a
@@ -26,7 +26,7 @@ from pydantic import ValidationError
 
 from device_agent.contract import ContractError, Sample, describe
 
-ReportKind = Literal["result", "event"]
+ReportKind = Literal["result", "event", "diagnostics"]
 
 
 class InvalidReading(ContractError):

@@ -32,6 +32,7 @@ log = logging.getLogger("aftercare.agent")
 REPORT_CHANNELS: dict[ReportKind, Channel] = {
     "result": Channel.COMMAND_RESULT,
     "event": Channel.EVENTS,
+    "diagnostics": Channel.DIAGNOSTICS,
 }
 
 
@@ -80,6 +81,7 @@ class Uplink:
         named: tuple[tuple[ReportKind, list[str]], ...] = (
             ("result", ack.results),
             ("event", ack.events),
+            ("diagnostics", ack.diagnostics or []),
         )
         for kind, ids in named:
             sent = [i for i in ids if (kind, i) in self._report_sent_at]

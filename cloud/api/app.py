@@ -22,9 +22,11 @@ from cloud.api.routes import (
     pages,
     setup,
     signatures,
+    support,
 )
 from cloud.db.repositories import Repositories
 from cloud.setup import Checklists
+from cloud.support.sla import SlaPolicy
 
 API_PREFIX = "/api/v1"
 
@@ -38,11 +40,13 @@ def create_api(
     worker_health: HealthChecks,
     broker_accounts: BrokerAccounts | None = None,
     checklists: Checklists | None = None,
+    sla: SlaPolicy | None = None,
 ) -> FastAPI:
     """The HTTP API over the cloud's repositories; ``worker_health`` feeds /healthz;
     ``broker_accounts``, when the cloud manages the broker, lets a release revoke the
     device's broker credentials; ``checklists`` are the setup checklists (the bundled
-    ones by default)."""
+    ones by default); ``sla`` the support requests' service levels (4 h to a first
+    response, 3 days to a resolution by default)."""
     app = FastAPI(
         title="Aftercare",
         version="0.1.0",
@@ -52,6 +56,7 @@ def create_api(
     app.state.health = worker_health
     app.state.broker_accounts = broker_accounts
     app.state.checklists = checklists if checklists is not None else Checklists.load()
+    app.state.sla = sla if sla is not None else SlaPolicy(4 * 3600.0, 3 * 86_400.0)
     install_error_handlers(app)
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(devices.router)
@@ -65,6 +70,7 @@ def create_api(
     api.include_router(claims.router)
     api.include_router(setup.router)
     api.include_router(outreach.router)
+    api.include_router(support.router)
     app.include_router(api)
     app.include_router(health.router)
     app.include_router(pages.router())

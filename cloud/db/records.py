@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from device_agent.contract import CommandResult, Event, Status, TelemetryBatch
+from device_agent.contract import CommandResult, DiagnosticBundle, Event, Status, TelemetryBatch
 
 __all__ = [
     "DeadLetter",
@@ -89,11 +89,16 @@ class IngestBatch:
     statuses: list[tuple[Status, float]] = field(default_factory=list)
     events: list[tuple[Event, float]] = field(default_factory=list)
     results: list[tuple[CommandResult, float]] = field(default_factory=list)
+    diagnostics: list[tuple[DiagnosticBundle, float]] = field(default_factory=list)
+    """Support bundles, already redacted again by the cloud (see ``redacted_in_cloud``)."""
     dead_letters: list[DeadLetter] = field(default_factory=list)
     unregistered: int = 0
     """Messages from device ids the factory registry does not know, when only registered
     devices are accepted: counted, never stored (not even as dead letters), so a flood
     of made-up ids cannot grow the database."""
+    redacted_in_cloud: int = 0
+    """Values the cloud's redaction withheld from bundles the device had redacted
+    already: above zero, a device let a secret or personal datum through."""
 
     def __len__(self) -> int:
         return (
@@ -101,6 +106,7 @@ class IngestBatch:
             + len(self.statuses)
             + len(self.events)
             + len(self.results)
+            + len(self.diagnostics)
             + len(self.dead_letters)
             + self.unregistered
         )

@@ -24,6 +24,7 @@ from cloud.db.outreach import OutreachStore
 from cloud.db.owners import OwnerStore
 from cloud.db.remediation import RemediationStore
 from cloud.db.setup import SetupStore
+from cloud.db.support import SupportStore
 from cloud.db.tags import TagStore
 from cloud.db.telemetry import TelemetryStore
 from cloud.db.tokens import TokenStore
@@ -65,6 +66,7 @@ class Repositories:
     setup: SetupStore
     outreach: OutreachStore
     deliveries: DeliveryQueue
+    support: SupportStore
 
 
 def build_repositories(engine: Engine, settings: CloudSettings, clock: Clock) -> Repositories:
@@ -103,4 +105,5 @@ def build_repositories(engine: Engine, settings: CloudSettings, clock: Clock) ->
         setup=SetupStore(engine, clock),
         outreach=outreach,
         deliveries=DeliveryQueue(engine, outreach),
+        support=SupportStore(engine),
     )

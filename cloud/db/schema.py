@@ -409,3 +409,56 @@ owner_preferences = Table(
 )
 """Owners' contact terms (``OwnerPreferences`` as JSON) and the secret their webhook
 deliveries are signed with (made by the server when a webhook URL is set)."""
+
+diagnostic_bundles = Table(
+    "diagnostic_bundles",
+    metadata,
+    Column("device_id", String(64), primary_key=True),
+    Column("bundle_id", String(64), primary_key=True),
+    Column("request_id", String(64), nullable=False, index=True),
+    Column("ts", Float, nullable=False),
+    Column("received_at", Float, nullable=False),
+    Column("bundle", JSON, nullable=False),
+)
+"""Support bundles as devices sent them, redacted on the device and again by ingest."""
+
+support_requests = Table(
+    "support_requests",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("device_id", String(64), nullable=False, index=True),
+    Column("owner_id", String(128)),
+    Column("filed_by", String(16), nullable=False),
+    Column("category", String(32), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("first_response_due", Float, nullable=False),
+    Column("resolution_due", Float, nullable=False),
+    Column("first_response_at", Float),
+    Column("resolved_at", Float),
+    Column("resolution", Text),
+    Column("escalated_at", Float),
+    Column("escalation", Text),
+    Column("command_id", String(64)),
+    Column("command_sent_at", Float),
+    Column("bundle_id", String(64)),
+    Column("cloud_summary", JSON),
+    Column("diagnostics_note", Text),
+    Column("diagnostics_at", Float),
+    Index("ix_support_requests_status_created", "status", "created_at"),
+)
+"""Owners' support requests with their diagnostics (a device bundle, or the cloud's own
+summary when the device was offline or silent) and their SLA clocks."""
+
+support_replies = Table(
+    "support_replies",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("request_id", Integer, nullable=False, index=True),
+    Column("at", Float, nullable=False),
+    Column("author", String(16), nullable=False),
+    Column("text", Text, nullable=False),
+)
+"""What the service team answered a request, in order; the first sets its first response."""

@@ -20,6 +20,7 @@ from cloud.db.schema import (
     dead_letters,
     device_owners,
     devices,
+    diagnostic_bundles,
     events,
     samples,
 )
@@ -71,6 +72,21 @@ class TelemetryStore:
                         for r, _ in batch.results
                     ],
                 )
+            if batch.diagnostics:
+                conn.execute(
+                    self._insert_ignoring_duplicates(diagnostic_bundles),
+                    [
+                        {
+                            "device_id": b.device_id,
+                            "bundle_id": b.bundle_id,
+                            "request_id": b.request_id,
+                            "ts": b.ts,
+                            "received_at": received_at,
+                            "bundle": b.model_dump(mode="json"),
+                        }
+                        for b, received_at in batch.diagnostics
+                    ],
+                )
             self._insert_dead_letters(conn, batch.dead_letters)
         return new_samples
 
@@ -88,7 +104,7 @@ class TelemetryStore:
                 entry["model"] = status.model
             if status.firmware is not None:
                 entry["firmware"] = status.firmware
-        for item, received_at in [*batch.events, *batch.results]:
+        for item, received_at in [*batch.events, *batch.results, *batch.diagnostics]:
             seen.setdefault(item.device_id, {})["last_seen"] = received_at
         if not seen:
             return
@@ -208,3 +224,16 @@ class TelemetryStore:
         with self.engine.connect() as conn:
             rows = conn.execute(query.limit(limit)).all()
         return [StoredSample(r.device_id, r.seq, r.ts, r.metrics) for r in rows]
+
+    def recent(self, device_id: str, since: float, limit: int = 1000) -> list[StoredSample]:
+        """A device's newest samples since ``since`` (at most ``limit``), in time order:
+        the end of the window when it holds more than ``limit``."""
+        query = (
+            select(samples)
+            .where(samples.c.device_id == device_id, samples.c.ts >= since)
+            .order_by(samples.c.ts.desc(), samples.c.seq.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [StoredSample(r.device_id, r.seq, r.ts, r.metrics) for r in reversed(rows)]

@@ -16,10 +16,12 @@ from device_agent.contract import (
     Channel,
     CommandResult,
     ContractError,
+    DiagnosticBundle,
     Event,
     Status,
     TelemetryBatch,
 )
+from device_agent.diagnostics import redact_bundle
 
 EXCERPT_BYTES = 512
 
@@ -75,6 +77,11 @@ def triage(
             sorted_batch.events.append((message, raw.received_at))
         elif isinstance(message, CommandResult):
             sorted_batch.results.append((message, raw.received_at))
+        elif isinstance(message, DiagnosticBundle):
+            # Defence in depth: the device redacted it; the same rules run again here.
+            redacted, found = redact_bundle(message)
+            sorted_batch.redacted_in_cloud += found
+            sorted_batch.diagnostics.append((redacted, raw.received_at))
         else:
             channel = contract.parse_topic(raw.topic)[1]
             sorted_batch.dead_letters.append(
@@ -96,7 +103,7 @@ def _from_registered(topic: str, registered: Callable[[str], bool]) -> bool:
 def _check_clock(message: contract.Message, latest_s: float) -> None:
     if isinstance(message, TelemetryBatch):
         newest = max(sample.ts for sample in message.samples)
-    elif isinstance(message, Status | Event | CommandResult):
+    elif isinstance(message, Status | Event | CommandResult | DiagnosticBundle):
         newest = message.ts
     else:
         return
@@ -123,7 +130,7 @@ def stored_ranges(batch: IngestBatch) -> dict[str, list[tuple[int, int]]]:
     return {device_id: contract.ranges_of(sorted(found)) for device_id, found in seqs.items()}
 
 
-_ITEM_KINDS = ("telemetry", "statuses", "events", "results", "dead_letters")
+_ITEM_KINDS = ("telemetry", "statuses", "events", "results", "diagnostics", "dead_letters")
 
 
 def halves(batch: IngestBatch) -> tuple[IngestBatch, IngestBatch]:
@@ -158,6 +165,7 @@ def refused_by_store(batch: IngestBatch, reason: str) -> IngestBatch:
             "statuses": Channel.STATUS,
             "events": Channel.EVENTS,
             "results": Channel.COMMAND_RESULT,
+            "diagnostics": Channel.DIAGNOSTICS,
         }[kind]
         raw = RawMessage(
             contract.topic(message.device_id, channel), contract.encode(message), received_at

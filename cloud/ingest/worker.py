@@ -57,6 +57,9 @@ class IngestStats:
     writer_errors: int = 0
     unregistered: int = 0
     """Messages dropped because their device is not in the factory registry."""
+    bundles: int = 0
+    redacted_in_cloud: int = 0
+    """Values the cloud withheld from bundles the devices had redacted already."""
 
 
 class IngestWorker:
@@ -148,8 +151,17 @@ class IngestWorker:
         if batch.unregistered:
             self.stats.unregistered += batch.unregistered
             self._say_unregistered()
+        if batch.redacted_in_cloud:
+            self.stats.redacted_in_cloud += batch.redacted_in_cloud
+            devices = sorted({b.device_id for b, _ in batch.diagnostics})
+            log.warning(
+                "redacted %d values the devices left in bundles devices=%s",
+                batch.redacted_in_cloud,
+                ",".join(devices),
+            )
         stored, new_samples = self._store(batch)
         self.stats.batches += 1
+        self.stats.bundles += len(stored.diagnostics)
         self.stats.dead_letters += len(stored.dead_letters)
         self.stats.stored_samples += len(new_samples)
         for letter in stored.dead_letters:
@@ -203,6 +215,7 @@ class IngestWorker:
                 merged.statuses += part.statuses
                 merged.events += part.events
                 merged.results += part.results
+                merged.diagnostics += part.diagnostics
                 merged.dead_letters += part.dead_letters
             return merged, new_first + new_second
 
@@ -239,11 +252,15 @@ class IngestWorker:
         results: dict[str, list[str]] = {}
         for result, _ in batch.results:
             results.setdefault(result.device_id, []).append(result.command_id)
-        for device_id in sorted(set(ranges) | set(events) | set(results)):
+        bundles: dict[str, list[str]] = {}
+        for bundle, _ in batch.diagnostics:
+            bundles.setdefault(bundle.device_id, []).append(bundle.bundle_id)
+        for device_id in sorted(set(ranges) | set(events) | set(results) | set(bundles)):
             ack = contract.TelemetryAck(
                 device_id=device_id,
                 ranges=ranges.get(device_id, [])[:1000],
                 events=events.get(device_id, [])[:1000],
                 results=results.get(device_id, [])[:1000],
+                diagnostics=bundles.get(device_id, [])[:100] or None,
             )
             self.mqtt.publish(contract.topic(device_id, Channel.ACK), contract.encode(ack))

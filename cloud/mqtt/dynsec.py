@@ -29,7 +29,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from cloud.mqtt.client import apply_login
 from cloud.settings import BrokerLogin
-from device_agent.contract import PROVISION_ROOT, TOPIC_ROOT
+from device_agent.contract import DEVICE_TO_CLOUD, PROVISION_ROOT, TOPIC_ROOT
 from device_agent.settings import parse_broker_url
 
 log = logging.getLogger("aftercare.dynsec")
@@ -101,7 +101,7 @@ def device_role(device_id: str) -> tuple[str, tuple[Acl, ...]]:
     substitute ``%c``; on 2.1 this could become one shared role."""
     own = f"{TOPIC_ROOT}/{device_id}"
     acls = _send_receive(
-        send=[f"{own}/{c}" for c in ("telemetry", "status", "events", "commands/result")],
+        send=[f"{own}/{c.value}" for c in DEVICE_TO_CLOUD],
         receive=[f"{own}/commands", f"{own}/ack"],
     )
     return DEVICE_ROLE_PREFIX + device_id, acls
@@ -198,7 +198,9 @@ class DynsecAdmin:
         """The device's own role and client (username = client id = device id), with
         this password; any session still using an older password is cut off."""
         role, acls = device_role(device_id)
-        self.command("createRole", rolename=role, acls=_acl_body(acls), allow_exists=True)
+        body = _acl_body(acls)
+        if not self.command("createRole", rolename=role, acls=body, allow_exists=True):
+            self.command("modifyRole", rolename=role, acls=body)  # a new channel since
         self.ensure_client(device_id, password, role, client_id=device_id)
 
     def revoke_device(self, device_id: str) -> bool:

@@ -35,6 +35,7 @@ from firmware_sim.faults import (
     FaultWindow,
     remedy_for,
 )
+from firmware_sim.models.config import installed_config
 from firmware_sim.models.environment import Environment, Holiday
 from firmware_sim.models.firmware import FirmwareState, flapping_link_down
 from firmware_sim.models.setup import CHECKS, GENERIC_FAILURES, device_self_checks
@@ -157,6 +158,9 @@ class SimulatedDevice(ABC):
         )
         self._environment = environment
         self._bad_installation: dict[str, str] = {}
+        self._config = installed_config(
+            device_id, self.MODEL, random.Random(derive_key(seed, device_id, "config"))
+        )
         self._installed_s, self._new_unit = self._install(environment)
         self._update_s = None if environment is None else environment.update_at(device_id)
         self._updated = False
@@ -230,6 +234,15 @@ class SimulatedDevice(ABC):
             "simulated": True,
             **self._model_facts(),
         }
+
+    def config(self) -> dict[str, Scalar]:
+        """The installer's configuration (``device_agent.hal.Configurable``), secrets
+        and personal data included, as a real product's would be."""
+        return dict(self._config)
+
+    def configure(self, **values: Scalar) -> None:
+        """Change configuration values (an installer, or a test planting a secret)."""
+        self._config.update(values)
 
     def self_checks(self) -> dict[str, tuple[bool, str]]:
         """The agent's setup self-checks (``device_agent.hal.SelfChecking``), from the

@@ -45,7 +45,23 @@ EXAMPLES: dict[Channel, contract.Message] = {
     Channel.COMMAND_RESULT: contract.CommandResult(
         device_id="hp-1", command_id="c1", state="done", ts=TS, detail="ok"
     ),
-    Channel.ACK: contract.TelemetryAck(device_id="hp-1", ranges=[(0, 1)]),
+    Channel.ACK: contract.TelemetryAck(device_id="hp-1", ranges=[(0, 1)], diagnostics=["b1"]),
+    Channel.DIAGNOSTICS: contract.DiagnosticBundle(
+        device_id="hp-1",
+        bundle_id="b1",
+        request_id="17",
+        ts=TS,
+        model="heatpump-hp200",
+        firmware="2.4.1",
+        window_s=3600.0,
+        telemetry={
+            "temp_c": contract.MetricSummary(count=3, min=20.5, max=22.0, mean=21.2, last=21.0)
+        },
+        self_heal=[contract.SelfHealRecord(ts=TS, event="self_heal.dead_link", detail={"n": 1})],
+        config={"agent.telemetry_interval_s": 5.0, "device.wifi_psk": "[redacted:secret]"},
+        errors=[contract.LogLine(ts=TS, level="WARNING", logger="aftercare.agent", message="x")],
+        redacted=1,
+    ),
 }
 
 
@@ -136,3 +152,18 @@ def test_ranges_cover_exactly_the_sequence_numbers(seqs: list[int]) -> None:
 @given(st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,20}", fullmatch=True), st.sampled_from(Channel))
 def test_topic_parsing_inverts_topic_building(device_id: str, channel: Channel) -> None:
     assert contract.parse_topic(contract.topic(device_id, channel)) == (device_id, channel)
+
+
+def test_an_acknowledgement_without_bundles_leaves_the_field_out() -> None:
+    """Agents that predate diagnostics refuse unknown fields: an ack naming no bundle
+    must look exactly as it did before."""
+    ack = contract.TelemetryAck(device_id="hp-1", ranges=[(0, 1)])
+    assert "diagnostics" not in json.loads(contract.encode(ack))
+
+
+def test_an_oversized_bundle_is_refused_before_parsing() -> None:
+    bundle = EXAMPLES[Channel.DIAGNOSTICS]
+    assert isinstance(bundle, contract.DiagnosticBundle)
+    payload = contract.encode(bundle).replace(b'"x"', b'"' + b"y" * 200_000 + b'"')
+    with pytest.raises(ContractError, match=f"exceeds {contract.MAX_DIAGNOSTIC_BYTES}"):
+        contract.decode(contract.topic("hp-1", Channel.DIAGNOSTICS), payload)

@@ -33,4 +33,5 @@ def healthz(request: Request, response: Response, repos: ReposDep) -> HealthOut:
         scoring=workers.get("scoring", False),
         remediation=workers.get("remediation"),
         delivery=workers.get("delivery"),
+        support=workers.get("support"),
     )

@@ -17,3 +17,5 @@ class HealthOut(BaseModel):
     """The self-healing worker is alive (None when self-healing is switched off)."""
     delivery: bool | None = None
     """The outreach delivery worker is alive (None when the caller runs none)."""
+    support: bool | None = None
+    """The support worker (diagnostics, SLA clocks) is alive."""

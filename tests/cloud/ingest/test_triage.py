@@ -70,3 +70,50 @@ def test_messages_of_unregistered_devices_are_counted_and_never_stored() -> None
     assert [m.device_id for m, _ in result.telemetry] == ["d1"]
     assert result.unregistered == 2
     assert len(result.dead_letters) == 1, "a topic outside the contract is still a dead letter"
+
+
+def _bundle(**changes: object) -> contract.DiagnosticBundle:
+    fields: dict[str, object] = {
+        "device_id": "d1",
+        "bundle_id": "b1",
+        "request_id": "5",
+        "ts": NOW,
+        "model": "m",
+        "firmware": "1",
+        "window_s": 600.0,
+        "telemetry": {},
+        "self_heal": [],
+        "config": {"agent.telemetry_interval_s": 5.0},
+        "errors": [],
+    }
+    fields.update(changes)
+    return contract.DiagnosticBundle.model_validate(fields)
+
+
+def test_bundles_are_accepted_redacted_again_and_bad_ones_become_dead_letters() -> None:
+    topic = contract.topic("d1", Channel.DIAGNOSTICS)
+    good = _bundle(config={"device.api_key": "sk-LEAK", "device.ok": 1})
+    oversize = json.loads(contract.encode(_bundle()))
+    oversize["errors"] = [{"message": "x" * 512}] * 300  # far beyond what a device sends
+    malformed = json.loads(contract.encode(_bundle()))
+    malformed["telemetry"] = {"temp_c": {"count": 0, "min": 1, "max": 1, "mean": 1, "last": 1}}
+    messages = [
+        _raw(topic, contract.encode(good)),
+        _raw(topic, json.dumps(oversize).encode()),
+        _raw(topic, json.dumps(malformed).encode()),
+        _raw(topic, b"not json"),
+        _raw(contract.topic("d2", Channel.DIAGNOSTICS), contract.encode(good)),
+        _raw(topic, contract.encode(_bundle(ts=NOW + 10 * 86_400))),
+    ]
+    result = triage(messages, max_future_skew_s=86_400)
+    assert len(result) == len(messages)
+    ((stored, _),) = result.diagnostics
+    assert stored.config == {"device.api_key": "[redacted:secret]", "device.ok": 1}
+    assert stored.redacted == 1
+    assert result.redacted_in_cloud == 1
+    reasons = [d.reason for d in result.dead_letters]
+    assert f"exceeds {contract.MAX_DIAGNOSTIC_BYTES}" in reasons[0]
+    assert "telemetry.temp_c.count" in reasons[1]
+    assert "Invalid JSON" in reasons[2]
+    assert "differs from topic device 'd2'" in reasons[3]
+    assert "in the future" in reasons[4]

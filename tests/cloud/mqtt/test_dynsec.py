@@ -248,3 +248,23 @@ def _dynsec_roles(broker: SecureMosquitto) -> list[dict[str, object]]:
     roles = document["roles"]
     assert isinstance(roles, list)
     return roles
+
+
+async def test_a_device_provisioned_before_a_new_channel_gets_it_on_its_next_provisioning(
+    secure_broker: SecureMosquitto,
+) -> None:
+    """A role made before the diagnostics channel existed is brought up to date."""
+    role, acls = device_role("dev-old")
+    older = [a for a in acls if not a.topic.endswith(Channel.DIAGNOSTICS.value)]
+    assert len(older) < len(acls)
+    with secure_broker.admin_client() as admin:
+        body = [{"acltype": a.acltype, "topic": a.topic, "allow": a.allow} for a in older]
+        admin.command("createRole", rolename=role, acls=body)
+    password = add_device(secure_broker, "dev-old")
+    diagnostics = contract.topic("dev-old", Channel.DIAGNOSTICS)
+    async with (
+        cloud_listener(secure_broker) as cloud,
+        session(secure_broker, "dev-old", "dev-old", password) as device,
+    ):
+        await device.publish(diagnostics, b"{}", qos=1)
+        await cloud.wait_for(diagnostics)
