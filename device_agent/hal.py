@@ -83,7 +83,10 @@ class ReportsEvents(Protocol):
 
     def take_events(self) -> list[DeviceEvent]:
         """The events since the last call, oldest first; each is returned only once."""
+        ...
 
+
+@runtime_checkable
 class Configurable(Protocol):
     """A HAL that can show its configuration (optional, beside :class:`Hal`): what a
     support bundle includes. It may hold secrets (a Wi-Fi key, an API key) and personal
