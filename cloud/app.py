@@ -19,7 +19,10 @@ import uvicorn
 from fastapi import FastAPI
 
 from cloud.api.app import create_api
+from cloud.db.outreach_facts import OutreachFacts
+from cloud.db.planner_marks import PlannerMarks
 from cloud.db.repositories import Repositories, build_repositories, open_database
+from cloud.db.rul_history import RulHistory
 from cloud.heal.engine import RemediationEngine
 from cloud.heal.playbook import BUNDLED_PLAYBOOKS, Playbooks
 from cloud.heal.signing import CommandSigner
@@ -31,11 +34,17 @@ from cloud.notify.email import EmailSender, SmtpConfig
 from cloud.notify.message import Sender
 from cloud.notify.webhook import WebhookSender
 from cloud.notify.worker import DeliveryWorker, Retry
+from cloud.outreach.planner import OutreachPolicy
 from cloud.outreach.preferences import Channel
+from cloud.planning.feedback import FixFeedback
+from cloud.planning.wear import FleetRuns, RunSource, WearForecaster, WearSettings
+from cloud.planning.worker import PlanningWorker
 from cloud.provision.worker import ProvisioningWorker
+from cloud.rul.wear_spec import load_wear_specs
 from cloud.scoring.retrain import retrain_forever
 from cloud.scoring.worker import ScoringWorker
 from cloud.settings import CloudSettings
+from cloud.setup import Checklists
 from cloud.support.sla import SlaPolicy
 from cloud.support.worker import SupportWorker
 from device_agent.clock import Clock, SystemClock
@@ -86,11 +95,21 @@ class CloudService:
     provisioning: ProvisioningWorker | None
     delivery: DeliveryWorker
     support: SupportWorker
+    planning: PlanningWorker
     api: FastAPI
 
-    def __init__(self, settings: CloudSettings, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        settings: CloudSettings,
+        clock: Clock | None = None,
+        *,
+        wear_runs: RunSource | None = None,
+    ) -> None:
+        """``wear_runs``: where wear models learn from (default: the fleet's own stored
+        failures; a manufacturer's reliability-test histories for a fleet with none)."""
         self.settings = settings
         self.clock = clock or SystemClock()
+        self.wear_runs = wear_runs
         self._stack = contextlib.AsyncExitStack()
         self._server: _EmbeddedServer | None = None
 
@@ -171,6 +190,10 @@ class CloudService:
                 expire_after_s=self.settings.outreach_expire_after_s,
             )
             self.support = self._support_worker()
+            self.planning = self._planning_worker()
+            self.repos.outreach.response_listeners.append(
+                FixFeedback(self.repos.incidents, self.repos.remediation, self.remediation)
+            )
             self.api = create_api(
                 self.repos, self.worker_health, self.broker_admin, sla=self._sla_policy()
             )
@@ -188,6 +211,8 @@ class CloudService:
             stack.push_async_callback(asyncio.to_thread, self.delivery.stop)
             self.support.start()
             stack.push_async_callback(asyncio.to_thread, self.support.stop)
+            self.planning.start()
+            stack.push_async_callback(asyncio.to_thread, self.planning.stop)
             retraining = asyncio.create_task(
                 retrain_forever(self.repos.trainer, self.clock, self.settings.retrain_interval_s)
             )
@@ -224,7 +249,45 @@ class CloudService:
             health["remediation"] = self.remediation.alive
         health["delivery"] = self.delivery.alive
         health["support"] = self.support.alive
+        health["planning"] = self.planning.alive
         return health
+
+    def _planning_worker(self) -> PlanningWorker:
+        """Outreach planning: wear forecasts (models trained on the fleet's failures, or
+        on the runs the service was given), escalations, stalled setups, support news
+        and feedback questions, on the service's clock."""
+        settings = self.settings
+        facts = OutreachFacts(self.repos.engine)
+        history = RulHistory(self.repos.engine)
+        forecaster = WearForecaster(
+            load_wear_specs(),
+            self.wear_runs or FleetRuns(history, settings.rul_window_s),
+            history,
+            facts.owners_of,
+            WearSettings(
+                period_s=settings.rul_period_s,
+                interval_s=settings.rul_interval_s,
+                window_s=settings.rul_window_s,
+                retrain_s=settings.rul_retrain_s,
+                min_runs=settings.rul_min_runs,
+            ),
+        )
+        checklists = Checklists.load()
+        setup = self.repos.setup
+        return PlanningWorker(
+            facts,
+            self.repos.outreach,
+            PlannerMarks(self.repos.engine),
+            self.clock,
+            forecasts=forecaster,
+            refresh_setup=lambda: setup.refresh_support(checklists),
+            policy=OutreachPolicy(
+                lead_time_s=settings.outreach_lead_time_s,
+                arrange_s=settings.outreach_arrange_s,
+                feedback_delay_s=settings.feedback_delay_s,
+            ),
+            poll_s=settings.planning_poll_s,
+        )
 
     def _sla_policy(self) -> SlaPolicy:
         settings = self.settings

@@ -126,6 +126,23 @@ class CloudSettings(BaseSettings):
     """A closed item's device and reason are not raised again for this long."""
     outreach_expire_after_s: float = Field(default=30 * 86_400.0, gt=0)
     """A delivered item nobody answered expires after this long."""
+    planning_poll_s: float = Field(default=5.0, gt=0)
+    """How often (real seconds) the planner reads what happened and makes outreach items."""
+    outreach_lead_time_s: float = Field(default=7 * 86_400.0, gt=0)
+    """Owners hear of a part predicted to fail at least this long before it may fail..."""
+    outreach_arrange_s: float = Field(default=3 * 86_400.0, ge=0)
+    """...plus this long to arrange a visit."""
+    feedback_delay_s: float = Field(default=3600.0, ge=0)
+    """A fix or visit is asked about once it has had this long to hold."""
+    rul_period_s: float = Field(default=3600.0, gt=0)
+    """Wear features are summarised per period of this length (device time)."""
+    rul_interval_s: float = Field(default=3600.0, gt=0)
+    """How often every device with a wear model is forecast (clock time)."""
+    rul_window_s: float = Field(default=14 * 86_400.0, gt=0)
+    """How much recent history a forecast (and a training run) reads."""
+    rul_retrain_s: float = Field(default=86_400.0, gt=0)
+    rul_min_runs: int = Field(default=8, ge=2)
+    """Run-to-failure histories a model needs before it forecasts anything."""
 
     @property
     def broker_login(self) -> BrokerLogin:

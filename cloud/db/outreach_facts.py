@@ -13,13 +13,23 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, Engine, select
 
-from cloud.db.schema import device_owners, fix_attempts, incidents, support_items
-from cloud.outreach.planner import EscalatedIncident, FeedbackTrigger, StuckSetup
+from cloud.db.schema import (
+    device_owners,
+    fix_attempts,
+    incidents,
+    outreach_items,
+    outreach_outcomes,
+    support_items,
+    support_replies,
+    support_requests,
+)
+from cloud.outreach.planner import EscalatedIncident, FeedbackTrigger, StuckSetup, SupportUpdate
 
 __all__ = ["OutreachFacts"]
 
 LIMIT = 1000
 """Facts per read at most; the watermark carries the rest to the next read."""
+VISITS_DONE = ("fixed", "part_replaced")
 
 
 class OutreachFacts:
@@ -126,6 +136,118 @@ class OutreachFacts:
         )
         with self.engine.connect() as conn:
             return [StuckSetup(*row) for row in conn.execute(query)]
+
+    def support_updates(self, after: float) -> list[SupportUpdate]:
+        """The service team's replies and resolutions since ``after``."""
+        requests = support_requests.c
+        replies = (
+            select(
+                support_replies.c.request_id,
+                requests.device_id,
+                requests.owner_id,
+                support_replies.c.text,
+                support_replies.c.at,
+            )
+            .select_from(
+                support_replies.join(support_requests, requests.id == support_replies.c.request_id)
+            )
+            .where(support_replies.c.at > after, support_replies.c.author == "service")
+            .order_by(support_replies.c.at)
+            .limit(LIMIT)
+        )
+        resolved = (
+            select(
+                requests.id,
+                requests.device_id,
+                requests.owner_id,
+                requests.resolution,
+                requests.resolved_at,
+            )
+            .where(requests.resolved_at > after)
+            .order_by(requests.resolved_at)
+            .limit(LIMIT)
+        )
+        with self.engine.connect() as conn:
+            updates = [
+                SupportUpdate(int(r[0]), r[1], r[2], "reply", r[3], float(r[4]))
+                for r in conn.execute(replies)
+            ]
+            updates += [
+                SupportUpdate(int(r[0]), r[1], r[2], "resolved", r[3] or "", float(r[4]))
+                for r in conn.execute(resolved)
+            ]
+        return sorted(updates, key=lambda u: u.at)[:LIMIT]
+
+    def resolved_support(self, after: float) -> list[FeedbackTrigger]:
+        """Support requests resolved since ``after``: worth asking whether it helped."""
+        requests = support_requests.c
+        query = (
+            select(requests.id, requests.device_id, requests.owner_id, requests.resolved_at)
+            .where(requests.resolved_at > after)
+            .order_by(requests.resolved_at)
+            .limit(LIMIT)
+        )
+        with self.engine.connect() as conn:
+            return [
+                FeedbackTrigger(
+                    device_id=r.device_id,
+                    owner_id=r.owner_id,
+                    kind="support_resolved",
+                    subject_id=int(r.id),
+                    at=float(r.resolved_at),
+                    support_request_id=int(r.id),
+                )
+                for r in conn.execute(query)
+            ]
+
+    def service_visits(self, after: float) -> list[FeedbackTrigger]:
+        """Visits the service team recorded as done (fixed, part replaced) since ``after``."""
+        query = (
+            select(
+                outreach_outcomes.c.item_id,
+                outreach_items.c.device_id,
+                outreach_items.c.owner_id,
+                outreach_outcomes.c.outcome,
+                outreach_outcomes.c.at,
+                outreach_items.c.incident_id,
+            )
+            .select_from(
+                outreach_outcomes.join(
+                    outreach_items, outreach_items.c.id == outreach_outcomes.c.item_id
+                )
+            )
+            .where(
+                outreach_outcomes.c.at > after,
+                outreach_outcomes.c.outcome.in_(VISITS_DONE),
+            )
+            .order_by(outreach_outcomes.c.at)
+            .limit(LIMIT)
+        )
+        with self.engine.connect() as conn:
+            return [
+                FeedbackTrigger(
+                    device_id=r.device_id,
+                    owner_id=r.owner_id,
+                    kind="service_visit",
+                    subject_id=int(r.item_id),
+                    at=float(r.at),
+                    incident_id=r.incident_id,
+                    detail=str(r.outcome).replace("_", " "),
+                )
+                for r in conn.execute(query)
+            ]
+
+    def owners_of(self, device_ids: Sequence[str]) -> dict[str, str]:
+        """The owner of each of ``device_ids`` that has one."""
+        found: dict[str, str] = {}
+        ids = list(device_ids)
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), LIMIT):
+                query = select(device_owners.c.device_id, device_owners.c.owner_id).where(
+                    device_owners.c.device_id.in_(ids[start : start + LIMIT])
+                )
+                found.update({str(d): str(o) for d, o in conn.execute(query)})
+        return found
 
     @staticmethod
     def _actions(conn: Connection, incident_ids: Sequence[int]) -> dict[int, list[str]]:

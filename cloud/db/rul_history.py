@@ -85,13 +85,53 @@ class RulHistory:
             for failed in self.failures(spec, until, max_devices)
         ]
 
+    def live(
+        self, spec: WearSpec, now: float, window_s: float, max_samples: int = 5_000
+    ) -> list[DeviceHistory]:
+        """The recent history, ``[now - window_s, now]``, of every device of
+        ``spec.model`` that reported in that window and has not reported the spec's
+        failure in it (a failed part needs a visit, not a forecast)."""
+        since = now - window_s
+        failed = {f.device_id for f in self.failures(spec, now, 100_000) if f.failure_s >= since}
+        query = select(devices.c.id).where(
+            devices.c.model == spec.model, devices.c.last_seen >= since
+        )
+        with self.engine.connect() as conn:
+            device_ids = sorted(str(d) for d in conn.scalars(query) if d not in failed)
+        names = sorted(spec.metrics())
+        return [
+            DeviceHistory.from_samples(
+                device_id,
+                self._samples(device_id, since, now, max_samples, inclusive=True),
+                None,
+                names,
+            )
+            for device_id in device_ids
+        ]
+
     def _history(
         self, failed: FailedDevice, window_s: float, max_samples: int, names: list[str]
     ) -> DeviceHistory:
+        rows = self._samples(
+            failed.device_id, failed.failure_s - window_s, failed.failure_s, max_samples
+        )
+        return DeviceHistory.from_samples(failed.device_id, rows, failed.failure_s, names)
+
+    def _samples(
+        self,
+        device_id: str,
+        since: float,
+        until: float,
+        max_samples: int,
+        *,
+        inclusive: bool = False,
+    ) -> list[tuple[float, dict[str, float]]]:
+        """The device's samples in ``[since, until)`` (or ``]`` when ``inclusive``), at
+        most ``max_samples`` at an even stride, in time order."""
         where = and_(
-            samples.c.device_id == failed.device_id,
-            samples.c.ts >= failed.failure_s - window_s,
-            samples.c.ts < failed.failure_s,
+            samples.c.device_id == device_id,
+            samples.c.ts >= since,
+            samples.c.ts <= until if inclusive else samples.c.ts < until,
         )
         with self.engine.connect() as conn:
             available = int(conn.scalar(select(func.count()).where(where)) or 0)
@@ -111,8 +151,7 @@ class RulHistory:
                 .order_by(numbered.c.rn)
                 .limit(max_samples)
             )
-            rows = [(float(r.ts), dict(r.metrics)) for r in conn.execute(query)]
-        return DeviceHistory.from_samples(failed.device_id, rows, failed.failure_s, names)
+            return [(float(r.ts), dict(r.metrics)) for r in conn.execute(query)]
 
 
 def _names(detail: object, signature: str) -> bool:

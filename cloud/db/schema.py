@@ -462,3 +462,11 @@ support_replies = Table(
     Column("text", Text, nullable=False),
 )
 """What the service team answered a request, in order; the first sets its first response."""
+
+planner_marks = Table(
+    "planner_marks",
+    metadata,
+    Column("source", String(64), primary_key=True),
+    Column("at", Float, nullable=False),
+)
+"""How far the outreach planner has read each source (escalations, verified fixes...)."""

@@ -145,6 +145,11 @@ class SetupStore:
         self._sync_support({i: st.support_needed() for i, st in zip(ids, states, strict=True)})
         return states
 
+    def refresh_support(self, checklists: Checklists) -> None:
+        """Bring every device's support items up to date (what outreach reads), as
+        reading its setup state would."""
+        self.states(self.subjects(None, None), checklists)
+
     def support_items(self, open_only: bool = True, limit: int = 1000) -> list[SupportItem]:
         """Support items, oldest first (open ones only, unless asked)."""
         query = select(support_items).order_by(support_items.c.opened_at, support_items.c.id)

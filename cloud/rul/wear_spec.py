@@ -25,6 +25,7 @@ __all__ = [
     "WearSpec",
     "WearSpecError",
     "load_wear_spec",
+    "load_wear_specs",
 ]
 
 WEAR_DIR = Path(__file__).parent / "wear"
@@ -143,3 +144,8 @@ def load_wear_spec(model: str, directory: Path = WEAR_DIR) -> WearSpec:
     if spec.model != model:
         raise WearSpecError(path, None, f"model: says {spec.model!r}, the file is for {model!r}")
     return spec
+
+
+def load_wear_specs(directory: Path = WEAR_DIR) -> list[WearSpec]:
+    """Every wear spec in ``directory`` (one YAML file per device model), by model."""
+    return [load_wear_spec(path.stem, directory) for path in sorted(directory.glob("*.yaml"))]
