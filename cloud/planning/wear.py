@@ -12,15 +12,18 @@ with too few failures a forecast would be a guess dressed as a prediction.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from cloud.db.rul_history import RulHistory
 from cloud.outreach.planner import FailureForecast
-from cloud.rul.features import DeviceHistory, condition_columns, period_features, training_runs
+from cloud.rul.features import condition_columns, period_features, training_runs
 from cloud.rul.model import RulModel
 from cloud.rul.search import SearchGrid
 from cloud.rul.wear_spec import WearSpec
@@ -68,11 +71,12 @@ class WearSettings:
 class _Trained:
     model: RulModel | None
     at: float
+    training: Future[RulModel | None] | None = None
 
 
 class WearForecaster:
     """``forecaster(now)`` -> forecasts when due, else nothing. Not thread-safe: the
-    planning worker's thread calls it."""
+    planning worker's thread calls it; models are fitted on a thread of their own."""
 
     def __init__(
         self,
@@ -101,64 +105,83 @@ class WearForecaster:
                 forecasts += self._forecast(spec, model, now)
         return forecasts
 
+    def train_now(self, now: float) -> None:
+        """Fit every spec's model here and now (the command line, tests), rather than
+        on the background thread the first forecast would start."""
+        for spec in self.specs:
+            self._trained[spec.model] = _Trained(self._train(spec, now), now)
+
     def _model(self, spec: WearSpec, now: float) -> RulModel | None:
-        trained = self._trained.get(spec.model)
-        if trained is not None and now < trained.at + self.settings.retrain_s:
-            return trained.model
+        """The spec's current model; a (re)training due is started on a daemon thread,
+        so forecasts, the rest of planning and shutdown never wait for a fit."""
+        trained = self._trained.setdefault(spec.model, _Trained(None, float("-inf")))
+        if trained.training is not None and trained.training.done():
+            try:
+                trained.model = trained.training.result() or trained.model
+            except Exception:
+                log.exception("rul model=%s training failed", spec.model)
+            trained.training = None
+        if trained.training is None and now >= trained.at + self.settings.retrain_s:
+            trained.at = now
+            trained.training = self._start_training(spec, now)
+        return trained.model
+
+    def _start_training(self, spec: WearSpec, now: float) -> Future[RulModel | None]:
+        future: Future[RulModel | None] = Future()
+
+        def train() -> None:
+            try:
+                future.set_result(self._train(spec, now))
+            except Exception as exc:
+                future.set_exception(exc)
+
+        threading.Thread(target=train, name=f"rul-training-{spec.model}", daemon=True).start()
+        return future
+
+    def _train(self, spec: WearSpec, now: float) -> RulModel | None:
         runs = self.source.runs(spec, self.settings.period_s, now)
-        model = None
-        if len(runs) >= self.settings.min_runs:
-            model = RulModel.fit(
-                runs,
-                condition_columns=condition_columns(spec),
-                grid=self.settings.grid,
-                seed=0,
-            )
-            log.info("rul model=%s trained on %d runs: %s", spec.model, len(runs), model.choices)
-        else:
+        if len(runs) < self.settings.min_runs:
             log.info(
                 "rul model=%s not trained: %d runs of %d",
                 spec.model,
                 len(runs),
                 self.settings.min_runs,
             )
-        self._trained[spec.model] = _Trained(model, now)
+            return None
+        # One OpenMP thread: the fit shares the machine with scoring and ingest, and
+        # gradient boosting's threads spin-wait on busy cores (tens of times slower).
+        with threadpool_limits(limits=1):
+            model = RulModel.fit(
+                runs, condition_columns=condition_columns(spec), grid=self.settings.grid, seed=0
+            )
+        log.info("rul model=%s trained on %d runs: %s", spec.model, len(runs), model.choices)
         return model
 
     def _forecast(self, spec: WearSpec, model: RulModel, now: float) -> list[FailureForecast]:
         live = self.history.live(spec, now, self.settings.window_s)
-        owners = self.owners([h.device_id for h in live])
-        return [
-            forecast
-            for device in live
-            if (forecast := self._one(spec, model, device, owners.get(device.device_id), now))
-        ]
-
-    def _one(
-        self,
-        spec: WearSpec,
-        model: RulModel,
-        device: DeviceHistory,
-        owner_id: str | None,
-        now: float,
-    ) -> FailureForecast | None:
-        rows = period_features(device, spec, self.settings.period_s)
-        if len(rows) == 0:
-            return None  # never under load in the window: nothing to judge wear by
-        predicted = model.predict(rows)
+        rows = {h.device_id: period_features(h, spec, self.settings.period_s) for h in live}
+        # A device never under load in the window has nothing to judge its wear by.
+        judged = [h for h in live if len(rows[h.device_id])]
+        owners = self.owners([h.device_id for h in judged])
+        with threadpool_limits(limits=1):  # see _train; one pass over the trees for all
+            predicted = model.predict_many([rows[h.device_id] for h in judged])
         period = self.settings.period_s
-        # Rows end at the period of the last sample: count from the end of that period.
-        last = float(device.ts[-1])
-        elapsed = max(0.0, now - last)
-        return FailureForecast(
-            device_id=device.device_id,
-            owner_id=owner_id,
-            component=spec.component,
-            signature=spec.failure.signature,
-            at=now,
-            median_s=max(0.0, predicted.median * period - elapsed),
-            low_s=max(0.0, predicted.low * period - elapsed),
-            high_s=max(0.0, predicted.high * period - elapsed),
-            coverage=predicted.coverage,
-            evidence={"periods_seen": len(rows), "period_s": period},
-        )
+        forecasts = []
+        for device, prediction in zip(judged, predicted, strict=True):
+            # Rows end at the period of the last sample: count from that sample.
+            elapsed = max(0.0, now - float(device.ts[-1]))
+            forecasts.append(
+                FailureForecast(
+                    device_id=device.device_id,
+                    owner_id=owners.get(device.device_id),
+                    component=spec.component,
+                    signature=spec.failure.signature,
+                    at=now,
+                    median_s=max(0.0, prediction.median * period - elapsed),
+                    low_s=max(0.0, prediction.low * period - elapsed),
+                    high_s=max(0.0, prediction.high * period - elapsed),
+                    coverage=prediction.coverage,
+                    evidence={"periods_seen": len(rows[device.device_id]), "period_s": period},
+                )
+            )
+        return forecasts
