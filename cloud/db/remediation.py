@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, case, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cloud.db.schema import fix_attempts, fix_records, incidents
@@ -124,6 +124,47 @@ class RemediationStore:
         )
         with self.engine.begin() as conn:
             conn.execute(statement, rows)
+
+    def dispute(self, model: str, signature: str, action: str) -> FixCounts:
+        """The owner says a fix the telemetry verified did not work: the verified success
+        it was counted as becomes a failure, in one statement (another process may be
+        counting the same fix). Returns the counts after it."""
+        key = {"model": model, "signature": signature, "action": action}
+        with self.engine.begin() as conn:
+            moved = conn.execute(
+                update(fix_records)
+                .where(
+                    fix_records.c.model == model,
+                    fix_records.c.signature == signature,
+                    fix_records.c.action == action,
+                )
+                .values(
+                    successes=case(
+                        (fix_records.c.successes > 0, fix_records.c.successes - 1), else_=0
+                    ),
+                    failures=fix_records.c.failures + 1,
+                )
+            ).rowcount
+            if not moved:
+                statement = self._dialect.insert(fix_records).values(**key, successes=0, failures=1)
+                conn.execute(
+                    statement.on_conflict_do_update(
+                        index_elements=[
+                            fix_records.c.model,
+                            fix_records.c.signature,
+                            fix_records.c.action,
+                        ],
+                        set_={"failures": fix_records.c.failures + 1},
+                    )
+                )
+            row = conn.execute(
+                select(fix_records).where(
+                    fix_records.c.model == model,
+                    fix_records.c.signature == signature,
+                    fix_records.c.action == action,
+                )
+            ).one()
+        return FixCounts(**row._mapping)
 
     def counts(self) -> list[FixCounts]:
         query = select(fix_records).order_by(

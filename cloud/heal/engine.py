@@ -238,15 +238,6 @@ class RemediationEngine:
                 steps += self._next(remediation, now)
         return steps
 
-    def owner_disputed(self, key: FixKey) -> FixRecord:
-        """The owner says a fix the telemetry verified did not work: the verified success
-        it was counted as becomes a failure, so the fleet trusts that fix less. The
-        owner's word is a second verification signal beside the telemetry."""
-        record = self.records.setdefault(key, FixRecord())
-        record.successes = max(0, record.successes - 1)
-        record.failures += 1
-        return record
-
     def forget(self, incident_id: int) -> None:
         """Stop remediating (the incident was closed by other means)."""
         self.active.pop(incident_id, None)

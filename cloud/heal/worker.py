@@ -309,9 +309,9 @@ class RemediationWorker:
             a for a in self.store.attempts([item.incident_id])[item.incident_id] if a.verified
         ]
         if verified:
-            key = (item.model, item.signature, verified[-1].action)
-            record = self.engine.owner_disputed(key)
-            self.store.save_counts([FixCounts(*key, record.successes, record.failures)])
+            counts = self.store.dispute(item.model, item.signature, verified[-1].action)
+            key = (counts.model, counts.signature, counts.action)
+            self.engine.records[key] = FixRecord(counts.successes, counts.failures)
         if self.store.reopen(item.incident_id, self.clock.now(), item.reason):
             log.info("incident=%s reopened: %s", item.incident_id, item.reason)
 

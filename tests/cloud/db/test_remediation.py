@@ -47,6 +47,11 @@ def test_attempts_counts_and_statuses_round_trip(any_database_url: str) -> None:
     assert escalated is not None
     assert (escalated.status, escalated.escalation) == ("escalated", "no playbook fix")
 
+    disputed = store.dispute("heatpump-hp200", opened.signature, "reduce_load")
+    assert disputed == FixCounts("heatpump-hp200", opened.signature, "reduce_load", 0, 4)
+    fresh = store.dispute("heatpump-hp200", opened.signature, "clean_filter")
+    assert (fresh.successes, fresh.failures) == (0, 1)
+    assert store.dispute("heatpump-hp200", opened.signature, "clean_filter").failures == 2
     assert store.reopen(new.id, NOW + 900, "the owner rated the fix 1/5: still hot")
     reopened = incidents.get(new.id)
     assert reopened is not None

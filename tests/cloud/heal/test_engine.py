@@ -261,12 +261,3 @@ def test_one_broken_device_reopening_its_incident_never_trips_the_breaker() -> N
     later = T0 + 7200 * 6
     engine.observe("ev-2", later, HOT, frozenset({SIG}))
     assert _sent(engine.start(99, "ev-2", MODEL, SIG, later))
-
-
-def test_an_owner_disputing_a_verified_fix_turns_its_success_into_a_failure() -> None:
-    engine = _engine()
-    key = (MODEL, SIG, "derate_current")
-    record = engine.owner_disputed(key)
-    assert (record.successes, record.failures) == (199, 1)
-    fresh = engine.owner_disputed((MODEL, SIG, "reset_connector"))
-    assert (fresh.successes, fresh.failures) == (0, 1)
