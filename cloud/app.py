@@ -40,6 +40,7 @@ from cloud.planning.feedback import FixFeedback
 from cloud.planning.wear import FleetRuns, RunSource, WearForecaster, WearSettings
 from cloud.planning.worker import PlanningWorker
 from cloud.provision.worker import ProvisioningWorker
+from cloud.rul.search import SearchGrid
 from cloud.rul.wear_spec import load_wear_specs
 from cloud.scoring.retrain import retrain_forever
 from cloud.scoring.worker import ScoringWorker
@@ -270,6 +271,7 @@ class CloudService:
                 window_s=settings.rul_window_s,
                 retrain_s=settings.rul_retrain_s,
                 min_runs=settings.rul_min_runs,
+                grid=SearchGrid.small() if settings.rul_quick_search else None,
             ),
         )
         checklists = Checklists.load()

@@ -143,6 +143,9 @@ class CloudSettings(BaseSettings):
     rul_retrain_s: float = Field(default=86_400.0, gt=0)
     rul_min_runs: int = Field(default=8, ge=2)
     """Run-to-failure histories a model needs before it forecasts anything."""
+    rul_quick_search: bool = False
+    """Fit wear models with one candidate per setting instead of the cross-validated
+    search (seconds instead of minutes: the demo)."""
 
     @property
     def broker_login(self) -> BrokerLogin:

@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from cloud.settings import BrokerLogin
 from device_agent.settings import ENV_PREFIX
@@ -36,6 +36,21 @@ ESCALATING_FAULT_MODEL = "evcharger-ec11"
 OWNED_DEVICES = 3
 UNCLAIMED_DEVICES = {"heatpump-hp200": 2, "evcharger-ec11": 1}
 """Factory-fresh devices the demo registers and leaves in their boxes, waiting to be claimed."""
+DEMO_OWNER_EMAIL = "owner@demo.example"
+HOUR_S = 3600.0
+DEMO_OUTREACH: dict[str, Any] = {
+    "planning_poll_s": 2.0,
+    "outreach_poll_s": 1.0,
+    "feedback_delay_s": 600.0,
+    "outreach_lead_time_s": 1.5 * HOUR_S,
+    "outreach_arrange_s": 0.5 * HOUR_S,
+    "rul_period_s": 600.0,
+    "rul_interval_s": 600.0,
+    "rul_window_s": 2 * 86_400.0,
+    "rul_quick_search": True,
+}
+"""Outreach on the demo's clock: wear is judged in 10-minute periods (device time) and
+owners hear of a part at least 1.5 device hours before it may fail."""
 
 
 def _positive_float(text: str) -> float:
@@ -214,6 +229,7 @@ def _register_unclaimed(registry: FactoryRegistry) -> list[dict[str, str]]:
 async def run_demo(options: DemoOptions) -> int:
     """Run until Ctrl-C, SIGTERM or ``duration_s``; returns the exit code."""
     from cloud.app import CloudService, PortInUse
+    from cloud.cli.demo_wear import ReliabilityLab
     from cloud.heal.signing import CommandSigner
     from cloud.settings import CloudSettings
     from device_agent.clock import ScaledClock, SystemClock
@@ -238,6 +254,7 @@ async def run_demo(options: DemoOptions) -> int:
             database_url=os.environ.get(
                 ENV_PREFIX + "DATABASE_URL", f"sqlite:///{folder / 'aftercare-demo.db'}"
             ),
+            **DEMO_OUTREACH,
         )
         clock = ScaledClock(SystemClock().now(), options.speed)
         signer = CommandSigner.load_or_create(Path(settings.command_key_path))
@@ -256,7 +273,7 @@ async def run_demo(options: DemoOptions) -> int:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         try:
-            async with CloudService(settings, clock) as cloud:
+            async with CloudService(settings, clock, wear_runs=ReliabilityLab()) as cloud:
                 if broker.provisioning:
                     identities = await asyncio.to_thread(_register_fleet, cloud.repos.factory, spec)
                     boot = broker.bootstrap or BrokerLogin()
@@ -269,6 +286,7 @@ async def run_demo(options: DemoOptions) -> int:
                 fleet = Fleet(spec, clock)
                 if options.fault_rate_per_device_day > 0:
                     _inject_showcase(fleet, clock.now() + options.first_fault_after_s)
+                    _wear_one_out(fleet, clock.now())
                 try:
                     await _serve_fleet(cloud, fleet, options, folder, stop)
                 finally:
@@ -297,6 +315,32 @@ def _inject_showcase(fleet: Fleet, start_s: float) -> None:
         fleet.inject(chargers[-1], dataclasses.replace(broken, remote_fix=False))
 
 
+def _wear_one_out(fleet: Fleet, start_s: float) -> None:
+    """The demo owner's heat pump has a compressor wearing out: it fails three device
+    hours in, and the owner hears of it well before (the demo's outreach lead time)."""
+    from cloud.cli.demo_wear import WEAR_MODEL, demo_wear_out
+
+    owned = [d for d in fleet.device_ids[:OWNED_DEVICES] if d.startswith(WEAR_MODEL)]
+    if owned:
+        fleet.inject(owned[0], demo_wear_out(start_s))
+
+
+def _owner_terms(cloud: CloudService) -> None:
+    """The demo owner may be reached at any hour, without a cap (device time runs 60
+    times faster than their day); by email too when ``AFTERCARE_SMTP_URL`` is set."""
+    from cloud.outreach.preferences import ContactWindow, FrequencyCap, OwnerPreferences
+
+    email = cloud.settings.smtp_url and DEMO_OWNER_EMAIL
+    terms = OwnerPreferences(
+        email=email or None,
+        windows=(ContactWindow(start="00:00", end="23:59"),),
+        quiet_hours=None,
+        cap=FrequencyCap(per_day=None, per_week=None),
+        preferred_channel="email" if email else None,
+    )
+    cloud.repos.outreach.set_preferences(OWNER_ID, terms)
+
+
 def _install_one_badly(fleet: Fleet, owned: list[str]) -> None:
     """The demo owner's charger has no earth: its setup shows the placement step failed
     with help, whatever the seed drew. Runs before the agents boot (their first
@@ -318,6 +362,7 @@ async def _serve_fleet(
     owned = fleet.device_ids[:OWNED_DEVICES]
     for device_id in owned:
         cloud.repos.telemetry.set_owner(device_id, OWNER_ID)
+    _owner_terms(cloud)
     _install_one_badly(fleet, owned)
     unclaimed = await asyncio.to_thread(_register_unclaimed, cloud.repos.factory)
     started = asyncio.Event()
