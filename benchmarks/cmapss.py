@@ -15,9 +15,11 @@ The headline RMSE compares with the truth as given in ``RUL_FDxxx.txt``. Many pa
 cap the truth at their training cap (125 or 130) before scoring, which flatters healthy
 engines; that figure is printed too (``rmse_capped_truth``, capped at the cap CV chose).
 
-Held-out protocol: every setting (regime count, window, cap, model size) is chosen by
-cross-validation grouped by engine on the training file alone; the test files are read
-only to score. Nothing is tuned to a subset, so FD002-FD004 run the same code.
+Held-out protocol: every setting (regime count, window, cap, health index, unit
+weighting, model size) is chosen by cross-validation grouped by engine on the training
+file alone, each held-out engine asked the test's question (cut uniformly between its
+estimated fault onset and its failure; :mod:`cloud.rul.truncation`); the test files are
+read only to score. Nothing is tuned to a subset, so FD002-FD004 run the same code.
 """
 
 from __future__ import annotations
@@ -163,7 +165,9 @@ def _report(subset: str, model: RulModel, results: Sequence[UnitResult], seconds
         f"nominal_coverage={results[0].prediction.coverage if results else math.nan:.2f} "
         f"rmse_capped_truth={rmse(capped):.2f} cv_rmse={model.choices['cv_rmse']} "
         f"window={model.choices['window']} rul_cap={cap:g} "
-        f"regimes={model.choices['regimes']} seconds={seconds:.0f}"
+        f"regimes={model.choices['regimes']} seconds={seconds:.0f} "
+        f"health_index={model.choices['health_index']} "
+        f"unit_weighted={model.choices['unit_weighted']} ensemble={model.choices['ensemble']}"
     )
 
 

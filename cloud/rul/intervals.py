@@ -7,13 +7,13 @@ saw its unit. The errors of those predictions (truth minus prediction, the truth
 the trees are precise to a few cycles, while a unit that still looks healthy may have
 anything from the cap to a whole extra life left. So the errors are grouped by the size of
 the prediction (Mondrian conformal, equal-count bins of the predicted life) and each bin
-gets its own quantiles. Every row of a held-out unit is a calibration point: a unit in
-service can be asked about at any age.
+gets its own quantiles. The calibration points are the held-out rows weighted by the
+questions a unit is asked (:func:`cloud.rul.truncation.calibration_weights`: every unit
+counts the same, at uniformly random cuts), not every row of long runs.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from statistics import NormalDist
 
@@ -76,30 +76,61 @@ class IntervalTable:
         return RulPrediction(predicted, low, high, self.coverage)
 
 
-def calibrate_intervals(predicted: np.ndarray, truth: np.ndarray, coverage: float) -> IntervalTable:
-    """Mondrian split-conformal quantiles of ``truth - predicted`` per bin of ``predicted``."""
+def calibrate_intervals(
+    predicted: np.ndarray,
+    truth: np.ndarray,
+    coverage: float,
+    weight: np.ndarray | None = None,
+) -> IntervalTable:
+    """Mondrian conformal quantiles of ``truth - predicted`` per bin of ``predicted``.
+
+    ``weight``: each calibration point's weight (default: all equal); points of zero
+    weight are left out. Bins hold equal weight.
+    """
+    w = np.ones(len(predicted)) if weight is None else np.asarray(weight, dtype=np.float64)
+    keep = w > 0
+    predicted, errors, w = predicted[keep], (truth - predicted)[keep], w[keep]
     bins = max(1, min(MAX_BINS, len(predicted) // MIN_PER_BIN))
-    edges = np.unique(np.quantile(predicted, np.linspace(0, 1, bins + 1)[1:-1]))
+    cuts = np.linspace(0, 1, bins + 1)[1:-1]
+    edges = np.unique([_weighted_quantile(predicted, w, q) for q in cuts])
     which = np.searchsorted(edges, predicted, side="right")
-    errors = truth - predicted
     tail = (1.0 - coverage) / 2.0
     low = np.empty(len(edges) + 1)
     high = np.empty(len(edges) + 1)
     for b in range(len(edges) + 1):
-        member = errors[which == b]
-        low[b], high[b] = _conformal_bounds(member if member.size else errors, tail)
+        member = which == b
+        if not member.any():
+            member = np.ones(len(errors), dtype=bool)
+        low[b], high[b] = _conformal_bounds(errors[member], w[member], tail)
     return IntervalTable(edges, low, high, coverage)
 
 
-def _conformal_bounds(errors: np.ndarray, tail: float) -> tuple[float, float]:
-    """The finite-sample conformal ranks: each tail holds at most ``tail`` of new errors."""
-    n = errors.size
-    ordered = np.sort(errors)
-    lower_rank = math.floor(tail * (n + 1))
-    upper_rank = math.ceil((1.0 - tail) * (n + 1))
-    low = ordered[lower_rank - 1] if lower_rank >= 1 else ordered[0] - np.ptp(ordered)
-    high = ordered[upper_rank - 1] if upper_rank <= n else ordered[-1] + np.ptp(ordered)
-    return float(low), float(high)
+def _weighted_quantile(values: np.ndarray, weight: np.ndarray, q: float) -> float:
+    """The smallest value whose cumulative share of ``weight`` reaches ``q``."""
+    order = np.argsort(values, kind="stable")
+    cumulative = np.cumsum(weight[order]) / weight.sum()
+    position = min(int(np.searchsorted(cumulative, q - 1e-12)), len(values) - 1)
+    return float(values[order][position])
+
+
+def _conformal_bounds(errors: np.ndarray, weight: np.ndarray, tail: float) -> tuple[float, float]:
+    """Weighted conformal bounds: each tail holds at most ``tail`` of new errors."""
+    return -_conformal_upper(-errors, weight, tail), _conformal_upper(errors, weight, tail)
+
+
+def _conformal_upper(errors: np.ndarray, weight: np.ndarray, tail: float) -> float:
+    """The split-conformal upper rank ``ceil((1 - tail)(n + 1))`` of ``n`` points, weighted.
+
+    With weights ``n`` is the effective sample size ``(Σw)² / Σw²`` (rows of one unit are
+    not independent draws, and unequal weights carry less information than equal ones);
+    with equal weights this is exactly the unweighted conformal rank. Beyond the last
+    point the bound is the largest error plus the errors' range.
+    """
+    n = float(weight.sum() ** 2 / np.sum(weight**2))
+    q = (1.0 - tail) * (n + 1.0) / n
+    if q > 1.0:
+        return float(errors.max() + np.ptp(errors))
+    return _weighted_quantile(errors, weight, q)
 
 
 _STANDARD_NORMAL = NormalDist()

@@ -3,11 +3,15 @@ still in service.
 
 ``RulModel.fit`` takes whole histories of units that ran until they failed (one array per
 unit, rows in time order, the unit failing right after its last row) and chooses every
-setting by cross-validation grouped by unit (see :mod:`cloud.rul.search`): whether to
-standardise signals per operating regime, the feature window, the cap on the training
-target, the size of the tree ensemble. It then refits the winner on every run and keeps
-the held-out errors of the winner to put intervals around new predictions
-(:mod:`cloud.rul.intervals`).
+setting by cross-validation grouped by unit (see :mod:`cloud.rul.search`), scored at
+the kind of cut a test history is: whether to standardise signals per operating regime,
+the feature window, the cap on the training target, whether to add a health index,
+whether to weight units equally, the size of the tree ensemble. The shipped model is the
+average of the winner's fold models (a bagged ensemble of exactly the models that were
+scored, rather than one refit nobody scored), and the winner's held-out errors put
+intervals around new predictions (:mod:`cloud.rul.intervals`), each unit counted once as
+the test's question asks it and once at any age
+(:func:`cloud.rul.truncation.calibration_weights`).
 
 The target is piecewise linear: remaining life, capped. A healthy unit's sensors say
 nothing about how long ago it started wearing, so asking the trees for more than the cap
@@ -26,9 +30,10 @@ from types import MappingProxyType
 import numpy as np
 
 from cloud.rul.intervals import IntervalTable, RulPrediction, calibrate_intervals
-from cloud.rul.pipeline import Candidate, FittedPipeline, fit_pipeline
+from cloud.rul.pipeline import FittedPipeline
 from cloud.rul.regimes import RegimeScaler, propose_regime_count
-from cloud.rul.search import SearchGrid, search
+from cloud.rul.search import SearchGrid, SearchResult, search
+from cloud.rul.truncation import calibration_weights
 
 __all__ = ["RulDataError", "RulModel", "RulPrediction", "SearchGrid"]
 
@@ -46,14 +51,15 @@ class RulModel:
 
     def __init__(
         self,
-        pipeline: FittedPipeline,
+        pipelines: Sequence[FittedPipeline],
         intervals: IntervalTable,
         choices: Mapping[str, object],
     ) -> None:
-        """Use :meth:`fit`; this only assembles fitted parts."""
-        self._scaler: RegimeScaler = pipeline.scaler
-        self._regressor = pipeline.regressor
-        self._window = pipeline.window
+        """Use :meth:`fit`; this only assembles fitted parts (the members to average)."""
+        if not pipelines:
+            raise RulDataError("a model needs at least one fitted pipeline")
+        self._pipelines = tuple(pipelines)
+        self._scaler: RegimeScaler = self._pipelines[0].scaler
         self._interval_edges = intervals.edges
         self._low_offsets = intervals.low_offsets
         self._high_offsets = intervals.high_offsets
@@ -88,10 +94,12 @@ class RulModel:
         say(f"units={len(checked)} rows={sum(len(r) for r in checked)} regimes_proposed={proposed}")
         result = search(checked, columns, proposed, grid, seed, say)
         say(f"chosen {' '.join(f'{k}={v}' for k, v in result.best.describe().items())}")
-        pipeline = fit_pipeline(checked, result.best, columns, seed)
-        intervals = calibrate_intervals(result.held_out_predicted, result.held_out_truth, coverage)
-        choices = _choices(result.best, result.best_score, result.horizon, pipeline, grid)
-        return cls(pipeline, intervals, choices)
+        weight = calibration_weights([len(r) for r in checked], result.onsets)
+        intervals = calibrate_intervals(
+            result.held_out_predicted, result.held_out_truth, coverage, weight
+        )
+        choices = _choices(result, result.fold_models[0], grid)
+        return cls(result.fold_models, intervals, choices)
 
     @property
     def choices(self) -> Mapping[str, object]:
@@ -112,26 +120,21 @@ class RulModel:
         checked = [_check_array(h, f"history {i}", self.width) for i, h in enumerate(histories)]
         if not checked:
             return []
-        pipeline = FittedPipeline(self._scaler, self._regressor, self._window)
         table = IntervalTable(
             self._interval_edges, self._low_offsets, self._high_offsets, self._coverage
         )
-        return [table.interval(float(p)) for p in pipeline.predict_last(checked)]
+        members = [pipeline.predict_last(checked) for pipeline in self._pipelines]
+        return [table.interval(float(p)) for p in np.mean(members, axis=0)]
 
 
-def _choices(
-    best: Candidate,
-    cv_rmse: float,
-    horizon: float,
-    pipeline: FittedPipeline,
-    grid: SearchGrid,
-) -> dict[str, object]:
+def _choices(result: SearchResult, pipeline: FittedPipeline, grid: SearchGrid) -> dict[str, object]:
     return {
-        **best.describe(),
+        **result.best.describe(),
         "signals_kept": pipeline.scaler.signals_kept,
-        "cv_rmse": round(cv_rmse, 3),
-        "cv_horizon": round(horizon, 1),
+        "cv_rmse": round(result.best_score, 3),
+        "cv_horizon": round(result.horizon, 1),
         "cv_folds": grid.folds,
+        "ensemble": len(result.fold_models),
     }
 
 

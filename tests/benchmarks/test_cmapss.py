@@ -75,7 +75,7 @@ def test_main_writes_predictions_and_a_last_line_of_figures(
         "nominal_coverage",
         "rmse_capped_truth",
     ]
-    assert {"cv_rmse", "window", "rul_cap", "regimes", "seconds"} <= set(fields)
+    assert {"cv_rmse", "window", "rul_cap", "regimes", "seconds", "ensemble"} <= set(fields)
     assert fields["subset"] == "FD009"
     assert fields["units"] == "24"
     assert float(fields["rmse"]) == pytest.approx(

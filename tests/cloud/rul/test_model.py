@@ -77,6 +77,8 @@ def test_predicts_from_a_single_row_and_reports_its_choices(model: RulModel) -> 
     assert model.predict(one_row).median >= 0.0
     choices = model.choices
     assert {"window", "rul_cap", "regimes", "cv_rmse", "signals_kept"} <= set(choices)
+    assert choices["ensemble"] == 3  # the three fold models, averaged
+    assert choices["health_index"] is True
     assert choices["signals_kept"] == 4  # the constant column is dropped
     assert choices["regimes"] in (1, 2)
 
