@@ -31,18 +31,21 @@ from firmware_sim.models import build_device
 from firmware_sim.wearout import LifeSpread, run_to_failure
 
 HP = "heatpump-hp200"
-PERIOD_S = 600.0
-SPREAD = LifeSpread(scale_days=0.3, shape=2.5, min_days=0.15)
-"""Lives of hours, not weeks: the same physics on a short clock keeps the test fast."""
-LEAD_S = 1.5 * 3600.0
+DAY_S = 86_400.0
+PERIOD_S = 3600.0
+STEP_S = DAY_S
+"""Forecasts every device day, over hourly feature rows."""
+INTERVAL_S = 600.0
+SPREAD = LifeSpread()  # weeks of wear before the compressor gives out
+LEAD_S = 2 * DAY_S
 
 
 class ReliabilityLab:
     """Run-to-failure histories of another population, as a manufacturer would have."""
 
     def runs(self, spec: WearSpec, period_s: float, now: float) -> list[np.ndarray]:
-        lab = run_to_failure(HP, 16, seed=1, interval_s=60, spread=SPREAD, workers=1,
-                             healthy_days=(0.3, 0.6))  # fmt: skip
+        lab = run_to_failure(HP, 10, seed=1, interval_s=INTERVAL_S, spread=SPREAD, workers=1,
+                             healthy_days=(1.0, 5.0))  # fmt: skip
         histories = [DeviceHistory(r.device_id, r.ts, r.metrics, r.failure_s) for r in lab]
         return training_runs(histories, spec, period_s)
 
@@ -81,7 +84,7 @@ def _sound(start_s: float, until_s: float) -> DeviceHistory:
     """A heat pump with nothing wearing, read every minute over the same span."""
     clock = ManualClock(start_s)
     device = build_device(HP, "heatpump-hp200-sound", clock, 43)
-    times = np.arange(start_s, until_s, 60.0)
+    times = np.arange(start_s, until_s, INTERVAL_S)
     rows = []
     for t in times:
         clock.advance(float(t) - clock.now())
@@ -97,8 +100,8 @@ def _raw(device_id: str, channel: Channel, payload: contract.Message, now: float
 def test_a_wearing_device_is_raised_at_least_the_lead_time_before_it_fails(
     engine: Engine,
 ) -> None:
-    (run,) = run_to_failure(HP, 1, seed=42, interval_s=60, spread=SPREAD, workers=1,
-                            healthy_days=(0.05, 0.05))  # fmt: skip
+    (run,) = run_to_failure(HP, 1, seed=42, interval_s=INTERVAL_S, spread=SPREAD, workers=1,
+                            healthy_days=(2.0, 2.0))  # fmt: skip
     wearing = DeviceHistory(run.device_id, run.ts, run.metrics, run.failure_s)
     assert wearing.failure_s is not None
     sound = _sound(float(wearing.ts[0]), wearing.failure_s)
@@ -113,8 +116,8 @@ def test_a_wearing_device_is_raised_at_least_the_lead_time_before_it_fails(
         facts.owners_of,
         WearSettings(
             period_s=PERIOD_S,
-            interval_s=2 * PERIOD_S,
-            window_s=86_400.0,
+            interval_s=STEP_S,
+            window_s=30 * DAY_S,
             min_runs=8,
             grid=SearchGrid.small(),
         ),
@@ -126,7 +129,7 @@ def test_a_wearing_device_is_raised_at_least_the_lead_time_before_it_fails(
         PlannerMarks(engine),
         clock,
         forecasts=forecaster,
-        policy=OutreachPolicy(lead_time_s=LEAD_S, arrange_s=0.5 * 3600.0),
+        policy=OutreachPolicy(lead_time_s=LEAD_S, arrange_s=DAY_S / 4),
     )
     reported = {wearing.device_id: 0, sound.device_id: 0}
     for device in (wearing, sound):
@@ -135,7 +138,7 @@ def test_a_wearing_device_is_raised_at_least_the_lead_time_before_it_fails(
         telemetry.set_owner(device.device_id, "ann")
     raised_at = None
     while clock.now() < wearing.failure_s:
-        clock.advance(2 * PERIOD_S)
+        clock.advance(STEP_S)
         for device in (wearing, sound):
             upto = int(np.searchsorted(device.ts, clock.now(), side="right"))
             _report(telemetry, device, reported[device.device_id], upto, clock.now())
