@@ -21,7 +21,7 @@ import numpy as np
 from cloud.db.rul_history import RulHistory
 from cloud.outreach.planner import FailureForecast
 from cloud.rul.features import DeviceHistory, condition_columns, period_features, training_runs
-from cloud.rul.model import RulModel
+from cloud.rul.model import RulModel, RulPrediction
 from cloud.rul.search import SearchGrid
 from cloud.rul.wear_spec import WearSpec
 
@@ -146,19 +146,34 @@ class WearForecaster:
         if len(rows) == 0:
             return None  # never under load in the window: nothing to judge wear by
         predicted = model.predict(rows)
-        period = self.settings.period_s
-        # Rows end at the period of the last sample: count from the end of that period.
-        last = float(device.ts[-1])
-        elapsed = max(0.0, now - last)
-        return FailureForecast(
-            device_id=device.device_id,
-            owner_id=owner_id,
-            component=spec.component,
-            signature=spec.failure.signature,
-            at=now,
-            median_s=max(0.0, predicted.median * period - elapsed),
-            low_s=max(0.0, predicted.low * period - elapsed),
-            high_s=max(0.0, predicted.high * period - elapsed),
-            coverage=predicted.coverage,
-            evidence={"periods_seen": len(rows), "period_s": period},
+        return failure_forecast(
+            spec, device, owner_id, now, predicted, len(rows), self.settings.period_s
         )
+
+
+def failure_forecast(
+    spec: WearSpec,
+    device: DeviceHistory,
+    owner_id: str | None,
+    now: float,
+    predicted: RulPrediction,
+    rows: int,
+    period_s: float,
+) -> FailureForecast:
+    """A prediction in periods, made on ``rows`` period rows of ``device``'s history, as
+    the planner's forecast in seconds from ``now``. Pure: the forecaster's last step,
+    and what a simulation that batches its predictions uses to ask the same question."""
+    # Rows end at the period of the last sample: count from the end of that period.
+    elapsed = max(0.0, now - float(device.ts[-1]))
+    return FailureForecast(
+        device_id=device.device_id,
+        owner_id=owner_id,
+        component=spec.component,
+        signature=spec.failure.signature,
+        at=now,
+        median_s=max(0.0, predicted.median * period_s - elapsed),
+        low_s=max(0.0, predicted.low * period_s - elapsed),
+        high_s=max(0.0, predicted.high * period_s - elapsed),
+        coverage=predicted.coverage,
+        evidence={"periods_seen": rows, "period_s": period_s},
+    )
