@@ -33,7 +33,7 @@ import random
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from benchmarks.outreach_bundles import collect_bundles
@@ -87,6 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         start_s=START,
         grid=grid,
         spread=spread,
+        healthy_days=(args.healthy_days[0], args.healthy_days[1]),
         workers=args.workers,
         say=say,
     )
@@ -121,6 +122,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--bundles", type=int, default=40)
     parser.add_argument("--forecast-every-h", type=float, default=6.0)
     parser.add_argument("--grid", choices=("small", "full"), default="small")
+    parser.add_argument(
+        "--healthy-days",
+        type=float,
+        nargs=2,
+        default=(1.0, 5.0),
+        help="how long a reliability unit runs before its part starts wearing (low high)",
+    )
     parser.add_argument(
         "--life-days", type=float, default=20.0, help="Weibull scale of a part's wear-out"
     )
@@ -185,7 +193,7 @@ def _fact(
     device_id: str,
     at: float,
     policy: OutreachPolicy,
-):  # type: ignore[no-untyped-def]
+) -> Callable[[float], None]:
     def escalated(now: float) -> None:
         fact = EscalatedIncident(
             incident, device_id, owner_id, "overheat/compressor",

@@ -19,6 +19,7 @@ import itertools
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 from benchmarks.outreach_owners import Owner, SentContact, answer_time
 from cloud.outreach.habits import Contact, learn_habits
@@ -31,7 +32,7 @@ HABIT_HISTORY_S = 180 * DAY_S
 HABIT_HISTORY_MAX = 500
 """As ``cloud.db.deliveries`` reads the contacts habits learn from."""
 
-Event = Callable[[float], None]
+Event = Callable[[float], object]
 
 
 @dataclass
@@ -85,7 +86,11 @@ class Desk:
 
     def zones(self, owner_ids: Iterable[str | None]) -> dict[str, str]:
         """Owners' zones as the planning worker reads them: from their preferences."""
-        return {o: self.owners[o].prefs.time_zone for o in owner_ids if o in self.owners}
+        return {
+            o: self.owners[o].prefs.time_zone
+            for o in owner_ids
+            if o is not None and o in self.owners
+        }
 
     # -- storing drafts -------------------------------------------------------------------
     def add(self, drafts: Iterable[OutreachDraft], now: float) -> list[Item]:
@@ -107,7 +112,7 @@ class Desk:
             item = Item(len(self.items) + 1, draft)
             self.items.append(item)
             self._by_key[draft.dedupe_key] = item
-            self.at(now, lambda t, item=item: self._plan(item, t))
+            self.at(now, partial(self._plan, item))
             stored.append(item)
         return stored
 
@@ -141,7 +146,7 @@ class Desk:
                 item.draft.safety_critical,
             )
             self.planned.setdefault(owner.owner_id, []).append(planned)
-            self.at(delivery.due_at, lambda t, p=planned: self._send(p, t))
+            self.at(delivery.due_at, partial(self._send, planned))
 
     def _taken(self, owner_id: str, now: float) -> list[float]:
         """Non-critical deliveries sent or still to send, at or after a week ago."""

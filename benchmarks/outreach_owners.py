@@ -108,6 +108,8 @@ def _explicit(
     """An owner who set their terms, and mostly knows themselves: the preferred channel is
     the one they answer on, the preferred hour one they are around at."""
     style = rng.randrange(3)
+    windows: tuple[ContactWindow, ...]
+    active: tuple[int, ...]
     if style == 0:  # evenings on weekdays, days at weekends
         windows = (
             ContactWindow(days=(0, 1, 2, 3, 4), start=time(17), end=time(21)),
@@ -125,7 +127,8 @@ def _explicit(
         quiet = QuietHours(start=time(22), end=time(7))
     per_day, per_week = rng.choice([(1, 3), (2, 5), (1, 2), (None, 4)])
     webhook = f"https://hooks.example.org/{owner_id}" if rng.random() < 0.4 else None
-    channels = ["in_app", *(["email"] if email else []), *(["webhook"] if webhook else [])]
+    channels: list[Channel] = ["in_app"]
+    channels += [c for c, on in (("email", email), ("webhook", webhook)) if on]  # type: ignore[misc]
     best = max(channels, key=lambda c: answer_p[c])
     prefs = OwnerPreferences(
         email=email,
@@ -134,7 +137,7 @@ def _explicit(
         windows=windows,
         quiet_hours=quiet,
         cap=FrequencyCap(per_day=per_day, per_week=per_week),
-        preferred_channel=best if rng.random() < 0.7 else None,  # type: ignore[arg-type]
+        preferred_channel=best if rng.random() < 0.7 else None,
         preferred_hour=rng.choice(active) if rng.random() < 0.5 else None,
     )
     habit = Habit(answer_p, frozenset(active))

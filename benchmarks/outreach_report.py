@@ -40,6 +40,7 @@ def report(
         "complete_bundles": complete,
         "false_alarms": wear["false_alarms"],
         "false_alarm_devices": wear["false_alarm_devices"],
+        "working_devices": wear["working_devices"],
         "wearout_failures": wear["failures"],
         "wearout_raised_share": wear["raised_share"],
         "median_contact_lead_days": wear["median_lead_days"],
@@ -67,16 +68,18 @@ def _wear_table(
             raised[item.draft.device_id].append(item)
     raise_at = (lead + policy.arrange_s) / DAY_S
     print(f"\nwear-out lead time (lead {lead / DAY_S:.0f} d; raised when low <= {raise_at:.0f} d)")
-    print(f"{'model':>16} {'devices':>7} {'failed':>6} {'raised>=lead':>12} {'contact>=lead':>13} "
-          f"{'never':>5} {'late':>4} {'delayed':>7} {'false':>5} {'cv_rmse_h':>9}")  # fmt: skip
-    totals = defaultdict(int)
+    print(f"{'model':>16} {'devices':>7} {'failed':>6} {'raised>=lead':>12} "
+          f"{'contact>=lead':>13} {'never':>5} {'late':>4} {'delayed':>7} {'working':>7} "
+          f"{'false(dev)':>10} {'cap_d':>5}")  # fmt: skip
+    totals: defaultdict[str, int] = defaultdict(int)
     leads: list[float] = []
     for model, entry in sorted(trained.items()):
-        row = defaultdict(int)
+        row: defaultdict[str, int] = defaultdict(int)
         for device in (d for d in field if d.model == model):
             row["devices"] += 1
             items = raised.get(device.device_id, [])
             if not device.fails_by(end):
+                row["working"] += 1
                 row["false"] += len(items)
                 row["false_devices"] += bool(items)
                 continue
@@ -97,13 +100,15 @@ def _wear_table(
                 row["delayed"] += 1
         for key, value in row.items():
             totals[key] += value
-        cv = entry.model.choices.get("cv_rmse", float("nan"))
+        cap = float(entry.model.choices.get("rul_cap", math.nan)) / 24.0  # type: ignore[arg-type]
+        alarms = f"{row['false']}({row['false_devices']})"
         print(f"{model:>16} {row['devices']:7d} {row['failed']:6d} {row['raised_ok']:12d} "
               f"{row['contact_ok']:13d} {row['never']:5d} {row['late']:4d} {row['delayed']:7d} "
-              f"{row['false']:5d} {cv:9.1f}")  # fmt: skip
+              f"{row['working']:7d} {alarms:>10} {cap:5.1f}")  # fmt: skip
     print(
         "  never: no item before the failure; late: the first item came less than the lead "
-        "time before it; delayed: raised in time, contacted too late"
+        "time before it; delayed: raised in time, contacted too late; "
+        "working: did not fail within the horizon; cap_d: the model's RUL cap in days"
     )
     failures = totals["failed"]
     return {
@@ -112,6 +117,7 @@ def _wear_table(
         "raised_share": _share(totals["raised_ok"], failures),
         "false_alarms": totals["false"],
         "false_alarm_devices": totals["false_devices"],
+        "working_devices": totals["working"],
         "median_lead_days": round(statistics.median(leads), 2) if leads else "nan",
     }
 

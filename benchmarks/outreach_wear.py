@@ -18,13 +18,13 @@ from __future__ import annotations
 import hashlib
 import math
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from cloud.outreach.planner import FailureForecast
 from cloud.planning.wear import failure_forecast
@@ -91,6 +91,7 @@ def train_models(
     start_s: float,
     grid: SearchGrid,
     spread: LifeSpread,
+    healthy_days: tuple[float, float],
     workers: int,
     say: Say,
 ) -> dict[str, Trained]:
@@ -98,7 +99,13 @@ def train_models(
     trained = {}
     for spec in specs:
         histories = run_to_failure(
-            spec.model, devices, seed=seed, start_s=start_s, spread=spread, workers=workers
+            spec.model,
+            devices,
+            seed=seed,
+            start_s=start_s,
+            spread=spread,
+            healthy_days=healthy_days,
+            workers=workers,
         )
         runs = training_runs(histories, spec, 3600.0)
         say(f"wear model={spec.model}: {len(runs)} reliability runs, fitting")
@@ -119,7 +126,7 @@ def draw_field(
     """``per_model`` devices of each model, each owned by a different owner where there
     are enough. A wearing device starts wearing between day 2 and 55 % of the horizon
     (so most fail inside it) and fails after a draw from the settings' life spread."""
-    devices = []
+    devices: list[FieldDevice] = []
     owners = list(owner_ids)
     _rng("owners", settings.seed).shuffle(owners)
     horizon = settings.end_s - settings.start_s
@@ -155,6 +162,7 @@ def follow(
     the result does not depend on how many)."""
     jobs = [_Job(d, trained[d.model], settings) for d in devices]
     found: dict[str, list[FailureForecast]] = {}
+    results: Iterator[list[FailureForecast]]
     if workers <= 1:
         results = map(_follow, jobs)
     else:
