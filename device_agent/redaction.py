@@ -204,8 +204,11 @@ def _apply(rule: _Rule, text: str) -> tuple[str, int]:
         nonlocal found
         if accept is not None and not accept(match):
             return match.group(0)
+        expanded = match.expand(replacement)
+        if expanded == match.group(0):  # a marker already there (``password=[redacted:...]``)
+            return expanded  # withholds nothing, so counts nothing: the cloud's recount is 0
         found += 1
-        return match.expand(replacement)
+        return expanded
 
     return pattern.sub(replace, text), found
 

@@ -23,8 +23,8 @@ from threadpoolctl import threadpool_limits
 
 from cloud.db.rul_history import RulHistory
 from cloud.outreach.planner import FailureForecast
-from cloud.rul.features import condition_columns, period_features, training_runs
-from cloud.rul.model import RulModel
+from cloud.rul.features import DeviceHistory, condition_columns, period_features, training_runs
+from cloud.rul.model import RulModel, RulPrediction
 from cloud.rul.search import SearchGrid
 from cloud.rul.wear_spec import WearSpec
 
@@ -165,23 +165,43 @@ class WearForecaster:
         owners = self.owners([h.device_id for h in judged])
         with threadpool_limits(limits=1):  # see _train; one pass over the trees for all
             predicted = model.predict_many([rows[h.device_id] for h in judged])
-        period = self.settings.period_s
-        forecasts = []
-        for device, prediction in zip(judged, predicted, strict=True):
-            # Rows end at the period of the last sample: count from that sample.
-            elapsed = max(0.0, now - float(device.ts[-1]))
-            forecasts.append(
-                FailureForecast(
-                    device_id=device.device_id,
-                    owner_id=owners.get(device.device_id),
-                    component=spec.component,
-                    signature=spec.failure.signature,
-                    at=now,
-                    median_s=max(0.0, prediction.median * period - elapsed),
-                    low_s=max(0.0, prediction.low * period - elapsed),
-                    high_s=max(0.0, prediction.high * period - elapsed),
-                    coverage=prediction.coverage,
-                    evidence={"periods_seen": len(rows[device.device_id]), "period_s": period},
-                )
+        return [
+            failure_forecast(
+                spec,
+                device,
+                owners.get(device.device_id),
+                now,
+                prediction,
+                len(rows[device.device_id]),
+                self.settings.period_s,
             )
-        return forecasts
+            for device, prediction in zip(judged, predicted, strict=True)
+        ]
+
+
+def failure_forecast(
+    spec: WearSpec,
+    device: DeviceHistory,
+    owner_id: str | None,
+    now: float,
+    predicted: RulPrediction,
+    rows: int,
+    period_s: float,
+) -> FailureForecast:
+    """A prediction in periods, made on ``rows`` period rows of ``device``'s history, as
+    the planner's forecast in seconds from ``now``. Pure: the forecaster's last step,
+    and what a simulation that batches its predictions uses to ask the same question."""
+    # Rows end at the period of the last sample: count from that sample.
+    elapsed = max(0.0, now - float(device.ts[-1]))
+    return FailureForecast(
+        device_id=device.device_id,
+        owner_id=owner_id,
+        component=spec.component,
+        signature=spec.failure.signature,
+        at=now,
+        median_s=max(0.0, predicted.median * period_s - elapsed),
+        low_s=max(0.0, predicted.low * period_s - elapsed),
+        high_s=max(0.0, predicted.high * period_s - elapsed),
+        coverage=predicted.coverage,
+        evidence={"periods_seen": rows, "period_s": period_s},
+    )

@@ -263,20 +263,34 @@ def _period_medians(
     the load over the loaded samples (NaN for a period without any)."""
     first, last = int(period[0]), int(period[-1])
     n_periods = last - first + 1
-    medians = np.full((n_periods, values.shape[1]), np.nan)
-    load_medians = np.full(n_periods, np.nan)
     usable = loaded & ~np.isnan(values).all(axis=1)
     rows = np.flatnonzero(usable)
-    if rows.size == 0:
-        return medians, load_medians
     groups = period[rows] - first
-    bounds = np.flatnonzero(np.diff(groups)) + 1
-    for chunk in np.split(np.arange(rows.size), bounds):
-        index = rows[chunk]
-        slot = groups[chunk[0]]
-        medians[slot] = np.nanmedian(values[index], axis=0)
-        load_medians[slot] = np.median(load[index])
+    medians = _group_medians(groups, values[rows], n_periods)
+    load_medians = _group_medians(groups, load[rows, None], n_periods)[:, 0]
     return medians, load_medians
+
+
+def _group_medians(groups: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
+    """Per group ``0..n_groups - 1`` (``groups`` ascending) and column: the median of
+    the column's non-NaN values, NaN where there are none. What ``np.nanmedian`` gives
+    group by group, in one sort per column: the forecaster asks this of every device's
+    recent history each round, and a call per period cost about a millisecond each."""
+    out = np.full((n_groups, values.shape[1]), np.nan)
+    if groups.size == 0:
+        return out
+    starts = np.searchsorted(groups, np.arange(n_groups))
+    for j in range(values.shape[1]):
+        column = values[:, j]
+        valid = ~np.isnan(column)
+        counts = np.bincount(groups[valid], minlength=n_groups)
+        order = np.lexsort((np.where(valid, column, np.inf), groups))
+        ordered = column[order]  # within a group: its valid values ascending, NaNs last
+        has = counts > 0
+        low = starts[has] + (counts[has] - 1) // 2
+        high = starts[has] + counts[has] // 2
+        out[has, j] = (ordered[low] + ordered[high]) / 2.0
+    return out
 
 
 def _rows(medians: np.ndarray, load_medians: np.ndarray, spec: WearSpec) -> np.ndarray:
