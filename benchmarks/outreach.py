@@ -126,7 +126,7 @@ def _parser() -> argparse.ArgumentParser:
         "--healthy-days",
         type=float,
         nargs=2,
-        default=(1.0, 5.0),
+        default=(10.0, 30.0),
         help="how long a reliability unit runs before its part starts wearing (low high)",
     )
     parser.add_argument(

@@ -71,7 +71,7 @@ class FieldSettings:
     end_s: float
     interval_s: float = 600.0
     period_s: float = 3600.0
-    window_s: float = 14 * DAY_S
+    window_s: float = 30 * DAY_S
     forecast_every_s: float = 6 * 3600.0
     seed: int = 2
     spread: LifeSpread = field(default_factory=LifeSpread)
@@ -204,7 +204,14 @@ def _follow(job: _Job) -> list[FailureForecast]:
         predictions = job.trained.model.predict_many([rows for _, _, rows in seen])
     return [
         failure_forecast(
-            spec, window, job.device.owner_id, now, predicted, len(rows), settings.period_s
+            spec,
+            window,
+            job.device.owner_id,
+            now,
+            predicted,
+            len(rows),
+            settings.period_s,
+            job.trained.model.cap,
         )
         for (now, window, rows), predicted in zip(seen, predictions, strict=True)
     ]

@@ -138,7 +138,7 @@ class CloudSettings(BaseSettings):
     """Wear features are summarised per period of this length (device time)."""
     rul_interval_s: float = Field(default=3600.0, gt=0)
     """How often every device with a wear model is forecast (clock time)."""
-    rul_window_s: float = Field(default=14 * 86_400.0, gt=0)
+    rul_window_s: float = Field(default=30 * 86_400.0, gt=0)
     """How much recent history a forecast (and a training run) reads."""
     rul_retrain_s: float = Field(default=86_400.0, gt=0)
     rul_min_runs: int = Field(default=8, ge=2)

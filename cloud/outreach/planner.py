@@ -31,6 +31,8 @@ __all__ = [
 ]
 
 DAY_S = 86_400.0
+AT_HORIZON = 0.9
+"""A median this close to the model's horizon is "nothing within it", not a prediction."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,9 @@ class FailureForecast:
     safety_critical: bool = False
     """The part failing is a hazard (an overheating connector), not only an outage."""
     evidence: Mapping[str, object] = field(default_factory=dict)
+    horizon_s: float | None = None
+    """The longest remaining life the model tells apart (its cap): a median near it says
+    only that no wear shows within it, whatever the interval's low end says."""
 
 
 @dataclass(frozen=True)
@@ -188,6 +193,8 @@ def _wear_out(
 ) -> OutreachDraft | None:
     if forecast.low_s > policy.lead_time_s + policy.arrange_s:
         return None
+    if forecast.horizon_s is not None and forecast.median_s >= AT_HORIZON * forecast.horizon_s:
+        return None  # the model sees no wear within what it can tell apart
     failure_at = forecast.at + forecast.median_s
     earliest_at = forecast.at + forecast.low_s
     urgency: Urgency

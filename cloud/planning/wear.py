@@ -174,6 +174,7 @@ class WearForecaster:
                 prediction,
                 len(rows[device.device_id]),
                 self.settings.period_s,
+                model.cap,
             )
             for device, prediction in zip(judged, predicted, strict=True)
         ]
@@ -187,9 +188,11 @@ def failure_forecast(
     predicted: RulPrediction,
     rows: int,
     period_s: float,
+    horizon: float,
 ) -> FailureForecast:
-    """A prediction in periods, made on ``rows`` period rows of ``device``'s history, as
-    the planner's forecast in seconds from ``now``. Pure: the forecaster's last step,
+    """A prediction in periods, made on ``rows`` period rows of ``device``'s history by a
+    model whose cap is ``horizon`` periods, as the planner's forecast in seconds from
+    ``now``. Pure: the forecaster's last step,
     and what a simulation that batches its predictions uses to ask the same question."""
     # Rows end at the period of the last sample: count from that sample.
     elapsed = max(0.0, now - float(device.ts[-1]))
@@ -204,4 +207,5 @@ def failure_forecast(
         high_s=max(0.0, predicted.high * period_s - elapsed),
         coverage=predicted.coverage,
         evidence={"periods_seen": rows, "period_s": period_s},
+        horizon_s=horizon * period_s,
     )

@@ -102,6 +102,13 @@ class RulModel:
         return cls(result.fold_models, intervals, choices)
 
     @property
+    def cap(self) -> float:
+        """The longest remaining life the model tells apart (its training target's cap,
+        in the runs' time unit): a prediction near it says only that no failure shows
+        within it."""
+        return float(self._choices["rul_cap"])  # type: ignore[arg-type]
+
+    @property
     def choices(self) -> Mapping[str, object]:
         """What cross-validation chose, and its held-out RMSE (``cv_rmse``), for reports."""
         return MappingProxyType(self._choices)

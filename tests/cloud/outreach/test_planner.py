@@ -136,3 +136,12 @@ def test_planning_the_same_facts_twice_gives_the_same_keys() -> None:
     first = plan(NOW, **facts)  # type: ignore[arg-type]
     again = plan(NOW + 600, **facts)  # type: ignore[arg-type]
     assert [d.dedupe_key for d in first] == [d.dedupe_key for d in again]
+
+
+def test_a_median_at_the_models_horizon_says_nothing_within_it() -> None:
+    """A model trained on capped lives predicts about its cap for every part it sees no
+    wear in; a wide interval's low end must not turn that into an alarm."""
+    at_cap = forecast(7.6, 3.0, horizon_s=8 * DAY_S)
+    assert plan(NOW, forecasts=[at_cap]) == []
+    wearing = forecast(4.0, 2.0, horizon_s=8 * DAY_S)
+    assert [d.kind for d in plan(NOW, forecasts=[wearing])] == ["wear_out"]
