@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, Select, select
 
 from cloud.db.schema import (
     device_owners,
@@ -155,38 +156,26 @@ class OutreachFacts:
             .order_by(support_replies.c.at)
             .limit(LIMIT)
         )
-        resolved = (
-            select(
-                requests.id,
-                requests.device_id,
-                requests.owner_id,
-                requests.resolution,
-                requests.resolved_at,
-            )
-            .where(requests.resolved_at > after)
-            .order_by(requests.resolved_at)
-            .limit(LIMIT)
-        )
         with self.engine.connect() as conn:
             updates = [
                 SupportUpdate(int(r[0]), r[1], r[2], "reply", r[3], float(r[4]))
                 for r in conn.execute(replies)
             ]
             updates += [
-                SupportUpdate(int(r[0]), r[1], r[2], "resolved", r[3] or "", float(r[4]))
-                for r in conn.execute(resolved)
+                SupportUpdate(
+                    int(r.id),
+                    r.device_id,
+                    r.owner_id,
+                    "resolved",
+                    r.resolution or "",
+                    float(r.resolved_at),
+                )
+                for r in conn.execute(_resolved_after(after))
             ]
         return sorted(updates, key=lambda u: u.at)[:LIMIT]
 
     def resolved_support(self, after: float) -> list[FeedbackTrigger]:
         """Support requests resolved since ``after``: worth asking whether it helped."""
-        requests = support_requests.c
-        query = (
-            select(requests.id, requests.device_id, requests.owner_id, requests.resolved_at)
-            .where(requests.resolved_at > after)
-            .order_by(requests.resolved_at)
-            .limit(LIMIT)
-        )
         with self.engine.connect() as conn:
             return [
                 FeedbackTrigger(
@@ -197,7 +186,7 @@ class OutreachFacts:
                     at=float(r.resolved_at),
                     support_request_id=int(r.id),
                 )
-                for r in conn.execute(query)
+                for r in conn.execute(_resolved_after(after))
             ]
 
     def service_visits(self, after: float) -> list[FeedbackTrigger]:
@@ -263,3 +252,20 @@ class OutreachFacts:
             if action not in found[int(incident_id)]:
                 found[int(incident_id)].append(action)
         return found
+
+
+def _resolved_after(after: float) -> Select[Any]:
+    """Support requests resolved after ``after``, oldest first, at most ``LIMIT``."""
+    requests = support_requests.c
+    return (
+        select(
+            requests.id,
+            requests.device_id,
+            requests.owner_id,
+            requests.resolution,
+            requests.resolved_at,
+        )
+        .where(requests.resolved_at > after)
+        .order_by(requests.resolved_at)
+        .limit(LIMIT)
+    )
