@@ -52,6 +52,7 @@ from cloud.outreach.planner import (
     FailureForecast,
     FeedbackTrigger,
     OutreachPolicy,
+    WearConfirmation,
     plan,
 )
 from cloud.outreach.responses import Answer
@@ -149,11 +150,13 @@ def _schedule_forecasts(
     for device_forecasts in forecasts.values():
         for forecast in device_forecasts:
             rounds[forecast.at].append(forecast)
+    confirmation = WearConfirmation(policy.confirm_rounds)
     for at, batch in rounds.items():
 
         def planned(now: float, batch: list[FailureForecast] = batch) -> None:
             zones = desk.zones(f.owner_id for f in batch)
-            desk.add(plan(now, forecasts=batch, time_zones=zones, policy=policy), now)
+            drafts = plan(now, forecasts=batch, time_zones=zones, policy=policy)
+            desk.add(confirmation.confirm(drafts, batch), now)
 
         desk.at(at, planned)
 

@@ -26,6 +26,7 @@ __all__ = [
     "OutreachPolicy",
     "StuckSetup",
     "SupportUpdate",
+    "WearConfirmation",
     "plan",
     "service_slots",
 ]
@@ -127,6 +128,8 @@ class OutreachPolicy:
     earliest_visit_s: float = DAY_S
     feedback_delay_s: float = 3600.0
     """Ask about a fix only once it has had time to show it holds."""
+    confirm_rounds: int = 2
+    """Forecasting rounds in a row that must call for a wear-out before it is raised."""
 
 
 def plan(
@@ -160,6 +163,39 @@ def plan(
         if now - trigger.at >= policy.feedback_delay_s
     )
     return drafts
+
+
+def wear_key(forecast: FailureForecast) -> str:
+    """The dedupe key of a wear-out item: the device and the part's signature."""
+    return f"{forecast.device_id}:wear_out:{forecast.signature}"
+
+
+class WearConfirmation:
+    """A wear-out is raised only when ``rounds`` forecasting rounds in a row call for it
+    (a critical one at once): one noisy forecast of a sound part is no reason to call
+    its owner, and a part that is wearing keeps looking worn. Costs one forecasting
+    interval of lead time. Keeps a streak per device and part between rounds."""
+
+    def __init__(self, rounds: int = 2) -> None:
+        self.rounds = rounds
+        self._streaks: dict[str, int] = {}
+
+    def confirm(
+        self, drafts: Iterable[OutreachDraft], forecasts: Iterable[FailureForecast]
+    ) -> list[OutreachDraft]:
+        """Of one round's drafts, the others and the wear-outs confirmed; ``forecasts``
+        are the round's forecasts (a part forecast without a draft loses its streak)."""
+        drafts = list(drafts)
+        raised = {d.dedupe_key for d in drafts if d.kind == "wear_out"}
+        for key in {wear_key(f) for f in forecasts}:
+            self._streaks[key] = self._streaks.get(key, 0) + 1 if key in raised else 0
+        return [
+            d
+            for d in drafts
+            if d.kind != "wear_out"
+            or d.urgency == "critical"
+            or self._streaks.get(d.dedupe_key, 0) >= self.rounds
+        ]
 
 
 def service_slots(
@@ -215,7 +251,7 @@ def _wear_out(
         device_id=forecast.device_id,
         owner_id=forecast.owner_id,
         kind="wear_out",
-        dedupe_key=f"{forecast.device_id}:wear_out:{forecast.signature}",
+        dedupe_key=wear_key(forecast),
         reason=reason,
         action=f"Book a technician to replace the {part} before it fails.",
         urgency=urgency,

@@ -25,6 +25,7 @@ from cloud.outreach.planner import (
     FailureForecast,
     FeedbackTrigger,
     OutreachPolicy,
+    WearConfirmation,
     plan,
 )
 from device_agent.clock import Clock
@@ -69,6 +70,7 @@ class PlanningWorker:
         self.refresh_s = refresh_s
         self._refreshed = float("-inf")
         self.policy = policy or OutreachPolicy()
+        self.confirmation = WearConfirmation(self.policy.confirm_rounds)
         self.poll_s = poll_s
         self.stats = PlanningStats()
         self._stop = threading.Event()
@@ -125,6 +127,8 @@ class PlanningWorker:
             time_zones={o: self.outreach.preferences(o).preferences.time_zone for o in owners},
             policy=self.policy,
         )
+        if forecasts:
+            drafts = self.confirmation.confirm(drafts, forecasts)
         stored = self._store(drafts)
         self.marks.advance(
             {

@@ -16,6 +16,7 @@ from cloud.outreach.planner import (
     OutreachPolicy,
     StuckSetup,
     SupportUpdate,
+    WearConfirmation,
     plan,
     service_slots,
 )
@@ -145,3 +146,19 @@ def test_a_median_at_the_models_horizon_says_nothing_within_it() -> None:
     assert plan(NOW, forecasts=[at_cap]) == []
     wearing = forecast(4.0, 2.0, horizon_s=8 * DAY_S)
     assert [d.kind for d in plan(NOW, forecasts=[wearing])] == ["wear_out"]
+
+
+def test_a_wear_out_is_raised_once_two_rounds_in_a_row_call_for_it() -> None:
+    confirmation = WearConfirmation(rounds=2)
+    worn, sound = forecast(5, 2), forecast(40, 20, device_id="ev-2")
+    first = confirmation.confirm(plan(NOW, forecasts=[worn, sound]), [worn, sound])
+    assert first == [], "one forecast is not enough"
+    sound_blip = forecast(5, 2, device_id="ev-2")
+    second = confirmation.confirm(plan(NOW, forecasts=[worn, sound_blip]), [worn, sound_blip])
+    assert [d.device_id for d in second] == ["ev-1"], "the blip starts a streak of one"
+    third = confirmation.confirm(plan(NOW, forecasts=[worn, sound]), [worn, sound])
+    assert [d.device_id for d in third] == ["ev-1"]
+    hazard = forecast(0.5, 0.2, device_id="ev-3", safety_critical=True)
+    assert [d.urgency for d in confirmation.confirm(plan(NOW, forecasts=[hazard]), [hazard])] == [
+        "critical"
+    ], "a hazard goes at once"
