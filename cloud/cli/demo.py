@@ -49,8 +49,8 @@ DEMO_OUTREACH: dict[str, Any] = {
     "rul_window_s": 2 * 86_400.0,
     "rul_quick_search": True,
 }
-"""Outreach on the demo's clock: wear is judged in 10-minute periods (device time) and
-owners hear of a part at least 1.5 device hours before it may fail."""
+"""Outreach on the demo's clock: wear is judged in 10-minute periods (device time) and a
+part is raised once its pessimistic failure is within two device hours."""
 
 
 def _positive_float(text: str) -> float:
@@ -317,7 +317,7 @@ def _inject_showcase(fleet: Fleet, start_s: float) -> None:
 
 def _wear_one_out(fleet: Fleet, start_s: float) -> None:
     """The demo owner's heat pump has a compressor wearing out: it fails three device
-    hours in, and the owner hears of it well before (the demo's outreach lead time)."""
+    hours in, and the owner hears of it before it does."""
     from cloud.cli.demo_wear import WEAR_MODEL, demo_wear_out
 
     owned = [d for d in fleet.device_ids[:OWNED_DEVICES] if d.startswith(WEAR_MODEL)]
