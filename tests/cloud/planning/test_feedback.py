@@ -120,6 +120,7 @@ async def test_a_low_rating_after_a_verified_fix_reopens_it_and_lowers_its_poste
                 OutreachFacts(repos.engine), repos.outreach, PlannerMarks(repos.engine), clock
             )
             assert restarted.plan_once() == 0, "a restarted planner resumes at its marks"
+            assert PlannerMarks(repos.engine).load()["verified_fixes"] == T0 + 600
             DeliveryWorker(repos.deliveries, repos.outreach, {}, clock).step()
             (question,) = (await client.get("/api/v1/outreach", headers=owner)).json()
             assert question["kind"] == "feedback_question"
