@@ -15,7 +15,6 @@ import logging
 import os
 import random
 import socket
-import threading
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from cloud.notify.message import DeliveryError, Outgoing, Sender
 from cloud.outreach.habits import learn_habits
 from cloud.outreach.preferences import Channel, OwnerPreferences
 from cloud.outreach.schedule import DAY_S, Delivery, next_welcome, plan_delivery, welcome_at
+from cloud.polling import PollingThread
 from device_agent.clock import Clock
 
 log = logging.getLogger("aftercare.notify")
@@ -94,31 +94,22 @@ class DeliveryWorker:
         self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.rng = rng
         self.stats = DeliveryStats()
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="delivery", daemon=True)
+        self._loop = PollingThread("delivery", self.step, poll_s, self._round_failed, daemon=True)
 
     @property
     def alive(self) -> bool:
-        return self._thread.is_alive()
+        return self._loop.alive
 
     def start(self) -> None:
-        self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
         """Finish the send in progress, hand back unsent claims, and end the thread."""
-        self._stopping.set()
-        if self._thread.is_alive():
-            self._thread.join()
+        self._loop.stop()
         self.queue.release(self.worker_id)
 
-    def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                self.step()
-            except Exception:
-                self.stats.errors += 1
-                log.exception("delivery poll failed")
-            self._stopping.wait(self.poll_s)
+    def _round_failed(self) -> None:
+        self.stats.errors += 1
 
     # -- one poll -------------------------------------------------------------------------
     def step(self) -> None:
@@ -127,7 +118,7 @@ class DeliveryWorker:
         self.stats.planned += self.queue.plan_due(now, self.batch, self.decide)
         self.stats.expired += self.outreach.expire(now, self.expire_after_s)
         for claim in self.queue.claim_due(now, self.batch, self.worker_id, self.lease_s):
-            if self._stopping.is_set():
+            if self._loop.stopping:
                 break  # handed back by stop()
             try:
                 self._deliver(claim)

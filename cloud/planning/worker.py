@@ -12,7 +12,6 @@ item and moving the mark.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from cloud.outreach.planner import (
     WearConfirmation,
     plan,
 )
+from cloud.polling import PollingThread
 from device_agent.clock import Clock
 
 log = logging.getLogger("aftercare.planning")
@@ -73,29 +73,20 @@ class PlanningWorker:
         self.confirmation = WearConfirmation(self.policy.confirm_rounds)
         self.poll_s = poll_s
         self.stats = PlanningStats()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="outreach-planning")
+        self._loop = PollingThread("outreach-planning", self.plan_once, poll_s, self._failed)
 
     @property
     def alive(self) -> bool:
-        return self._thread.is_alive()
+        return self._loop.alive
 
     def start(self) -> None:
-        self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
+        self._loop.stop()
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            started = time.monotonic()
-            try:
-                self.plan_once()
-            except Exception:
-                self.stats.errors += 1
-                log.exception("outreach planning round failed")
-            self._stop.wait(max(0.0, self.poll_s - (time.monotonic() - started)))
+    def _failed(self) -> None:
+        self.stats.errors += 1
 
     def plan_once(self) -> int:
         """One round: read every source after its mark, store the drafts, move the marks.

@@ -12,7 +12,6 @@ one escalates on the first tick after the start.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,6 +20,7 @@ from cloud.db.remediation import RemediationStore
 from cloud.db.support import SupportRequestRow, SupportStore
 from cloud.db.telemetry import TelemetryStore
 from cloud.heal.signing import CommandSigner
+from cloud.polling import PollingThread
 from cloud.support.sla import SlaClock, new_escalations, next_collect_step
 from cloud.support.summary import cloud_summary, iso
 from device_agent import contract
@@ -72,30 +72,20 @@ class SupportWorker:
         self.summary_window_s = summary_window_s
         self.poll_s = poll_s
         self.stats = SupportStats()
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="support")
+        self._loop = PollingThread("support", self.tick, poll_s, self._failed, wait_first=True)
 
     @property
     def alive(self) -> bool:
-        return self._thread.is_alive()
+        return self._loop.alive
 
     def start(self) -> None:
-        self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
-        self._stopping.set()
-        if self._thread.is_alive():
-            self._thread.join()
+        self._loop.stop()
 
-    def _run(self) -> None:
-        while not self._stopping.wait(self.poll_s):
-            try:
-                self.tick()
-            except Exception:
-                # A bug or a database hiccup must not stop the SLA clocks for good:
-                # count it, log it with its traceback, try again next tick.
-                self.stats.errors += 1
-                log.exception("support tick failed")
+    def _failed(self) -> None:
+        self.stats.errors += 1
 
     def tick(self) -> None:
         now = self.clock.now()
