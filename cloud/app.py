@@ -196,7 +196,11 @@ class CloudService:
                 FixFeedback(self.repos.incidents, self.repos.remediation, self.remediation)
             )
             self.api = create_api(
-                self.repos, self.worker_health, self.broker_admin, sla=self._sla_policy()
+                self.repos,
+                self.worker_health,
+                self.broker_admin,
+                sla=self._sla_policy(),
+                live_poll_s=self.settings.live_poll_s,
             )
             self.scoring.start()
             stack.push_async_callback(asyncio.to_thread, self.scoring.stop)
@@ -336,6 +340,7 @@ class CloudService:
             port=self.settings.http_port,
             log_level="warning",
             lifespan="off",
+            timeout_graceful_shutdown=5,
         )
         self._server = _EmbeddedServer(config)
         sock = bind_http_socket(self.settings.http_host, self.settings.http_port)
@@ -351,6 +356,7 @@ class CloudService:
                 started.set()
             await asyncio.shield(serving)
         finally:
+            self.api.state.live.close()
             self._server.should_exit = True
             with contextlib.suppress(Exception):
                 await serving

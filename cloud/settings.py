@@ -128,6 +128,9 @@ class CloudSettings(BaseSettings):
     """A delivered item nobody answered expires after this long."""
     planning_poll_s: float = Field(default=5.0, gt=0)
     """How often (real seconds) the planner reads what happened and makes outreach items."""
+    live_poll_s: float = Field(default=1.0, gt=0)
+    """How often (real seconds) the pages' live updates read the database's changes, while
+    a page listens."""
     outreach_lead_time_s: float = Field(default=7 * 86_400.0, gt=0)
     """Owners hear of a part predicted to fail at least this long before it may fail..."""
     outreach_arrange_s: float = Field(default=3 * 86_400.0, ge=0)

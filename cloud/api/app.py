@@ -8,11 +8,13 @@ from fastapi import APIRouter, FastAPI
 
 from cloud.api.deps import BrokerAccounts
 from cloud.api.errors import install_error_handlers
+from cloud.api.live import LiveHub
 from cloud.api.routes import (
     batches,
     campaigns,
     claims,
     devices,
+    events,
     fixes,
     health,
     incidents,
@@ -24,6 +26,7 @@ from cloud.api.routes import (
     signatures,
     support,
 )
+from cloud.db.changes import ChangeReader
 from cloud.db.repositories import Repositories
 from cloud.setup import Checklists
 from cloud.support.sla import SlaPolicy
@@ -41,12 +44,14 @@ def create_api(
     broker_accounts: BrokerAccounts | None = None,
     checklists: Checklists | None = None,
     sla: SlaPolicy | None = None,
+    live_poll_s: float = 1.0,
 ) -> FastAPI:
     """The HTTP API over the cloud's repositories; ``worker_health`` feeds /healthz;
     ``broker_accounts``, when the cloud manages the broker, lets a release revoke the
     device's broker credentials; ``checklists`` are the setup checklists (the bundled
     ones by default); ``sla`` the support requests' service levels (4 h to a first
-    response, 3 days to a resolution by default)."""
+    response, 3 days to a resolution by default); ``live_poll_s`` how often the live
+    updates read the database's changes while a page listens."""
     app = FastAPI(
         title="Aftercare",
         version="0.1.0",
@@ -57,6 +62,7 @@ def create_api(
     app.state.broker_accounts = broker_accounts
     app.state.checklists = checklists if checklists is not None else Checklists.load()
     app.state.sla = sla if sla is not None else SlaPolicy(4 * 3600.0, 3 * 86_400.0)
+    app.state.live = LiveHub(ChangeReader(repos.engine), live_poll_s)
     install_error_handlers(app)
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(devices.router)
@@ -71,7 +77,8 @@ def create_api(
     api.include_router(setup.router)
     api.include_router(outreach.router)
     api.include_router(support.router)
+    api.include_router(events.router)
     app.include_router(api)
     app.include_router(health.router)
-    app.include_router(pages.router())
+    pages.install_pages(app)
     return app

@@ -371,6 +371,9 @@ async def _serve_fleet(
         running = tasks.create_task(fleet.run())
         await started.wait()
         api = f"http://{cloud.settings.http_host}:{cloud.http_port}/api/v1"
+        root = api.removesuffix("/api/v1")
+        dashboard_url = f"{root}/#token={service_token}"
+        app_url = f"{root}/app#token={owner_token}"
         if options.out is not None:
             demo_json = {
                 "api": api,
@@ -379,10 +382,12 @@ async def _serve_fleet(
                 "owner_device_ids": owned,
                 "mqtt_url": fleet.spec.mqtt_url,
                 "unclaimed": unclaimed,
+                "dashboard_url": dashboard_url,
+                "app_url": app_url,
             }
             (folder / "demo.json").write_text(json.dumps(demo_json, indent=2) + "\n")
-        root = api.removesuffix("/api/v1")
-        print(f"dashboard: {root}/#token={service_token}", flush=True)
+        print(f"dashboard: {dashboard_url}", flush=True)
+        print(f"owner app: {app_url}", flush=True)
         print(f"API:       {api}  (OpenAPI: {root}/docs)", flush=True)
         print(f"service token: {service_token}", flush=True)
         print(f"owner token:   {owner_token}  (owns {', '.join(owned)})", flush=True)

@@ -213,14 +213,21 @@ class TelemetryStore:
         since: float | None = None,
         until: float | None = None,
         limit: int = 1000,
+        newest_first: bool = False,
     ) -> list[StoredSample]:
-        """A device's samples in time order within [since, until]."""
+        """A device's samples within [since, until], in time order (the oldest ``limit``),
+        or with ``newest_first`` the newest ``limit``, newest first."""
         conditions = [samples.c.device_id == device_id]
         if since is not None:
             conditions.append(samples.c.ts >= since)
         if until is not None:
             conditions.append(samples.c.ts <= until)
-        query = select(samples).where(and_(*conditions)).order_by(samples.c.ts, samples.c.seq)
+        order = (
+            (samples.c.ts.desc(), samples.c.seq.desc())
+            if newest_first
+            else (samples.c.ts, samples.c.seq)
+        )
+        query = select(samples).where(and_(*conditions)).order_by(*order)
         with self.engine.connect() as conn:
             rows = conn.execute(query.limit(limit)).all()
         return [StoredSample(r.device_id, r.seq, r.ts, r.metrics) for r in rows]

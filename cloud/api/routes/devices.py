@@ -4,7 +4,7 @@ releasing a device from its owner."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, status
 
@@ -17,11 +17,15 @@ from cloud.api.deps import (
     VisibleDeviceDep,
 )
 from cloud.api.schemas.claims import ReleaseOut
-from cloud.api.schemas.devices import DeviceOut, TelemetryOut
+from cloud.api.schemas.devices import DeviceOut, TelemetryBucket, TelemetryOut
 from cloud.api.schemas.tags import TagsIn, TagsOut
 from cloud.db.claims import NotClaimed
+from cloud.timeseries import BUCKET_PATTERN, bucket_seconds, downsample
 
 router = APIRouter(prefix="/devices", tags=["devices"])
+
+MAX_BUCKETED_SAMPLES = 500_000
+"""Raw samples read for one downsampled request: a year of one-minute samples."""
 
 
 @router.get("")
@@ -54,17 +58,46 @@ def get_telemetry(
     since: Annotated[datetime | None, Query(description="ISO 8601 or epoch seconds")] = None,
     until: Annotated[datetime | None, Query(description="ISO 8601 or epoch seconds")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    order: Annotated[
+        Literal["asc", "desc"], Query(description="desc: the newest first (and the newest limit)")
+    ] = "asc",
+    bucket: Annotated[
+        str | None,
+        Query(
+            pattern=BUCKET_PATTERN,
+            description="downsample to buckets of this width (30s, 5m, 1h, 1d): min, mean "
+            "and max of each metric per bucket; limit then counts buckets, and without "
+            "since the window is the last limit buckets before until (or the newest sample)",
+        ),
+    ] = None,
 ) -> TelemetryOut:
-    """Samples in time order; with ``metric``, only samples that carry it."""
+    """Samples in time order (``order=desc``: newest first); with ``metric``, only samples
+    that carry it."""
     if since is not None and until is not None and until < since:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail="until is before since")
-    rows = store.telemetry(
-        device.id,
-        since=since.timestamp() if since else None,
-        until=until.timestamp() if until else None,
-        limit=limit,
+    start = since.timestamp() if since else None
+    end = until.timestamp() if until else None
+    if bucket is None:
+        rows = store.telemetry(
+            device.id, since=start, until=end, limit=limit, newest_first=order == "desc"
+        )
+        return TelemetryOut.of(device.id, metric, rows)
+    width = bucket_seconds(bucket)
+    if start is None:
+        newest = store.telemetry(device.id, until=end, limit=1, newest_first=True)
+        if not newest:
+            return TelemetryOut(device_id=device.id, metric=metric, points=[], bucket_s=width)
+        start = (end if end is not None else newest[0].ts) - limit * width
+    rows = store.telemetry(device.id, since=start, until=end, limit=MAX_BUCKETED_SAMPLES)
+    buckets = downsample(rows, width, metric)
+    buckets = buckets[::-1][:limit] if order == "desc" else buckets[:limit]
+    return TelemetryOut(
+        device_id=device.id,
+        metric=metric,
+        points=[],
+        bucket_s=width,
+        buckets=[TelemetryBucket.of(b) for b in buckets],
     )
-    return TelemetryOut.of(device.id, metric, rows)
 
 
 @router.delete(

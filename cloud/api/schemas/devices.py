@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from cloud.api.schemas.common import to_datetime
 from cloud.db.records import DeviceRecord, StoredSample
+from cloud.timeseries import Bucket
 
 
 class DeviceOut(BaseModel):
@@ -38,10 +39,38 @@ class TelemetryPoint(BaseModel):
     metrics: dict[str, float]
 
 
+class MetricStat(BaseModel):
+    min: float
+    mean: float
+    max: float
+
+
+class TelemetryBucket(BaseModel):
+    """``count`` samples from ``start`` to ``start`` plus the bucket width."""
+
+    start: datetime
+    count: int
+    metrics: dict[str, MetricStat]
+
+    @classmethod
+    def of(cls, bucket: Bucket) -> TelemetryBucket:
+        return cls(
+            start=to_datetime(bucket.start),
+            count=bucket.count,
+            metrics={
+                name: MetricStat(min=s.min, mean=s.mean, max=s.max)
+                for name, s in bucket.metrics.items()
+            },
+        )
+
+
 class TelemetryOut(BaseModel):
     device_id: str
     metric: str | None
     points: list[TelemetryPoint]
+    bucket_s: float | None = None
+    """With ``bucket``: its width, and ``buckets`` instead of ``points``."""
+    buckets: list[TelemetryBucket] = []
 
     @classmethod
     def of(cls, device_id: str, metric: str | None, rows: list[StoredSample]) -> TelemetryOut:

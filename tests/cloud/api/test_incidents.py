@@ -93,12 +93,17 @@ async def test_incidents_are_listed_filtered_and_scoped_to_owners(repos: Reposit
         assert (await api.get("/api/v1/incidents")).status_code == 401
 
 
-async def test_the_fleet_page_is_served(repos: Repositories) -> None:
+async def test_the_pages_and_their_assets_are_served(repos: Repositories) -> None:
     transport = httpx.ASGITransport(
         app=create_api(repos, lambda: {"mqtt": True, "ingest": True, "scoring": True})
     )
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        page = await client.get("/")
-    assert page.status_code == 200
-    assert "<title>Aftercare fleet</title>" in page.text
-    assert "/api/v1" in page.text
+        pages = {path: await client.get(path) for path in ("/", "/app", "/manufacturer")}
+        script = await client.get("/static/common.js")
+        missing = await client.get("/static/../cloud/settings.py")
+    assert all(page.status_code == 200 for page in pages.values())
+    assert "<title>Aftercare fleet</title>" in pages["/"].text
+    assert all('src="/static/' in page.text for page in pages.values())
+    assert script.status_code == 200
+    assert 'API = "/api/v1"' in script.text
+    assert missing.status_code == 404

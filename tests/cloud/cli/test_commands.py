@@ -52,7 +52,9 @@ def test_demo_runs_writes_demo_json_and_stops_cleanly(tmp_path: Path) -> None:
             break
     demo = json.loads((out / "demo.json").read_text())
     old_keys = {"api", "service_token", "owner_token", "owner_device_ids"}
-    assert set(demo) == old_keys | {"mqtt_url", "unclaimed"}
+    assert set(demo) == old_keys | {"mqtt_url", "unclaimed", "dashboard_url", "app_url"}
+    root = demo["api"].removesuffix("/api/v1")
+    assert demo["app_url"] == f"{root}/app#token={demo['owner_token']}"
     assert demo["mqtt_url"].startswith("mqtt://127.0.0.1:")
     assert len(demo["unclaimed"]) == 3
     assert all(set(d) == {"device_id", "claim_code"} for d in demo["unclaimed"])

@@ -1,0 +1,111 @@
+"""Live updates for the pages: one reader of the database's changes per API process,
+fanned out to every open event stream.
+
+Pages never poll whole lists: they load once, then apply the changes pushed to them. The
+workers may run in other processes, so the changes are read from the database (about
+once a second, and only while someone listens), not taken from an in-process bus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from cloud.db.changes import Change, ChangeReader
+
+log = logging.getLogger("aftercare.api.live")
+
+QUEUE_LIMIT = 1000
+"""Changes kept for one slow listener; past it, the listener is told to reload."""
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who listens: the service team sees every change, an owner only their own."""
+
+    owner_id: str | None
+    """None for the service team."""
+
+    def may_see(self, change: Change, owned: frozenset[str]) -> bool:
+        if self.owner_id is None:
+            return True
+        if change.owner_id is not None:
+            return change.owner_id == self.owner_id
+        return change.device_id is not None and change.device_id in owned
+
+
+def sse_frame(event: str, data: object, event_id: int | None = None) -> bytes:
+    """One server-sent event; the data is one line of JSON."""
+    lines = [f"event: {event}"]
+    if event_id is not None:
+        lines.append(f"id: {event_id}")
+    lines.append("data: " + json.dumps(data, separators=(",", ":"), default=str))
+    return ("\n".join(lines) + "\n\n").encode()
+
+
+KEEPALIVE = b": keepalive\n\n"
+
+
+class LiveHub:
+    """Reads changes while at least one stream is open and hands each to every stream's
+    queue. ``close`` ends every stream (the server is stopping)."""
+
+    def __init__(self, reader: ChangeReader, poll_s: float = 1.0) -> None:
+        self.reader = reader
+        self.poll_s = poll_s
+        self._queues: set[asyncio.Queue[Change | None]] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+        self.failed_reads = 0
+
+    @property
+    def listeners(self) -> int:
+        return len(self._queues)
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[asyncio.Queue[Change | None]]:
+        queue: asyncio.Queue[Change | None] = asyncio.Queue(QUEUE_LIMIT)
+        if self._closed:
+            queue.put_nowait(None)
+        self._queues.add(queue)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._poll(), name="live-changes")
+        try:
+            yield queue
+        finally:
+            self._queues.discard(queue)
+
+    def close(self) -> None:
+        self._closed = True
+        for queue in list(self._queues):
+            self._offer(queue, None)
+        if self._task is not None:
+            self._task.cancel()
+
+    async def _poll(self) -> None:
+        while self._queues and not self._closed:
+            try:
+                changes = await asyncio.to_thread(self.reader.read)
+            except Exception:
+                self.failed_reads += 1
+                log.exception("reading changes for live updates failed; retrying")
+                changes = []
+            for change in changes:
+                for queue in list(self._queues):
+                    self._offer(queue, change)
+            await asyncio.sleep(self.poll_s)
+
+    @staticmethod
+    def _offer(queue: asyncio.Queue[Change | None], item: Change | None) -> None:
+        """A full queue is a listener too slow to follow: it gets an end marker, and the
+        page reloads what it shows and listens again."""
+        try:
+            queue.put_nowait(item)
+        except asyncio.QueueFull:
+            with contextlib.suppress(asyncio.QueueEmpty):
+                queue.get_nowait()
+            queue.put_nowait(None)
