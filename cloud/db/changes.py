@@ -56,6 +56,10 @@ class _Mark:
         self.reported[(key, value)] = value
         return True
 
+    def since(self, overlap_s: float) -> float:
+        assert self.value is not None, "read after the first look"
+        return self.value - overlap_s
+
     def advance(self, values: Iterable[float], overlap_s: float) -> None:
         for value in values:
             if self.value is None or value > self.value:
@@ -179,28 +183,20 @@ class ChangeReader:
         """A fix sent, answered or judged changes its incident."""
         moved = func.coalesce(fix_attempts.c.result_at, fix_attempts.c.sent_at)
         mark = self._marks.setdefault("attempts", _Mark())
-        first = mark.value is None
+        first = self._start(conn, mark, moved)
+        since = mark.since(self.overlap_s)
         query = select(
             fix_attempts.c.command_id,
             fix_attempts.c.incident_id,
             fix_attempts.c.device_id,
             fix_attempts.c.verified,
             moved.label("moved"),
-        )
-        if mark.value is not None:
-            since = mark.value - self.overlap_s
-            query = query.where(
-                or_(fix_attempts.c.sent_at > since, fix_attempts.c.result_at > since)
-            )
-        else:
-            query = select(func.max(moved).label("moved"))
+        ).where(or_(fix_attempts.c.sent_at > since, fix_attempts.c.result_at > since))
         rows = conn.execute(query).all()
-        mark.advance((r.moved for r in rows if r.moved is not None), self.overlap_s)
-        if first:
-            return []
+        mark.advance((float(r.moved) for r in rows), self.overlap_s)
         out: dict[str, Change] = {}
         for r in rows:
-            if mark.fresh(f"{r.command_id}:{r.verified}", float(r.moved)):
+            if mark.fresh(f"{r.command_id}:{r.verified}", float(r.moved)) and not first:
                 key = str(r.incident_id)
                 out[key] = Change("incident", key, r.device_id, None, {"id": r.incident_id})
         return list(out.values())
@@ -217,14 +213,9 @@ class ChangeReader:
         mark: str | None = None,
     ) -> list[Change]:
         state = self._marks.setdefault(mark or table.name, _Mark())
-        if state.value is None:
-            latest = conn.execute(select(func.max(moved))).scalar()
-            state.advance([latest] if latest is not None else [], self.overlap_s)
-            if latest is not None:
-                return []
-            state.value = float("-inf")
+        first = self._start(conn, state, moved)
         query = select(key.label("key"), moved.label("moved"), *extra).where(
-            moved > state.value - self.overlap_s
+            moved > state.since(self.overlap_s)
         )
         rows = conn.execute(query).all()
         state.advance((float(r.moved) for r in rows), self.overlap_s)
@@ -232,8 +223,18 @@ class ChangeReader:
         for r in rows:
             data = r._asdict()
             row_key = str(data.pop("key"))
-            if not state.fresh(row_key, float(data.pop("moved"))):
+            if not state.fresh(row_key, float(data.pop("moved"))) or first:
                 continue
             data["id"] = row_key if kind in ("setup", "device") else int(row_key)
             out.append(Change(kind, row_key, data.get("device_id"), data.get("owner_id"), data))
         return out
+
+    @staticmethod
+    def _start(conn: Any, state: _Mark, moved: Any) -> bool:
+        """On the first look, set the mark at the newest row: True while the rows read
+        now are what existed before (remembered as reported, not reported)."""
+        if state.value is not None:
+            return False
+        latest = conn.execute(select(func.max(moved))).scalar()
+        state.value = float(latest) if latest is not None else float("-inf")
+        return True
