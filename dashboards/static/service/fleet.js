@@ -42,6 +42,12 @@ export function fleetView(container, route, { fail }) {
     );
   }
 
+  /** A model's row with its online count from the live device list (newer than the summary). */
+  function live(m) {
+    const mine = [...devices.values()].filter((d) => d.model === m.model);
+    return mine.length ? { ...m, devices: mine.length, online: mine.filter((d) => d.online).length } : m;
+  }
+
   function drawBreakdowns() {
     const rows = summary.signatures.map((s) => ({
       label: faultName(s.signature), value: s.unresolved,
@@ -54,7 +60,7 @@ export function fleetView(container, route, { fail }) {
     models.replaceChildren(summary.models.length
       ? el("div", { class: "table-wrap" }, el("table", {},
           el("thead", {}, el("tr", {}, el("th", {}, "Model"), el("th", {}, "Online"), el("th", {}, "Unresolved incidents"))),
-          el("tbody", {}, summary.models.map((m) => el("tr", {},
+          el("tbody", {}, summary.models.map(live).map((m) => el("tr", {},
             el("td", {}, m.model ? el("a", { href: "#/incidents?model=" + encodeURIComponent(m.model) }, m.model) : "unknown model"),
             el("td", {}, `${m.online} of ${m.devices}`),
             el("td", {}, String(m.unresolved_incidents)))))))
@@ -127,6 +133,7 @@ export function fleetView(container, route, { fail }) {
     const known = devices.get(d.id);
     devices.set(d.id, { ...(known || { id: d.id, last_seen: null }), model: d.model ?? known?.model, online: d.online, last_seen: new Date(serverNow()).toISOString() });
     drawCards(); drawDevices();
+    if (summary) drawBreakdowns();
     refreshSummary();
   }));
   stops.push(on("incident", () => { if (summary) refreshSummary(); }));

@@ -7,7 +7,7 @@ import { api, ago, el, say, when } from "/static/common.js";
 import { timeChart } from "/static/chart.js";
 import { serverNow } from "/static/service/clock.js";
 import { on, throttle } from "/static/service/state.js";
-import { faultName, responsive, statusPill } from "/static/service/parts.js";
+import { faultName, fill, responsive, statusPill } from "/static/service/parts.js";
 import { actionLabel, deviceSaid, duration, explain, metricLabel, number, outcome, unitOf } from "/static/service/words.js";
 
 const WIDTHS = [[30, "30s"], [60, "1m"], [120, "2m"], [300, "5m"], [600, "10m"], [900, "15m"], [1800, "30m"], [3600, "1h"], [7200, "2h"], [21600, "6h"], [43200, "12h"], [86400, "1d"]];
@@ -85,7 +85,7 @@ function caption(incident, metric, points, band, range) {
   if (band) bits.push(`normal range ${number(band.low, unit)} to ${number(band.high, unit)} (${band.source === "detector" ? "as the detector learned it" : "from the readings before the fault"}, green)`);
   if (peak !== null) bits.push(`highest reading ${number(peak, unit)}`);
   const attempts = incident.fix_attempts || [];
-  if (attempts.length) bits.push(attempts.map((a) => `${actionLabel(a.action)} at ${when(a.sent_at)}: ${outcome(a)}`).join("; "));
+  if (attempts.length) bits.push(attempts.map((a) => `fix ${a.number}, ${actionLabel(a.action)} (${when(a.sent_at)}): ${outcome(a)}`).join("; "));
   return bits.join("; ") + ".";
 }
 
@@ -117,7 +117,7 @@ export function incidentView(container, route, { fail }) {
 
   function drawStory() {
     const said = explain(incident);
-    story.replaceChildren(
+    fill(story,
       el("h3", {}, "What happened"),
       el("p", {}, said.join(" ")),
       incident.escalation || incident.status === "escalated"
@@ -136,7 +136,9 @@ export function incidentView(container, route, { fail }) {
       return;
     }
     const wanted = incident.explanation && incident.explanation.metric;
-    if (!metric || !all[metric]) metric = all[wanted] ? wanted : names[0];
+    const signal = names.find((n) => /rssi|signal/.test(n));
+    const fallback = incident.signature.startsWith("connectivity/") && signal ? signal : names[0];
+    if (!metric || !all[metric]) metric = all[wanted] ? wanted : fallback;
     const range = chartRange(incident);
     const band = incident.baseline ? incident.baseline[metric] : null;
     const marks = (incident.fix_attempts || []).map((a) => ({ t: ms(a.sent_at), label: `fix ${a.number}: ${outcome(a)}`, kind: outcome(a) }));
@@ -146,7 +148,7 @@ export function incidentView(container, route, { fail }) {
           names.map((n) => el("option", { value: n, selected: n === metric }, metricLabel(n) + (unitOf(n) ? ` (${unitOf(n)})` : "")))))
       : null;
     const points = all[metric];
-    chartArea.replaceChildren(
+    fill(chartArea,
       el("h3", {}, "Telemetry"), picker,
       el("figure", { id: "incident-chart" }, box,
         el("div", { class: "legend", "aria-hidden": "true" },

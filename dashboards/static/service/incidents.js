@@ -72,7 +72,7 @@ export function incidentsView(container, route, { fail }) {
       select("signature", "Fault", [["", "Any fault"], ...signatures.map((s) => [s, signatureLabel(s)])]),
       select("model", "Model", [["", "Any model"], ...models.map((m) => [m, m])]),
       select("device", "Device", [["", "Any device"], ...devices.map((d) => [d.id, d.id])]),
-      FILTERS.some((f) => query.get(f)) ? el("a", { href: "#/incidents", class: "button secondary" }, "Clear filters") : null,
+      ...(FILTERS.some((f) => query.get(f)) ? [el("a", { href: "#/incidents", class: "button secondary" }, "Clear filters")] : []),
     );
   }
 

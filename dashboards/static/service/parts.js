@@ -45,7 +45,7 @@ export function responsive(box, draw) {
   return () => observer.disconnect();
 }
 
-/** Redraw a responsive chart now (its data changed). */
-export function redraw(box, draw) {
-  if (box.clientWidth) box.replaceChildren(draw(Math.floor(box.clientWidth)));
+/** Replace a node's children, skipping the null/false ones a condition left. */
+export function fill(node, ...children) {
+  node.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
 }

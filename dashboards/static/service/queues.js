@@ -18,6 +18,7 @@ export function slaText(due, doneAt, now) {
   return left >= 0 ? `due in ${duration(left)}` : `overdue by ${duration(-left)}`;
 }
 
+const CHANNELS = { in_app: "in the app", email: "by email", sms: "by text message", webhook: "by webhook" };
 const STATES = ["verified", "failed", "verifying", "sent", "queued"];
 const CAMPAIGN_STATUS = { running: "running", paused: "paused", done: "finished", aborted: "aborted" };
 
@@ -42,17 +43,17 @@ function campaignCard(c) {
 function outreachCard(item) {
   const deliveries = item.deliveries || [];
   return el("li", { "data-outreach": item.id },
-    el("strong", {}, `${item.device_id}: ${item.reason || item.kind}`), " ",
+    el("strong", {}, `${item.device_id}: ${item.kind.replace(/_/g, " ")}`), " ",
     el("span", { class: `pill ${item.urgency === "high" || item.urgency === "critical" ? "bad" : ""}` }, item.status),
+    item.reason ? el("p", {}, item.reason) : null,
     el("div", { class: "meta" },
-      el("span", {}, item.kind.replace(/_/g, " ")),
       el("span", {}, `urgency ${item.urgency}`),
       el("span", {}, "created " + when(item.created_at)),
       item.predicted_failure_at ? el("span", {}, "failure expected " + when(item.predicted_failure_at)) : null,
       item.booked ? el("span", {}, "visit booked " + when(item.booked.start)) : null),
     deliveries.length
       ? el("ul", { class: "meta" }, deliveries.map((d) => el("li", {},
-          `${d.channel}: ${d.state}${d.sent_at ? " " + when(d.sent_at) : ""}${d.attempts > 1 ? `, ${d.attempts} tries` : ""}${d.last_error ? ` (${d.last_error})` : ""}`)))
+          `${CHANNELS[d.channel] || d.channel}: ${d.state}${d.sent_at ? " " + when(d.sent_at) : ""}${d.attempts > 1 ? `, ${d.attempts} tries` : ""}${d.last_error ? ` (${d.last_error})` : ""}`)))
       : el("div", { class: "meta" }, "not sent yet"));
 }
 
