@@ -16,6 +16,7 @@ from cloud.api.routes import (
     devices,
     events,
     fixes,
+    fleet,
     health,
     incidents,
     models,
@@ -78,6 +79,7 @@ def create_api(
     api.include_router(outreach.router)
     api.include_router(support.router)
     api.include_router(events.router)
+    api.include_router(fleet.router)
     app.include_router(api)
     app.include_router(health.router)
     pages.install_pages(app)

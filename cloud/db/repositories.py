@@ -19,6 +19,7 @@ from cloud.db.engine import migrate, open_engine
 from cloud.db.factory import FactoryRegistry
 from cloud.db.fleet_history import FleetHistory
 from cloud.db.fleet_models import ModelRegistry
+from cloud.db.fleet_summary import FleetSummaryStore
 from cloud.db.incidents import IncidentStore
 from cloud.db.outreach import OutreachStore
 from cloud.db.owners import OwnerStore
@@ -67,6 +68,8 @@ class Repositories:
     outreach: OutreachStore
     deliveries: DeliveryQueue
     support: SupportStore
+    fleet: FleetSummaryStore
+    """Fleet-wide counts for the service dashboard."""
 
 
 def build_repositories(engine: Engine, settings: CloudSettings, clock: Clock) -> Repositories:
@@ -106,4 +109,5 @@ def build_repositories(engine: Engine, settings: CloudSettings, clock: Clock) ->
         outreach=outreach,
         deliveries=DeliveryQueue(engine, outreach),
         support=SupportStore(engine),
+        fleet=FleetSummaryStore(engine),
     )

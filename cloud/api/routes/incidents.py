@@ -10,10 +10,16 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 from cloud.api.deps import IncidentStoreDep, PrincipalDep, ReposDep, ServiceDep, StoreDep
 from cloud.api.schemas.common import to_datetime
 from cloud.api.schemas.devices import TelemetryPoint
-from cloud.api.schemas.incidents import IncidentDetailOut, IncidentOut, VerdictIn
-from cloud.db.incidents import IncidentFilter
+from cloud.api.schemas.incidents import BandOut, IncidentDetailOut, IncidentOut, VerdictIn
+from cloud.db.incidents import IncidentFilter, IncidentRecord
+from cloud.db.telemetry import TelemetryStore
+from cloud.diagnosis.band import robust_bands
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
+
+BASELINE_SAMPLES = 360
+"""Readings before the fault that a baseline band is learned from (six hours of
+one-minute samples)."""
 
 
 def _visible_devices(store: StoreDep, principal: PrincipalDep) -> frozenset[str] | None:
@@ -65,7 +71,32 @@ def get_incident(
     start, end = summary.evidence_window
     rows = store.telemetry(incident.device_id, since=start.timestamp(), until=end.timestamp())
     evidence = [TelemetryPoint(seq=r.seq, ts=to_datetime(r.ts), metrics=r.metrics) for r in rows]
-    return IncidentDetailOut(**summary.model_dump(), evidence=evidence)
+    return IncidentDetailOut(
+        **summary.model_dump(),
+        evidence=evidence,
+        anomaly_window=(to_datetime(incident.evidence_since), end),
+        baseline=_baseline(incident, store),
+    )
+
+
+def _baseline(incident: IncidentRecord, store: TelemetryStore) -> dict[str, BandOut]:
+    """Each metric's normal range before the fault: the detector's own, where it stated
+    one for the metric it found; else learned from the readings before the fault."""
+    history = store.telemetry(
+        incident.device_id,
+        until=incident.evidence_since - 1e-6,
+        limit=BASELINE_SAMPLES,
+        newest_first=True,
+    )
+    bands = {
+        metric: BandOut(low=low, high=high, source="history")
+        for metric, (low, high) in robust_bands(r.metrics for r in history).items()
+    }
+    said = incident.explanation
+    metric, low, high = said.get("metric"), said.get("normal_low"), said.get("normal_high")
+    if isinstance(metric, str) and isinstance(low, float | int) and isinstance(high, float | int):
+        bands[metric] = BandOut(low=float(low), high=float(high), source="detector")
+    return bands
 
 
 @router.post("/{incident_id}/verdict")

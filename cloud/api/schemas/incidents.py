@@ -11,6 +11,7 @@ from cloud.api.schemas.common import to_datetime
 from cloud.api.schemas.devices import TelemetryPoint
 from cloud.db.incidents import IncidentRecord
 from cloud.db.remediation import AttemptRow, FixCounts
+from cloud.heal.efficacy import credible_interval
 
 EVIDENCE_MARGIN_S = 600.0
 
@@ -60,10 +61,17 @@ class FixRecordOut(BaseModel):
     successes: int
     failures: int
     success_rate: float | None
+    rate_mean: float
+    """The Beta(1 + successes, 1 + failures) posterior mean of the success rate: what
+    to expect of the next try (0.5 with no outcome yet)."""
+    rate_low: float
+    rate_high: float
+    """The central 90 % credible interval of the success rate: few outcomes, wide."""
 
     @classmethod
     def of(cls, counts: FixCounts) -> FixRecordOut:
         tried = counts.successes + counts.failures
+        rate = credible_interval(counts.successes, counts.failures, 0.9)
         return cls(
             model=counts.model,
             signature=counts.signature,
@@ -71,6 +79,9 @@ class FixRecordOut(BaseModel):
             successes=counts.successes,
             failures=counts.failures,
             success_rate=counts.successes / tried if tried else None,
+            rate_mean=round(rate.mean, 4),
+            rate_low=round(rate.low, 4),
+            rate_high=round(rate.high, 4),
         )
 
 
@@ -118,8 +129,22 @@ class IncidentOut(BaseModel):
         )
 
 
+class BandOut(BaseModel):
+    """A metric's normal range before the fault."""
+
+    low: float
+    high: float
+    source: Literal["detector", "history"]
+    """``detector``: the range the detector stated when it found the fault;
+    ``history``: the median ± 3 robust sigmas of the device's readings before it."""
+
+
 class IncidentDetailOut(IncidentOut):
     evidence: list[TelemetryPoint]
+    anomaly_window: tuple[datetime, datetime] | None = None
+    """From the first abnormal reading to the resolution (or the latest update)."""
+    baseline: dict[str, BandOut] = Field(default_factory=dict)
+    """Per metric, its normal range before the fault (metrics with enough history)."""
 
 
 class VerdictIn(BaseModel):
