@@ -20,6 +20,7 @@ from cloud.api.routes import (
     incidents,
     models,
     outreach,
+    owner_app,
     owners,
     pages,
     setup,
@@ -78,6 +79,7 @@ def create_api(
     api.include_router(outreach.router)
     api.include_router(support.router)
     api.include_router(events.router)
+    api.include_router(owner_app.router)
     app.include_router(api)
     app.include_router(health.router)
     pages.install_pages(app)
