@@ -127,14 +127,17 @@ export function inboxView(ctx) {
       return;
     }
     supportForm.replaceChildren(
-      el("label", {}, "Device", el("select", { name: "device_id" },
-        devices.map((d) => el("option", { value: d.id }, `${nameOf(d)} (${d.id})`)))),
-      el("label", {}, "What is it about?", el("select", { name: "category" },
-        Object.entries(CATEGORY).map(([value, text]) => el("option", { value }, text)))),
-      el("label", {}, "What is happening?", el("textarea", {
-        name: "description", rows: 3, maxlength: 2000, required: true,
+      el("label", { for: "support-device" }, "Device"),
+      el("select", { id: "support-device", name: "device_id" },
+        devices.map((d) => el("option", { value: d.id }, `${nameOf(d)} (${d.id})`))),
+      el("label", { for: "support-category" }, "What is it about?"),
+      el("select", { id: "support-category", name: "category" },
+        Object.entries(CATEGORY).map(([value, text]) => el("option", { value }, text))),
+      el("label", { for: "support-description" }, "What is happening?"),
+      el("textarea", {
+        id: "support-description", name: "description", rows: 3, maxlength: 2000, required: true,
         placeholder: "For example: it stopped heating this morning and shows a red light.",
-      })),
+      }),
       el("p", { class: "muted" }, "We attach your device's diagnostics for our service team; nothing personal is included."),
       el("button", { type: "submit" }, "Send request"),
     );
