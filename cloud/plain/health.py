@@ -188,7 +188,7 @@ def _needs_service(
         return _visit_story(name, why, offer)
     escalated = [i for i in incidents if i.status == "escalated"]
     if not escalated:
-        return None
+        return _declined_wear(name, outreach)
     incident = max(escalated, key=lambda i: i.updated_at)
     problem = problem_of(incident.signature)
     declined = any(o.incident_id == incident.id and o.status == "declined" for o in outreach)
@@ -202,6 +202,18 @@ def _needs_service(
         name=name,
         headline=f"{_your(name)} {problem.ongoing}; remote fixes did not help and {then}.",
         advice=None if declined else "We will suggest times for a service visit in your messages.",
+    )
+
+
+def _declined_wear(name: str, outreach: Sequence[OutreachFacts]) -> HealthStory | None:
+    """A part wearing out does not heal because its owner said no to a visit."""
+    if not any(o.kind == "wear_out" and o.status == "declined" for o in outreach):
+        return None
+    return HealthStory(
+        state="needs_service",
+        name=name,
+        headline=f"{_your(name)} has a part wearing out and you declined a visit; "
+        "write to us if you change your mind.",
     )
 
 

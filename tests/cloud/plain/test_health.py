@@ -374,3 +374,15 @@ def test_no_time_words_are_made_here() -> None:
     )
     words = " ".join([story.headline, *(e.text for e in story.events)])
     assert not re.search(r"\d|today|yesterday|monday|tuesday|ago", words, re.IGNORECASE)
+
+
+def test_a_declined_wear_out_is_still_told() -> None:
+    story = health_story(
+        facts(model="heatpump-hp200", outreach=[item("wear_out", "declined", incident_id=None)]),
+        NOW,
+    )
+    assert story.state == "needs_service"
+    assert story.headline == (
+        "Your heat pump has a part wearing out and you declined a visit; "
+        "write to us if you change your mind."
+    )
