@@ -21,6 +21,7 @@ from cloud.api.routes import (
     incidents,
     models,
     outreach,
+    owner_app,
     owners,
     pages,
     setup,
@@ -80,6 +81,7 @@ def create_api(
     api.include_router(support.router)
     api.include_router(events.router)
     api.include_router(fleet.router)
+    api.include_router(owner_app.router)
     app.include_router(api)
     app.include_router(health.router)
     pages.install_pages(app)

@@ -180,11 +180,15 @@ class OutreachStore:
         status: str | None = None,
         delivered_only: bool = False,
         limit: int = 1000,
+        device_id: str | None = None,
     ) -> list[OutreachItem]:
-        """Newest first; an owner's inbox is ``owner_id`` with ``delivered_only``."""
+        """Newest first; an owner's inbox is ``owner_id`` with ``delivered_only``;
+        ``device_id`` narrows it to one device's items."""
         query = select(outreach_items)
         if owner_id is not None:
             query = query.where(outreach_items.c.owner_id == owner_id)
+        if device_id is not None:
+            query = query.where(outreach_items.c.device_id == device_id)
         if status is not None:
             query = query.where(outreach_items.c.status == status)
         if delivered_only:

@@ -112,6 +112,30 @@ class SetupStore:
             rows = conn.execute(query.order_by(devices.c.id)).all()
         return [SetupSubject(r.id, r.model, r.firmware, r.owner_id, r.claimed_at) for r in rows]
 
+    def owned(self, owner_id: str) -> list[SetupSubject]:
+        """The owner's claimed devices, those still in their box (never reported) too,
+        by id: model and firmware as reported, else as the factory batch recorded them."""
+        model_of = func.coalesce(devices.c.model, factory_devices.c.model)
+        firmware_of = func.coalesce(devices.c.firmware, factory_devices.c.firmware)
+        query = (
+            select(
+                device_owners.c.device_id,
+                model_of.label("model"),
+                firmware_of.label("firmware"),
+                device_owners.c.owner_id,
+                device_owners.c.claimed_at,
+            )
+            .outerjoin(devices, devices.c.id == device_owners.c.device_id)
+            .outerjoin(factory_devices, factory_devices.c.device_id == device_owners.c.device_id)
+            .where(device_owners.c.owner_id == owner_id)
+            .order_by(device_owners.c.device_id)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            SetupSubject(r.device_id, r.model, r.firmware, r.owner_id, r.claimed_at) for r in rows
+        ]
+
     def complete(self, device_id: str, owner_id: str, step: str) -> float:
         """Record that the owner did ``step``; idempotent: a repeat keeps (and returns)
         the first time."""
