@@ -302,12 +302,17 @@ async def run_demo(options: DemoOptions) -> int:
 
 def _inject_showcase(fleet: Fleet, start_s: float) -> None:
     """The faults the demo's first minutes show: a badly overheating compressor (named by
-    its rated limit at once, healed by a fix the telemetry verifies) and a charger whose
-    radio is broken (no remote fix works: it is escalated with every attempt attached)."""
+    its rated limit at once, healed by a fix the telemetry verifies) and a charger of the
+    demo owner's whose radio is broken (no remote fix works: it is escalated with every
+    attempt attached, and the owner is offered a visit)."""
     from firmware_sim.faults import Fault
 
     heat_pumps = [d for d in fleet.device_ids if d.startswith(FIRST_FAULT_MODEL)]
-    chargers = [d for d in fleet.device_ids if d.startswith(ESCALATING_FAULT_MODEL)]
+    owned = fleet.device_ids[:OWNED_DEVICES]
+    chargers = sorted(
+        (d for d in fleet.device_ids if d.startswith(ESCALATING_FAULT_MODEL)),
+        key=lambda d: d in owned,
+    )  # the demo owner's charger last: the owner app shows what happens after a handover
     if heat_pumps:
         fleet.inject(heat_pumps[-1], Fault.from_signature(FIRST_FAULT, start_s, magnitude=3.0))
     if chargers:
