@@ -24,6 +24,7 @@ from cloud.db.outreach import OutreachStore
 from cloud.db.owners import OwnerStore
 from cloud.db.remediation import RemediationStore
 from cloud.db.setup import SetupStore
+from cloud.db.sim_runs import SimRunStore
 from cloud.db.support import SupportStore
 from cloud.db.tags import TagStore
 from cloud.db.telemetry import TelemetryStore
@@ -67,6 +68,7 @@ class Repositories:
     outreach: OutreachStore
     deliveries: DeliveryQueue
     support: SupportStore
+    sim_runs: SimRunStore
 
 
 def build_repositories(engine: Engine, settings: CloudSettings, clock: Clock) -> Repositories:
@@ -106,4 +108,5 @@ def build_repositories(engine: Engine, settings: CloudSettings, clock: Clock) ->
         outreach=outreach,
         deliveries=DeliveryQueue(engine, outreach),
         support=SupportStore(engine),
+        sim_runs=SimRunStore(engine, clock),
     )
