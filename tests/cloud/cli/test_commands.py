@@ -18,6 +18,9 @@ import httpx
 import pytest
 
 from cloud.cli import main
+from cloud.db.repositories import build_repositories, open_database
+from cloud.settings import CloudSettings
+from device_agent.clock import SystemClock
 from tests.audit import stored_seqs
 from tests.cloud.notify.receivers import smtp_server
 from tests.conftest import Broker, RunningCloud
@@ -128,6 +131,22 @@ def test_bad_scenario_file_is_a_clear_error(
     error = capsys.readouterr().err
     assert "fleet.devices" in error
     assert "duration_s" in error
+
+
+def test_the_cli_issues_a_manufacturer_token_that_opens_simulation_runs_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'cloud.db'}"
+    assert main(["cloud", "token", "--role", "manufacturer", "--database-url", url]) == 0
+    token = capsys.readouterr().out.strip()
+    owner_flag = ["--role", "manufacturer", "--owner", "alice", "--database-url", url]
+    assert main(["cloud", "token", *owner_flag]) == 2
+    assert "--owner is for --role owner" in capsys.readouterr().err
+    settings = CloudSettings(database_url=url, model_dir=str(tmp_path))
+    with open_database(url) as engine:
+        principal = build_repositories(engine, settings, SystemClock()).tokens.principal_for(token)
+    assert principal is not None
+    assert (principal.role, principal.owner_id) == ("manufacturer", None)
 
 
 def test_detect_scores_every_row_of_a_csv(tmp_path: Path) -> None:
