@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import dataclasses
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,8 +24,6 @@ from device_agent.clock import ScaledClock, SystemClock
 from device_agent.settings import ENV_PREFIX
 from firmware_sim.expectations import ExpectationResult, FleetObservation, check_expectations
 from firmware_sim.fleet import ID_PREFIX, Fleet, FleetSpec
-from firmware_sim.run_report import build_report
-from firmware_sim.upload import RecordTarget, UploadFailed, page_url, post_report
 from firmware_sim.wearout import LifeSpread
 
 
@@ -187,12 +184,9 @@ def _report(scenario: Scenario, fleet: Fleet) -> str:
     return summary
 
 
-async def run_scenario_file(
-    path: Path, mqtt_url: str | None, record: RecordTarget | None = None
-) -> int:
-    """Run the scenario file and print its report; 0 when every expectation held, 1
-    otherwise. With ``record``, the report is also sent to a cloud: a failed upload is
-    said on stderr and never changes the exit code (that is the scenario's verdict)."""
+async def run_and_print(path: Path, mqtt_url: str | None) -> ScenarioResult:
+    """Run the scenario file and print its report: the summary line, each failed
+    expectation in words, then PASSED or how many failed."""
     scenario = load_scenario(path)
     url = mqtt_url or os.environ.get(ENV_PREFIX + "MQTT_URL", "mqtt://127.0.0.1:1883")
     result = await run_scenario(scenario, url)
@@ -200,16 +194,9 @@ async def run_scenario_file(
         print(f"FAILED {failure.name}: {failure.detail}", flush=True)
     failed = len(result.failures)
     print("PASSED" if not failed else f"{failed} expectation(s) failed", flush=True)
-    if record is not None:
-        await _record(result, path, record)
-    return 0 if result.passed else 1
+    return result
 
 
-async def _record(result: ScenarioResult, path: Path, target: RecordTarget) -> None:
-    payload = build_report(result, path.name, target.reported_by)
-    try:
-        run_id = await asyncio.to_thread(post_report, target.api_url, target.token, payload)
-    except UploadFailed as exc:
-        print(f"the run was not recorded: {exc}", file=sys.stderr, flush=True)
-        return
-    print(f"recorded as simulation run {run_id}: {page_url(target.api_url)}", flush=True)
+async def run_scenario_file(path: Path, mqtt_url: str | None) -> int:
+    """Run and print; 0 when every expectation held, 1 otherwise."""
+    return 0 if (await run_and_print(path, mqtt_url)).passed else 1

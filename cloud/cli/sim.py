@@ -41,7 +41,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _run(args: argparse.Namespace) -> int:
     """Exit 0 when every expectation held, 1 when one failed (whether or not the report
     could be recorded), 2 for a scenario or an option that cannot be used."""
-    from firmware_sim.scenario import run_scenario_file
+    from firmware_sim.recording import run_and_record
     from firmware_sim.upload import RecordTarget
 
     api = args.api or os.environ.get("AFTERCARE_API_URL")
@@ -54,7 +54,7 @@ def _run(args: argparse.Namespace) -> int:
         record = RecordTarget(api, token, reported_by)
     elif args.token:
         raise ValueError("--token without --api: give --api (or AFTERCARE_API_URL) too")
-    return asyncio.run(run_scenario_file(args.scenario, args.mqtt_url, record))
+    return asyncio.run(run_and_record(args.scenario, args.mqtt_url, record))
 
 
 def _run_batch(args: argparse.Namespace) -> int:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from firmware_sim.recording import run_and_record
 from firmware_sim.scenario import ScenarioError, load_scenario, run_scenario_file
 from firmware_sim.upload import RecordTarget
 from tests.audit import sample_count
@@ -44,7 +45,7 @@ async def test_a_run_is_recorded_in_the_cloud_and_a_refused_upload_keeps_the_ver
     )
     token = cloud.service.repos.tokens.issue("manufacturer")
     api = cloud.base_url + "/api/v1"
-    assert await run_scenario_file(scenario, broker.url, RecordTarget(api, token, "test")) == 0
+    assert await run_and_record(scenario, broker.url, RecordTarget(api, token, "test")) == 0
     said = capsys.readouterr().out
     assert f"recorded as simulation run 1: {cloud.base_url}/manufacturer" in said
     (run,) = cloud.service.repos.sim_runs.find()
@@ -60,7 +61,7 @@ async def test_a_run_is_recorded_in_the_cloud_and_a_refused_upload_keeps_the_ver
 
     owner = cloud.service.repos.tokens.issue("owner", owner_id="alice")
     refused = RecordTarget(api, owner, "test")
-    assert await run_scenario_file(scenario, broker.url, refused) == 0, "the verdict stands"
+    assert await run_and_record(scenario, broker.url, refused) == 0, "the verdict stands"
     captured = capsys.readouterr()
     assert "PASSED" in captured.out
     assert "the run was not recorded: this token may not record simulation runs" in captured.err
