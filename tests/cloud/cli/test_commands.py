@@ -50,14 +50,26 @@ def test_demo_runs_writes_demo_json_and_stops_cleanly(tmp_path: Path) -> None:
         text=True,
     )
     assert process.stdout is not None
+    printed = []
     for line in process.stdout:
+        printed.append(line)
         if line.startswith("4 simulated devices reporting"):
             break
     demo = json.loads((out / "demo.json").read_text())
     old_keys = {"api", "service_token", "owner_token", "owner_device_ids"}
-    assert set(demo) == old_keys | {"mqtt_url", "unclaimed", "dashboard_url", "app_url"}
+    assert set(demo) == old_keys | {
+        "mqtt_url",
+        "unclaimed",
+        "dashboard_url",
+        "app_url",
+        "manufacturer_token",
+    }
     root = demo["api"].removesuffix("/api/v1")
     assert demo["app_url"] == f"{root}/app#token={demo['owner_token']}"
+    assert f"manufacturer: {root}/manufacturer#token={demo['manufacturer_token']}\n" in printed
+    maker = {"Authorization": f"Bearer {demo['manufacturer_token']}"}
+    assert httpx.get(demo["api"] + "/sim-runs", headers=maker).json() == []
+    assert httpx.get(demo["api"] + "/devices", headers=maker).status_code == 403
     assert demo["mqtt_url"].startswith("mqtt://127.0.0.1:")
     assert len(demo["unclaimed"]) == 3
     assert all(set(d) == {"device_id", "claim_code"} for d in demo["unclaimed"])
