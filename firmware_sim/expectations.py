@@ -58,15 +58,14 @@ def check_all_connected(observed: FleetObservation) -> ExpectationResult:
             "all_connected", True, f"{every} connected to the broker", (), connected, total
         )
     named, more = _named(missing)
-    return ExpectationResult(
-        "all_connected",
-        False,
-        f"{len(missing):,} of {_count(total, 'device')} did not connect to the broker "
-        f"(only {connected:,} did){more}",
-        named,
-        connected,
-        total,
-    )
+    if connected == 0:
+        detail = f"none of the {_count(total, 'device')} connected to the broker{more}"
+    else:
+        detail = (
+            f"{len(missing):,} of {_count(total, 'device')} did not connect to the broker "
+            f"(only {connected:,} did){more}"
+        )
+    return ExpectationResult("all_connected", False, detail, named, connected, total)
 
 
 def check_unacknowledged(observed: FleetObservation, limit: int) -> ExpectationResult:
@@ -84,13 +83,13 @@ def check_unacknowledged(observed: FleetObservation, limit: int) -> ExpectationR
     on = f"on {_count(len(devices), 'device')}{more}"
     if left <= limit:
         detail = (
-            f"{_count(left, 'sample')} of the {taken} taken were not acknowledged by the "
-            f"cloud, within the limit of {limit:,} ({on})"
+            f"{left:,} of the {taken} taken were not acknowledged by the cloud, within "
+            f"the limit of {limit:,} ({on})"
         )
         return ExpectationResult(name, True, detail, named, left, limit)
     detail = (
-        f"{_count(left, 'sample')} of the {taken} taken were never acknowledged by the "
-        f"cloud, {left - limit:,} over the limit of {limit:,}; they stayed {on}"
+        f"{left:,} of the {taken} taken were never acknowledged by the cloud, "
+        f"{left - limit:,} over the limit of {limit:,}; they stayed {on}"
     )
     return ExpectationResult(name, False, detail, named, left, limit)
 
