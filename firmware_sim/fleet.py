@@ -37,9 +37,6 @@ class FleetSpec:
 
     devices: int
     mqtt_url: str
-    id_prefix: str = ""
-    """Put before every device id, so a test fleet on a shared cloud (``lab-``) never
-    takes the ids, broker sessions or telemetry sequence of another fleet's devices."""
     models: Sequence[str] = field(default_factory=lambda: sorted(MODELS))
     seed: int = 1
     telemetry_interval_s: float = 5.0
@@ -72,6 +69,9 @@ class FleetSpec:
     environment: Environment | None = None
     """Opt-in realism (weather fronts, holidays, a firmware rollout, mid-run installs),
     e.g. from :func:`firmware_sim.models.plan_environment`; None: a quiet world."""
+    id_prefix: str = ""
+    """Put before every device id, so a test fleet on a shared cloud (``lab-``) never
+    takes the ids, broker sessions or telemetry sequence of another fleet's devices."""
 
     def __post_init__(self) -> None:
         if self.devices < 1:

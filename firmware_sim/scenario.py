@@ -50,7 +50,7 @@ class FleetSection(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     devices: int = Field(ge=1, le=100_000)
-    id_prefix: str = Field(default="", pattern=ID_PREFIX.pattern)
+    id_prefix: str = Field(default="", pattern=f"^{ID_PREFIX.pattern}$")
     """Before every device id (``lab-``): keeps a test fleet apart from the devices a
     shared cloud already has."""
     models: list[str] | None = None

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from firmware_sim.fleet import FleetSpec
 from firmware_sim.recording import run_and_record
 from firmware_sim.scenario import ScenarioError, load_scenario, run_scenario_file
 from firmware_sim.upload import RecordTarget
@@ -84,4 +85,18 @@ def test_unknown_keys_in_a_scenario_are_refused(tmp_path: Path) -> None:
     scenario = tmp_path / "typo.yaml"
     scenario.write_text("fleet: {devices: 2}\nduration_s: 10\nexpectations: {}\n")
     with pytest.raises(ScenarioError, match="expectations: Extra inputs are not permitted"):
+        load_scenario(scenario)
+
+
+def test_an_id_prefix_goes_before_every_device_id_and_a_bad_one_is_refused(
+    tmp_path: Path,
+) -> None:
+    spec = FleetSpec(devices=2, mqtt_url="mqtt://127.0.0.1:9", id_prefix="lab-")
+    assert [d for _, d in spec.identities()] == [
+        "lab-evcharger-ec11-00000",
+        "lab-heatpump-hp200-00001",
+    ]
+    scenario = tmp_path / "bad-prefix.yaml"
+    scenario.write_text("fleet: {devices: 2, id_prefix: '-lab/'}\nduration_s: 10\n")
+    with pytest.raises(ScenarioError, match=r"fleet\.id_prefix: String should match pattern"):
         load_scenario(scenario)
