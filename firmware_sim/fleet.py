@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -27,11 +28,12 @@ from firmware_sim.wearout import LifeSpread, plan_wear_out
 log = logging.getLogger("aftercare.sim")
 
 LINK_POLL_S = 1.0
+ID_PREFIX = re.compile(r"([A-Za-z0-9][A-Za-z0-9_.-]{0,31})?")
 
 
 @dataclass(frozen=True)
 class FleetSpec:
-    """What to simulate. Device ids are ``{model}-{index:05d}``."""
+    """What to simulate. Device ids are ``{id_prefix}{model}-{index:05d}``."""
 
     devices: int
     mqtt_url: str
@@ -67,6 +69,9 @@ class FleetSpec:
     environment: Environment | None = None
     """Opt-in realism (weather fronts, holidays, a firmware rollout, mid-run installs),
     e.g. from :func:`firmware_sim.models.plan_environment`; None: a quiet world."""
+    id_prefix: str = ""
+    """Put before every device id, so a test fleet on a shared cloud (``lab-``) never
+    takes the ids, broker sessions or telemetry sequence of another fleet's devices."""
 
     def __post_init__(self) -> None:
         if self.devices < 1:
@@ -77,6 +82,11 @@ class FleetSpec:
             )
         if not 0.0 <= self.wear_out_share <= 1.0:
             raise ValueError(f"wear_out_share must lie in [0, 1], not {self.wear_out_share}")
+        if not ID_PREFIX.fullmatch(self.id_prefix):
+            raise ValueError(
+                f"id_prefix {self.id_prefix!r} must start with a letter or digit and hold "
+                "only letters, digits, '_', '.' and '-' (32 at most)"
+            )
         unknown = [m for m in self.models if m not in MODELS]
         if unknown:
             raise ValueError(f"unknown device models {unknown}; known: {sorted(MODELS)}")
@@ -84,7 +94,7 @@ class FleetSpec:
     def identities(self) -> list[tuple[str, str]]:
         """(model, device id) of every device, in fleet order."""
         return [
-            (model, f"{model}-{index:05d}")
+            (model, f"{self.id_prefix}{model}-{index:05d}")
             for index in range(self.devices)
             for model in [self.models[index % len(self.models)]]
         ]

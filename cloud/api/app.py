@@ -26,6 +26,7 @@ from cloud.api.routes import (
     pages,
     setup,
     signatures,
+    sim_runs,
     support,
 )
 from cloud.db.changes import ChangeReader
@@ -82,6 +83,7 @@ def create_api(
     api.include_router(events.router)
     api.include_router(fleet.router)
     api.include_router(owner_app.router)
+    api.include_router(sim_runs.router)
     app.include_router(api)
     app.include_router(health.router)
     pages.install_pages(app)

@@ -60,10 +60,12 @@ def get_trainer(repos: ReposDep) -> Trainer:
     return repos.trainer
 
 
-def get_principal(
+def get_caller(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     repos: ReposDep,
 ) -> Principal:
+    """Whoever holds a valid token, in any role. Only routes that serve every role use it
+    directly (simulation runs, live updates); the rest take :data:`PrincipalDep`."""
     unauthorised = HTTPException(
         status.HTTP_401_UNAUTHORIZED,
         detail="a valid bearer token is required",
@@ -75,6 +77,21 @@ def get_principal(
     if principal is None:
         raise unauthorised
     return principal
+
+
+CallerDep = Annotated[Principal, Depends(get_caller)]
+
+
+def get_principal(caller: CallerDep) -> Principal:
+    """The service team or an owner. A manufacturer's token is refused here, once, so no
+    route that reads ``role != "service"`` as "an owner" hands a manufacturer an owner's
+    view (with no owner id, that could be everyone's devices)."""
+    if caller.role == "manufacturer":
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail="a manufacturer token opens simulation runs only",
+        )
+    return caller
 
 
 StoreDep = Annotated[TelemetryStore, Depends(get_telemetry_store)]
@@ -102,6 +119,19 @@ def owner_only(principal: PrincipalDep) -> str:
 
 
 OwnerIdDep = Annotated[str, Depends(owner_only)]
+
+
+def sim_runs_reader(caller: CallerDep) -> Principal:
+    """Simulation runs are for the service team and manufacturers, not for owners."""
+    if caller.role not in ("service", "manufacturer"):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail="simulation runs need a service or manufacturer token",
+        )
+    return caller
+
+
+SimRunsDep = Annotated[Principal, Depends(sim_runs_reader)]
 
 
 def client_address(request: Request) -> str:

@@ -15,7 +15,8 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from cloud.db.changes import Change, ChangeReader
+from cloud.db.changes import Change, ChangeKind, ChangeReader
+from cloud.db.tokens import Principal
 
 log = logging.getLogger("aftercare.api.live")
 
@@ -23,14 +24,34 @@ QUEUE_LIMIT = 1000
 """Changes kept for one slow listener; past it, the listener is told to reload."""
 
 
+SIM_KINDS: frozenset[ChangeKind] = frozenset({"sim_run"})
+"""Changes about simulated fleets: for the service team and manufacturers, never owners."""
+
+
 @dataclass(frozen=True)
 class Audience:
-    """Who listens: the service team sees every change, an owner only their own."""
+    """Who listens: the service team sees every change, an owner only their own, a
+    manufacturer only simulation runs (nothing of the real fleet)."""
 
     owner_id: str | None
-    """None for the service team."""
+    """None for the service team and manufacturers."""
+    manufacturer: bool = False
+
+    @classmethod
+    def of(cls, principal: Principal) -> Audience:
+        if principal.role == "manufacturer":
+            return cls(None, manufacturer=True)
+        if principal.role == "owner":
+            if principal.owner_id is None:  # Principal forbids it; never read it as staff
+                raise ValueError("an owner principal without an owner_id")
+            return cls(principal.owner_id)
+        return cls(None)
 
     def may_see(self, change: Change, owned: frozenset[str]) -> bool:
+        if change.kind in SIM_KINDS:
+            return self.owner_id is None
+        if self.manufacturer:
+            return False
         if self.owner_id is None:
             return True
         if change.owner_id is not None:

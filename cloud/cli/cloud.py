@@ -26,7 +26,13 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve.add_argument("--database-url", help="SQLAlchemy URL (AFTERCARE_DATABASE_URL)")
     serve.set_defaults(run=_run_serve)
     token = cloud_commands.add_parser("token", help="issue an API token")
-    token.add_argument("--role", choices=["service", "owner"], required=True)
+    token.add_argument(
+        "--role",
+        choices=["service", "owner", "manufacturer"],
+        required=True,
+        help="service: the whole fleet; owner: one owner's devices; manufacturer: "
+        "simulation runs only (to record and read them)",
+    )
     token.add_argument("--owner", help="owner id (for --role owner)")
     token.add_argument("--database-url", help="SQLAlchemy URL (AFTERCARE_DATABASE_URL)")
     token.set_defaults(run=_run_token)
@@ -110,6 +116,8 @@ def _run_token(args: argparse.Namespace) -> int:
     from cloud.db.repositories import build_repositories, open_database
     from device_agent.clock import SystemClock
 
+    if args.owner and args.role != "owner":
+        raise ValueError(f"--owner is for --role owner; a {args.role} token has no owner")
     settings = settings_from(database_url=args.database_url)
     with open_database(settings.database_url) as engine:
         repos = build_repositories(engine, settings, SystemClock())

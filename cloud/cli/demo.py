@@ -364,6 +364,7 @@ async def _serve_fleet(
 ) -> None:
     service_token = cloud.repos.tokens.issue("service", label="demo service team")
     owner_token = cloud.repos.tokens.issue("owner", owner_id=OWNER_ID, label="demo owner")
+    manufacturer_token = cloud.repos.tokens.issue("manufacturer", label="demo manufacturer")
     owned = fleet.device_ids[:OWNED_DEVICES]
     for device_id in owned:
         cloud.repos.telemetry.set_owner(device_id, OWNER_ID)
@@ -379,6 +380,7 @@ async def _serve_fleet(
         root = api.removesuffix("/api/v1")
         dashboard_url = f"{root}/#token={service_token}"
         app_url = f"{root}/app#token={owner_token}"
+        manufacturer_url = f"{root}/manufacturer#token={manufacturer_token}"
         if options.out is not None:
             demo_json = {
                 "api": api,
@@ -389,10 +391,12 @@ async def _serve_fleet(
                 "unclaimed": unclaimed,
                 "dashboard_url": dashboard_url,
                 "app_url": app_url,
+                "manufacturer_token": manufacturer_token,
             }
             (folder / "demo.json").write_text(json.dumps(demo_json, indent=2) + "\n")
         print(f"dashboard: {dashboard_url}", flush=True)
         print(f"owner app: {app_url}", flush=True)
+        print(f"manufacturer: {manufacturer_url}", flush=True)
         print(f"API:       {api}  (OpenAPI: {root}/docs)", flush=True)
         print(f"service token: {service_token}", flush=True)
         print(f"owner token:   {owner_token}  (owns {', '.join(owned)})", flush=True)

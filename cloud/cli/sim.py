@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import socket
 from pathlib import Path
 
 
@@ -16,6 +18,16 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run = sim_commands.add_parser("run", help="run a scenario file and report")
     run.add_argument("scenario", type=Path, help="scenario YAML file")
     run.add_argument("--mqtt-url", help="mqtt://host:port (AFTERCARE_MQTT_URL)")
+    run.add_argument(
+        "--api",
+        help="record the run's report in this cloud, http://host:port/api/v1 "
+        "(AFTERCARE_API_URL); it shows on the cloud's /manufacturer page",
+    )
+    run.add_argument(
+        "--token",
+        help="a manufacturer (or service) token for --api (AFTERCARE_API_TOKEN); "
+        "`aftercare cloud token --role manufacturer` issues one",
+    )
     run.set_defaults(run=_run)
     batch = sim_commands.add_parser(
         "batch", help="make a manufacturing batch: serials, device secrets, claim codes"
@@ -27,9 +39,22 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _run(args: argparse.Namespace) -> int:
-    from firmware_sim.scenario import run_scenario_file
+    """Exit 0 when every expectation held, 1 when one failed (whether or not the report
+    could be recorded), 2 for a scenario or an option that cannot be used."""
+    from firmware_sim.recording import run_and_record
+    from firmware_sim.upload import RecordTarget
 
-    return asyncio.run(run_scenario_file(args.scenario, args.mqtt_url))
+    api = args.api or os.environ.get("AFTERCARE_API_URL")
+    token = args.token or os.environ.get("AFTERCARE_API_TOKEN")
+    record = None
+    if api:
+        if not token:
+            raise ValueError("recording a run needs a token: --token or AFTERCARE_API_TOKEN")
+        reported_by = f"aftercare sim run on {socket.gethostname()}"
+        record = RecordTarget(api, token, reported_by)
+    elif args.token:
+        raise ValueError("--token without --api: give --api (or AFTERCARE_API_URL) too")
+    return asyncio.run(run_and_record(args.scenario, args.mqtt_url, record))
 
 
 def _run_batch(args: argparse.Namespace) -> int:

@@ -25,10 +25,11 @@ from cloud.db.schema import (
     incidents,
     outreach_items,
     setup_completions,
+    sim_runs,
     support_requests,
 )
 
-ChangeKind = Literal["incident", "device", "setup", "outreach", "support", "campaign"]
+ChangeKind = Literal["incident", "device", "setup", "outreach", "support", "campaign", "sim_run"]
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,14 @@ class ChangeReader:
                 campaigns.c.updated_at,
                 key=campaigns.c.id,
                 extra=(campaigns.c.status,),
+            )
+            changes += self._by_time(
+                conn,
+                "sim_run",
+                sim_runs,
+                sim_runs.c.recorded_at,
+                key=sim_runs.c.id,
+                extra=(sim_runs.c.scenario, sim_runs.c.passed),
             )
         owners = self._owners_of({c.device_id for c in changes if c.device_id and not c.owner_id})
         return [

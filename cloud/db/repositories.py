@@ -25,6 +25,7 @@ from cloud.db.outreach import OutreachStore
 from cloud.db.owners import OwnerStore
 from cloud.db.remediation import RemediationStore
 from cloud.db.setup import SetupStore
+from cloud.db.sim_runs import SimRunStore
 from cloud.db.support import SupportStore
 from cloud.db.tags import TagStore
 from cloud.db.telemetry import TelemetryStore
@@ -70,6 +71,7 @@ class Repositories:
     support: SupportStore
     fleet: FleetSummaryStore
     """Fleet-wide counts for the service dashboard."""
+    sim_runs: SimRunStore
 
 
 def build_repositories(engine: Engine, settings: CloudSettings, clock: Clock) -> Repositories:
@@ -110,4 +112,5 @@ def build_repositories(engine: Engine, settings: CloudSettings, clock: Clock) ->
         deliveries=DeliveryQueue(engine, outreach),
         support=SupportStore(engine),
         fleet=FleetSummaryStore(engine),
+        sim_runs=SimRunStore(engine, clock),
     )

@@ -470,3 +470,25 @@ planner_marks = Table(
     Column("at", Float, nullable=False),
 )
 """How far the outreach planner has read each source (escalations, verified fixes...)."""
+
+sim_runs = Table(
+    "sim_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("scenario", String(128), nullable=False),
+    Column("scenario_file", String(256), nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("finished_at", Float, nullable=False, index=True),
+    Column("recorded_at", Float, nullable=False, index=True),
+    Column("speed", Float, nullable=False),
+    Column("seed", BigInteger, nullable=False),
+    Column("devices", Integer, nullable=False),
+    Column("models", JSON, nullable=False),
+    Column("passed", Boolean, nullable=False),
+    Column("expectations", JSON, nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("reported_by", String(128), nullable=False),
+)
+"""Simulation runs manufacturers recorded (``aftercare sim run --api``), with each
+expectation's outcome in words; ``recorded_at`` is the cloud's clock when it was stored
+(the live updates read by it: a run's own times are the reporter's)."""

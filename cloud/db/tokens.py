@@ -1,9 +1,10 @@
 """API tokens: random bearer secrets stored only as SHA-256 digests.
 
 Tokens are 256-bit random strings, so a plain SHA-256 is enough to make a stolen table
-useless (no password stretching needed), and lookups stay a single indexed query. A token
-may carry an expiry (owners' sign-in tokens do); one without (service tokens, tokens the
-command line issues) stays valid until it is deleted.
+useless (no password stretching needed), and lookups stay a single indexed query. Roles:
+``service`` (the whole fleet), ``owner`` (one owner's devices) and ``manufacturer``
+(simulation runs only). A token may carry an expiry (owners' sign-in tokens do); one
+without (service tokens, tokens the command line issues) stays valid until it is deleted.
 """
 
 from __future__ import annotations
@@ -18,15 +19,21 @@ from sqlalchemy import Engine, or_, select
 from cloud.db.schema import api_tokens
 from device_agent.clock import Clock
 
-Role = Literal["service", "owner"]
+Role = Literal["service", "owner", "manufacturer"]
+ROLES: tuple[Role, ...] = ("service", "owner", "manufacturer")
 
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: the service team sees the fleet, an owner only their devices."""
+    """Who is calling: the service team sees the fleet, an owner only their devices, a
+    manufacturer only simulation runs (no device, incident or owner data at all)."""
 
     role: Role
     owner_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.role == "owner") != (self.owner_id is not None):
+            raise ValueError("an owner principal, and only an owner, carries an owner_id")
 
     def may_see(self, device_owner_id: str | None) -> bool:
         return self.role == "service" or (
@@ -81,5 +88,7 @@ class TokenStore:
             row = conn.execute(query).first()
         if row is None:
             return None
-        role: Role = "service" if row.role == "service" else "owner"
-        return Principal(role=role, owner_id=row.owner_id)
+        for role in ROLES:  # an unknown role, or an owner's without an owner, grants nothing
+            if row.role == role and (role != "owner" or row.owner_id is not None):
+                return Principal(role=role, owner_id=row.owner_id if role == "owner" else None)
+        return None

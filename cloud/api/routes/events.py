@@ -4,7 +4,9 @@ pages update without reloading or polling lists.
 Events: ``incident`` (the incident as ``GET /incidents/{id}`` returns it, fix attempts
 included), ``device`` (``id``, ``model``, ``online``; or ``owner_id`` when claimed),
 ``setup`` (``device_id``: its checklist moved), ``outreach`` and ``support`` (``id``,
-``device_id``, ``status``), ``campaign`` (``id``, ``status``). A comment line every
+``device_id``, ``status``), ``campaign`` (``id``, ``status``), ``sim_run`` (the run as
+``GET /sim-runs/{id}`` returns it). A manufacturer's token hears only ``sim_run``; an
+owner's never does. A comment line every
 15 s keeps proxies from closing an idle stream. ``resync`` means changes were missed
 (the listener fell behind or the server is stopping): reload, then listen again.
 """
@@ -18,9 +20,10 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from cloud.api.deps import PrincipalDep, ReposDep
+from cloud.api.deps import CallerDep, ReposDep
 from cloud.api.live import KEEPALIVE, Audience, LiveHub, sse_frame
 from cloud.api.schemas.incidents import IncidentOut
+from cloud.api.schemas.sim_runs import SimRunOut
 from cloud.db.changes import Change
 from cloud.db.repositories import Repositories
 
@@ -36,11 +39,11 @@ OWNED_REFRESH_S = 5.0
     responses={200: {"content": {"text/event-stream": {}}, "description": "event stream"}},
 )
 async def stream_events(
-    request: Request, principal: PrincipalDep, repos: ReposDep
+    request: Request, principal: CallerDep, repos: ReposDep
 ) -> StreamingResponse:
     """Changes as they happen, for as long as the connection stays open."""
     hub: LiveHub = request.app.state.live
-    audience = Audience(None if principal.role == "service" else principal.owner_id)
+    audience = Audience.of(principal)
     return StreamingResponse(
         _events(request, hub, audience, repos),
         media_type="text/event-stream",
@@ -86,6 +89,9 @@ def _owned(repos: Repositories, audience: Audience) -> frozenset[str]:
 
 
 def _payload(repos: Repositories, change: Change) -> object | None:
+    if change.kind == "sim_run":
+        run = repos.sim_runs.get(int(change.key))
+        return None if run is None else SimRunOut.of(run).model_dump(mode="json")
     if change.kind != "incident":
         return change.data
     incident = repos.incidents.get(int(change.key))

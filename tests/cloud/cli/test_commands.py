@@ -18,6 +18,9 @@ import httpx
 import pytest
 
 from cloud.cli import main
+from cloud.db.repositories import build_repositories, open_database
+from cloud.settings import CloudSettings
+from device_agent.clock import SystemClock
 from tests.audit import stored_seqs
 from tests.cloud.notify.receivers import smtp_server
 from tests.conftest import Broker, RunningCloud
@@ -47,14 +50,26 @@ def test_demo_runs_writes_demo_json_and_stops_cleanly(tmp_path: Path) -> None:
         text=True,
     )
     assert process.stdout is not None
+    printed = []
     for line in process.stdout:
+        printed.append(line)
         if line.startswith("4 simulated devices reporting"):
             break
     demo = json.loads((out / "demo.json").read_text())
     old_keys = {"api", "service_token", "owner_token", "owner_device_ids"}
-    assert set(demo) == old_keys | {"mqtt_url", "unclaimed", "dashboard_url", "app_url"}
+    assert set(demo) == old_keys | {
+        "mqtt_url",
+        "unclaimed",
+        "dashboard_url",
+        "app_url",
+        "manufacturer_token",
+    }
     root = demo["api"].removesuffix("/api/v1")
     assert demo["app_url"] == f"{root}/app#token={demo['owner_token']}"
+    assert f"manufacturer: {root}/manufacturer#token={demo['manufacturer_token']}\n" in printed
+    maker = {"Authorization": f"Bearer {demo['manufacturer_token']}"}
+    assert httpx.get(demo["api"] + "/sim-runs", headers=maker).json() == []
+    assert httpx.get(demo["api"] + "/devices", headers=maker).status_code == 403
     assert demo["mqtt_url"].startswith("mqtt://127.0.0.1:")
     assert len(demo["unclaimed"]) == 3
     assert all(set(d) == {"device_id", "claim_code"} for d in demo["unclaimed"])
@@ -128,6 +143,22 @@ def test_bad_scenario_file_is_a_clear_error(
     error = capsys.readouterr().err
     assert "fleet.devices" in error
     assert "duration_s" in error
+
+
+def test_the_cli_issues_a_manufacturer_token_that_opens_simulation_runs_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'cloud.db'}"
+    assert main(["cloud", "token", "--role", "manufacturer", "--database-url", url]) == 0
+    token = capsys.readouterr().out.strip()
+    owner_flag = ["--role", "manufacturer", "--owner", "alice", "--database-url", url]
+    assert main(["cloud", "token", *owner_flag]) == 2
+    assert "--owner is for --role owner" in capsys.readouterr().err
+    settings = CloudSettings(database_url=url, model_dir=str(tmp_path))
+    with open_database(url) as engine:
+        principal = build_repositories(engine, settings, SystemClock()).tokens.principal_for(token)
+    assert principal is not None
+    assert (principal.role, principal.owner_id) == ("manufacturer", None)
 
 
 def test_detect_scores_every_row_of_a_csv(tmp_path: Path) -> None:
