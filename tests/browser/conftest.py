@@ -25,6 +25,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from tests.cloud.notify.receivers import Mailbox, smtp_server
+
 CHROMIUM = Path(os.environ.get("AFTERCARE_CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = Path(os.environ.get("AFTERCARE_TEST_ARTIFACTS", "test-artifacts"))
 CHROMIUM_FLAGS = [
@@ -41,6 +43,9 @@ CHROMIUM_FLAGS = [
 LAPTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 DEMO_DEVICES = 8
+DEMO_FAULTS_PER_DAY = 6.0
+"""Three times the demo's default, so a listening page sees new incidents every minute
+or so once the occasional faults begin (three device-hours, three minutes, in)."""
 
 
 @dataclass
@@ -49,7 +54,14 @@ class Demo:
 
     info: dict[str, Any]
     process: subprocess.Popen[str]
+    mailbox: Mailbox
+    """The SMTP server the demo sends its outreach email to."""
+    started_at: float
+    """``time.monotonic()`` when the demo said its devices were reporting."""
     output: list[str] = field(default_factory=list)
+
+    def seconds_in(self) -> float:
+        return time.monotonic() - self.started_at
 
     @property
     def api(self) -> str:
@@ -84,10 +96,16 @@ class Demo:
 
 @pytest.fixture(scope="package")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    out = tmp_path_factory.mktemp("demo")
+    with smtp_server() as mailbox:
+        yield from _run_demo(tmp_path_factory.mktemp("demo"), mailbox)
+
+
+def _run_demo(out: Path, mailbox: Mailbox) -> Iterator[Demo]:
     command = [sys.executable, "-m", "cloud.cli", "demo", "--devices", str(DEMO_DEVICES)]
     command += ["--port", "0", "--duration", "1800", "--out", str(out)]
+    command += ["--faults-per-day", str(DEMO_FAULTS_PER_DAY)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("AFTERCARE_")}
+    env["AFTERCARE_SMTP_URL"] = mailbox.url
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
     )
@@ -104,7 +122,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     threading.Thread(target=read, daemon=True).start()
     try:
         assert ready.wait(60), "the demo did not start:\n" + "".join(output)
-        running = Demo(json.loads((out / "demo.json").read_text()), process, output)
+        info = json.loads((out / "demo.json").read_text())
+        running = Demo(info, process, mailbox, time.monotonic(), output)
         yield running
     finally:
         process.send_signal(signal.SIGINT)
@@ -163,3 +182,49 @@ def new_page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[NewPa
     for context in contexts:
         context.close()
     assert not errors, f"script errors on the page: {errors}"
+
+
+class DeviceAgents:
+    """Real device agents on simulated hardware, run as their own processes against the
+    demo's broker: as an owner plugs a device in, or as a device whose power or link
+    keeps failing (``crash``: killed without a goodbye, so the broker says it is gone)."""
+
+    def __init__(self, demo: Demo, state_dir: Path) -> None:
+        self.demo = demo
+        self.state_dir = state_dir
+        self.started: list[subprocess.Popen[str]] = []
+
+    def start(self, device_id: str, model: str) -> subprocess.Popen[str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AFTERCARE_")}
+        env["AFTERCARE_STATE_DIR"] = str(self.state_dir / device_id)
+        command = [sys.executable, "-m", "cloud.cli", "agent", "run", "--device-id", device_id]
+        command += ["--simulate", model, "--mqtt-url", str(self.demo.info["mqtt_url"])]
+        process = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True
+        )
+        self.started.append(process)
+        return process
+
+    @staticmethod
+    def crash(process: subprocess.Popen[str]) -> None:
+        process.kill()
+        process.wait(10)
+
+    def online(self, device_id: str) -> bool | None:
+        """The cloud's view: True, False, or None before the device first reported."""
+        with self.demo.client(self.demo.service_token) as client:
+            answer = client.get(f"/devices/{device_id}")
+        return bool(answer.json()["online"]) if answer.status_code == 200 else None
+
+    def stop_all(self) -> None:
+        for process in self.started:
+            if process.poll() is None:
+                process.terminate()
+                process.wait(20)
+
+
+@pytest.fixture
+def device_agents(demo: Demo, tmp_path: Path) -> Iterator[DeviceAgents]:
+    agents = DeviceAgents(demo, tmp_path / "agents")
+    yield agents
+    agents.stop_all()

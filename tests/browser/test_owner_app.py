@@ -6,19 +6,13 @@ words, never as signatures."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import LAPTOP, PHONE, Demo, NewPage
+from tests.browser.conftest import LAPTOP, PHONE, Demo, DeviceAgents, NewPage
 
 CLAIMED_HERE = 1
 """The index in demo.json's ``unclaimed`` this module claims (no other test claims it)."""
@@ -39,31 +33,8 @@ def fits(page: Page) -> bool:
     return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
 
 
-@pytest.fixture
-def switched_on(demo: Demo, tmp_path: Path) -> Iterator[Any]:
-    """``switched_on(device_id, model)``: runs the device's real agent (simulated hardware)
-    against the demo's broker, as the owner does by plugging it in; stopped at the end."""
-    started: list[subprocess.Popen[str]] = []
-
-    def start(device_id: str, model: str) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AFTERCARE_")}
-        env["AFTERCARE_STATE_DIR"] = str(tmp_path / "agent")
-        command = [sys.executable, "-m", "cloud.cli", "agent", "run", "--device-id", device_id]
-        command += ["--simulate", model, "--mqtt-url", str(demo.info["mqtt_url"])]
-        started.append(
-            subprocess.Popen(
-                command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True
-            )
-        )
-
-    yield start
-    for process in started:
-        process.terminate()
-        process.wait(20)
-
-
 def test_a_new_owner_signs_up_adds_a_device_by_its_code_and_sets_it_up(
-    demo: Demo, new_page: NewPage, switched_on: Any
+    demo: Demo, new_page: NewPage, device_agents: DeviceAgents
 ) -> None:
     page = new_page(viewport=PHONE)
     page.goto(demo.root + "/app")
@@ -95,7 +66,7 @@ def test_a_new_owner_signs_up_adds_a_device_by_its_code_and_sets_it_up(
     expect(warranty).to_have_attribute("data-state", "done")
     assert fits(page)
 
-    switched_on(device_id, model)  # its first boot runs its self-checks
+    device_agents.start(device_id, model)  # its first boot runs its self-checks
     expect(network).to_have_attribute("data-state", "done", timeout=60_000)
     expect(network).to_contain_text("Done")
 
