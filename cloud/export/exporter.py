@@ -32,7 +32,7 @@ from typing import Any
 
 from influxdb_client.client.influxdb_client import InfluxDBClient
 from influxdb_client.client.write_api import WriteApi, WriteOptions, WriteType
-from reactivex.scheduler import ThreadPoolScheduler
+from reactivex.scheduler import EventLoopScheduler
 
 from cloud.db.records import IncidentChange, StoredBatch, StoredSample
 from cloud.export.device_models import DeviceModels
@@ -122,7 +122,10 @@ class InfluxExporter:
         self._thread = threading.Thread(target=self._run, name="influx-export")
         self._client: InfluxDBClient | None = None
         self._write_api: WriteApi | None = None
-        self._scheduler: ThreadPoolScheduler | None = None
+        self._scheduler: EventLoopScheduler | None = None
+        self._options: WriteOptions | None = None
+        self._failing = False
+        """The latest batch failed or is being retried: InfluxDB looks down."""
 
     # -- the hot path (any thread) --------------------------------------------------------
     def put(self, item: Exported) -> bool:
@@ -170,8 +173,10 @@ class InfluxExporter:
     def start(self) -> None:
         """Open the client (no request is made: an InfluxDB that is down is no error)."""
         tuning = self.tuning
-        self._scheduler = ThreadPoolScheduler(max_workers=1)
-        options = WriteOptions(
+        # One daemon thread writes the batches in order: a batch still retrying when the
+        # process exits is lost (and counted at stop), it does not hold the exit up.
+        self._scheduler = EventLoopScheduler()
+        self._options = options = WriteOptions(
             write_type=WriteType.batching,
             batch_size=tuning.batch_size,
             flush_interval=tuning.flush_interval_ms,
@@ -189,7 +194,8 @@ class InfluxExporter:
             org=self.target.org,
             timeout=tuning.timeout_ms,
         )
-        self._write_api = self._client.write_api(
+        self._write_api = _WriteApi(
+            self._client,
             write_options=options,
             success_callback=self._written,
             error_callback=self._failed,
@@ -200,20 +206,22 @@ class InfluxExporter:
 
     def stop(self) -> None:
         """Hand over what is queued (as far as the in-flight bound allows), wait up to
-        ``close_wait_ms`` for it to be written, and count whatever is left as dropped."""
+        ``close_wait_ms`` for it to be written (not at all while InfluxDB is failing:
+        its batches would only retry), and count whatever is left as dropped."""
         self._stopping.set()
         with self._lock:
             self._lock.notify_all()
         if self._thread.is_alive():
             self._thread.join()
-        if self._write_api is not None:
+        if self._write_api is not None and self._options is not None:
+            self._options.max_close_wait = 0 if self._failing else self.tuning.close_wait_ms
             self._write_api.close()
         with self._lock:
             self._closed = True
             self.stats.dropped += self._in_flight
             self._in_flight = 0
         if self._scheduler is not None:
-            self._scheduler.executor.shutdown(wait=False, cancel_futures=True)
+            self._scheduler.dispose()
         if self._client is not None:
             self._client.close()
         self._say(force=True)
@@ -310,24 +318,42 @@ class InfluxExporter:
 
     def _failed(self, _key: tuple[str, str, str], data: Any, exc: Exception) -> None:
         points = _points_in(data)
-        self._settled(points, failed=True)
-        log.warning("influx export dropped a batch of %d points: %s", points, exc)
+        if self._settled(points, failed=True):
+            log.warning("influx export dropped a batch of %d points: %s", points, exc)
 
     def _retried(self, _key: tuple[str, str, str], _data: Any, exc: Exception) -> None:
         with self._lock:
             self.stats.retries += 1
+            self._failing = True
 
-    def _settled(self, points: int, *, failed: bool) -> None:
+    def _settled(self, points: int, *, failed: bool) -> bool:
+        """Count a batch's end; False when it ended after ``stop`` had counted it."""
         with self._lock:
-            if self._closed:  # counted as dropped at stop already
-                return
+            if self._closed:
+                return False
             self._in_flight -= points
+            self._failing = failed
             if failed:
                 self.stats.failed += points
                 self.stats.dropped += points
             else:
                 self.stats.written += points
             self._lock.notify_all()
+            return True
+
+
+class _WriteApi(WriteApi):
+    """influxdb-client's batching ``WriteApi``, safe to close while a batch is retrying.
+
+    When ``close`` stops waiting (``max_close_wait``) it lets go of its pipeline; a batch
+    that finishes its retries afterwards then completes that pipeline and, in the stock
+    class, fails on what it let go of (``None.dispose()``) with a traceback in the write
+    thread. Here that late completion does nothing: its points were counted at ``stop``.
+    """
+
+    def _on_complete(self) -> None:
+        if self._disposable is not None:
+            super()._on_complete()  # type: ignore[no-untyped-call]
 
 
 def _points_in(data: Any) -> int:
