@@ -152,10 +152,6 @@ class InfluxExporter:
         self.put(outcome)
 
     # -- what /healthz shows --------------------------------------------------------------
-    @property
-    def alive(self) -> bool:
-        return self._thread.is_alive()
-
     def counters(self) -> Mapping[str, int]:
         """written, dropped, failed, retries and errors so far; queued and in_flight now."""
         with self._lock:
