@@ -181,16 +181,19 @@ class RemediationStore:
         self, incident_id: int, status: str, at: float, escalation: str | None = None
     ) -> None:
         """Move an incident along the loop: ``mitigating`` while a fix is in flight,
-        ``resolved`` once one is verified, ``escalated`` with the reason."""
+        ``resolved`` once one is verified, ``escalated`` with the reason. Listeners hear
+        of a move to another status (the next fix of one in flight is no change)."""
         values: dict[str, Any] = {"status": status, "updated_at": at}
         if status == "resolved":
             values["resolved_at"] = at
         if escalation is not None:
             values["escalation"] = escalation
-        statement = update(incidents).where(incidents.c.id == incident_id).values(values)
+        where = incidents.c.id == incident_id
+        statement = update(incidents).where(where).values(values)
         with self.engine.begin() as conn:
+            before = conn.scalar(select(incidents.c.status).where(where))
             moved = conn.execute(statement.returning(*_CHANGED)).first()
-        if moved is not None:
+        if moved is not None and before != status:
             self.change_listeners.tell([_change(incident_id, moved, status, at)])
 
     def reopen(self, incident_id: int, at: float, reason: str) -> bool:

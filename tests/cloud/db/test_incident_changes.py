@@ -39,6 +39,7 @@ def test_each_status_change_is_told_once_with_the_incident_it_moved(any_database
     incidents.record([(opened, HP)])  # already open: nothing changes
     hot = _id_of(incidents, "hp-1")
     remediation.set_status(hot, "mitigating", NOW + 10)
+    remediation.set_status(hot, "mitigating", NOW + 200)  # the next fix: no change
     remediation.set_status(hot, "resolved", NOW + 400)
     assert remediation.reopen(hot, NOW + 900, "the owner says it is still hot")
     assert not remediation.reopen(hot, NOW + 901, "open already: not reopened")
