@@ -23,6 +23,7 @@ from cloud.db.outreach_facts import OutreachFacts
 from cloud.db.planner_marks import PlannerMarks
 from cloud.db.repositories import Repositories, build_repositories, open_database
 from cloud.db.rul_history import RulHistory
+from cloud.export.exporter import InfluxExporter, InfluxTarget
 from cloud.heal.engine import RemediationEngine
 from cloud.heal.playbook import BUNDLED_PLAYBOOKS, Playbooks
 from cloud.heal.signing import CommandSigner
@@ -97,6 +98,7 @@ class CloudService:
     delivery: DeliveryWorker
     support: SupportWorker
     planning: PlanningWorker
+    export: InfluxExporter | None
     api: FastAPI
 
     def __init__(
@@ -145,6 +147,14 @@ class CloudService:
             listeners: list[StoredListener] = [self.scoring.submit]
             if self.remediation is not None:
                 listeners.append(self.remediation.on_stored)
+            self.export = self._exporter()
+            if self.export is not None:
+                listeners.append(self.export.on_stored)
+                if self.remediation is not None:
+                    self.remediation.outcome_listeners.append(self.export.on_fix)
+                self.export.start()
+                # stops last: it takes what the workers stopping before it still send
+                stack.push_async_callback(asyncio.to_thread, self.export.stop)
             registered = (
                 RegisteredDevices(self.repos.factory.is_known)
                 if self.settings.registered_devices_only
@@ -201,6 +211,7 @@ class CloudService:
                 self.broker_admin,
                 sla=self._sla_policy(),
                 live_poll_s=self.settings.live_poll_s,
+                export_counters=self.export.counters if self.export is not None else None,
             )
             self.scoring.start()
             stack.push_async_callback(asyncio.to_thread, self.scoring.stop)
@@ -256,6 +267,26 @@ class CloudService:
         health["support"] = self.support.alive
         health["planning"] = self.planning.alive
         return health
+
+    def _exporter(self) -> InfluxExporter | None:
+        """The time-series export when ``AFTERCARE_INFLUX_URL`` is set: every stored
+        sample, incident change and judged fix, each one non-blocking queue put."""
+        settings = self.settings
+        if not settings.influx_url:
+            return None
+        target = InfluxTarget(
+            settings.influx_url, settings.influx_token, settings.influx_org, settings.influx_bucket
+        )
+        telemetry = self.repos.telemetry
+
+        def model_of(device_id: str) -> str | None:
+            device = telemetry.get_device(device_id)
+            return device.model if device is not None else None
+
+        exporter = InfluxExporter(target, model_of)
+        self.repos.incidents.change_listeners.append(exporter.on_incident)
+        self.repos.remediation.change_listeners.append(exporter.on_incident)
+        return exporter
 
     def _planning_worker(self) -> PlanningWorker:
         """Outreach planning: wear forecasts (models trained on the fleet's failures, or

@@ -150,6 +150,14 @@ class CloudSettings(BaseSettings):
     """Fit wear models with one candidate per setting instead of the cross-validated
     search (seconds instead of minutes: the demo)."""
 
+    influx_url: str = ""
+    """An InfluxDB v2 write API (``http://host:8086``) that telemetry, incident changes
+    and fix outcomes are mirrored to; empty (the default), nothing is exported. Export
+    never slows ingest: while InfluxDB is down, points are dropped and counted."""
+    influx_token: str = ""
+    influx_org: str = "aftercare"
+    influx_bucket: str = "aftercare"
+
     @property
     def broker_login(self) -> BrokerLogin:
         """The login every cloud session to the broker uses."""

@@ -40,6 +40,9 @@ API_PREFIX = "/api/v1"
 HealthChecks = Callable[[], Mapping[str, bool]]
 """The workers' health for /healthz: ``mqtt``, ``ingest`` and ``scoring``, each ok or not."""
 
+ExportCounters = Callable[[], Mapping[str, int]]
+"""The time-series export's counters for /healthz (reported, never judged)."""
+
 
 def create_api(
     repos: Repositories,
@@ -48,13 +51,16 @@ def create_api(
     checklists: Checklists | None = None,
     sla: SlaPolicy | None = None,
     live_poll_s: float = 1.0,
+    *,
+    export_counters: ExportCounters | None = None,
 ) -> FastAPI:
     """The HTTP API over the cloud's repositories; ``worker_health`` feeds /healthz;
     ``broker_accounts``, when the cloud manages the broker, lets a release revoke the
     device's broker credentials; ``checklists`` are the setup checklists (the bundled
     ones by default); ``sla`` the support requests' service levels (4 h to a first
     response, 3 days to a resolution by default); ``live_poll_s`` how often the live
-    updates read the database's changes while a page listens."""
+    updates read the database's changes while a page listens; ``export_counters``,
+    when the cloud exports to InfluxDB, are shown on /healthz."""
     app = FastAPI(
         title="Aftercare",
         version="0.1.0",
@@ -62,6 +68,7 @@ def create_api(
     )
     app.state.repos = repos
     app.state.health = worker_health
+    app.state.export_counters = export_counters
     app.state.broker_accounts = broker_accounts
     app.state.checklists = checklists if checklists is not None else Checklists.load()
     app.state.sla = sla if sla is not None else SlaPolicy(4 * 3600.0, 3 * 86_400.0)

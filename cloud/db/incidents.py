@@ -1,22 +1,48 @@
 """Incident rows: opened and resolved by the scoring worker, read by the API.
 
 Opening is idempotent per (device, signature): while one is open (or being mitigated),
-opening again returns it instead of creating a second.
+opening again returns it instead of creating a second. Every committed status change is
+told to the store's ``change_listeners`` (see :class:`IncidentChange`).
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from sqlalchemy import Engine, and_, case, func, select, update
 
+from cloud.db.records import IncidentChange
 from cloud.db.schema import detector_tunings, incidents
 from cloud.incidents.tracker import IncidentOpened, IncidentResolved
 from cloud.incidents.tuning import Tuning, after_false_positive
 
+log = logging.getLogger("aftercare.incidents")
+
 IncidentStatus = Literal["open", "mitigating", "resolved", "escalated"]
 ACTIVE: tuple[IncidentStatus, ...] = ("open", "mitigating")
+
+IncidentListener = Callable[[IncidentChange], None]
+"""Told of each committed incident change, in the thread that made it (return fast)."""
+
+
+class IncidentListeners(list[IncidentListener]):
+    """A store's change listeners. A failing listener is counted and logged with its
+    traceback; the change is committed already, and neither the caller nor the other
+    listeners are held up by it."""
+
+    errors: int = 0
+
+    def tell(self, changes: Sequence[IncidentChange]) -> None:
+        for change in changes:
+            for listener in self:
+                try:
+                    listener(change)
+                except Exception:
+                    self.errors += 1
+                    log.exception("incident=%s listener %r failed", change.incident_id, listener)
 
 
 @dataclass(frozen=True)
@@ -66,31 +92,37 @@ class IncidentFilter:
 class IncidentStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.change_listeners = IncidentListeners()
 
     def record(self, decisions: list[tuple[IncidentOpened | IncidentResolved, str | None]]) -> None:
         """Apply the tracker's decisions (each with the device's model) in one transaction."""
+        changes: list[IncidentChange] = []
         with self.engine.begin() as conn:
             for decision, model in decisions:
                 if isinstance(decision, IncidentOpened):
-                    self._open(conn, decision, model)
+                    change = self._open(conn, decision, model)
                 else:
-                    self._resolve(conn, decision)
+                    change = self._resolve(conn, decision)
+                if change is not None:
+                    changes.append(change)
+        self.change_listeners.tell(changes)
 
-    def _active_id(self, conn: Any, device_id: str, signature: str) -> int | None:
-        query = select(incidents.c.id).where(
+    def _active(self, conn: Any, device_id: str, signature: str) -> tuple[int, str | None] | None:
+        """The (id, model) of the device's open or mitigating incident of ``signature``."""
+        query = select(incidents.c.id, incidents.c.model).where(
             and_(
                 incidents.c.device_id == device_id,
                 incidents.c.signature == signature,
                 incidents.c.status.in_(ACTIVE),
             )
         )
-        found = conn.scalar(query)
-        return int(found) if found is not None else None
+        found = conn.execute(query).first()
+        return (int(found.id), found.model) if found is not None else None
 
-    def _open(self, conn: Any, opened: IncidentOpened, model: str | None) -> None:
-        if self._active_id(conn, opened.device_id, opened.signature) is not None:
-            return
-        conn.execute(
+    def _open(self, conn: Any, opened: IncidentOpened, model: str | None) -> IncidentChange | None:
+        if self._active(conn, opened.device_id, opened.signature) is not None:
+            return None
+        inserted = conn.execute(
             incidents.insert().values(
                 device_id=opened.device_id,
                 model=model,
@@ -103,11 +135,21 @@ class IncidentStore:
                 explanation=opened.explanation,
             )
         )
+        return IncidentChange(
+            int(inserted.inserted_primary_key[0]),
+            opened.device_id,
+            model,
+            opened.signature,
+            "open",
+            opened.opened_at,
+            opened.score,
+        )
 
-    def _resolve(self, conn: Any, resolved: IncidentResolved) -> None:
-        incident_id = self._active_id(conn, resolved.device_id, resolved.signature)
-        if incident_id is None:
-            return
+    def _resolve(self, conn: Any, resolved: IncidentResolved) -> IncidentChange | None:
+        active = self._active(conn, resolved.device_id, resolved.signature)
+        if active is None:
+            return None
+        incident_id, model = active
         conn.execute(
             update(incidents)
             .where(incidents.c.id == incident_id)
@@ -117,6 +159,15 @@ class IncidentStore:
                 updated_at=resolved.resolved_at,
                 peak_score=resolved.peak_score,
             )
+        )
+        return IncidentChange(
+            incident_id,
+            resolved.device_id,
+            model,
+            resolved.signature,
+            "resolved",
+            resolved.resolved_at,
+            resolved.peak_score,
         )
 
     def active(self) -> list[tuple[str, str]]:
@@ -191,7 +242,10 @@ class IncidentStore:
                     )
             conn.execute(update(incidents).where(incidents.c.id == incident_id).values(changes))
             updated = conn.execute(select(incidents).where(incidents.c.id == incident_id)).one()
-        return IncidentRecord(**updated._mapping), tuning
+        record = IncidentRecord(**updated._mapping)
+        if record.status != incident.status:
+            self.change_listeners.tell([_change_of(record, at)])
+        return record, tuning
 
     def tunings_after(self, last_id: int) -> list[tuple[int, Tuning]]:
         """Tunings recorded after ``last_id``, oldest first (what a worker has not seen)."""
@@ -223,3 +277,15 @@ class IncidentStore:
                 SignatureStats(str(sig), int(n), int(c or 0), int(f or 0))
                 for sig, n, c, f in conn.execute(query)
             ]
+
+
+def _change_of(record: IncidentRecord, at: float) -> IncidentChange:
+    return IncidentChange(
+        record.id,
+        record.device_id,
+        record.model,
+        record.signature,
+        record.status,
+        at,
+        record.peak_score,
+    )

@@ -14,6 +14,7 @@ __all__ = [
     "DeadLetter",
     "DeviceRecord",
     "FirmwareReport",
+    "IncidentChange",
     "IngestBatch",
     "LinkChange",
     "StoredBatch",
@@ -69,6 +70,22 @@ class StoredBatch:
     link_changes: list[LinkChange]
     firmware: list[FirmwareReport] = field(default_factory=list)
     results: list[CommandResult] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class IncidentChange:
+    """An incident's status as it has just changed (opened, mitigating, resolved,
+    escalated, reopened), told to listeners once the change is committed: whatever
+    mirrors incidents elsewhere (the time-series export) hears of every path that moves
+    one, detection, self-healing and people alike."""
+
+    incident_id: int
+    device_id: str
+    model: str | None
+    signature: str
+    status: str
+    at: float
+    peak_score: float
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 records, and the incident status the loop moves (mitigating, resolved, escalated).
 
 Every step of the loop is stored as it happens, so the API shows a fix in flight, and a
-service engineer sees what was tried before an incident reached them.
+service engineer sees what was tried before an incident reached them. Status moves are
+told to ``change_listeners`` once committed, as :class:`IncidentStore` tells its own.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any
 from sqlalchemy import Engine, case, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from cloud.db.incidents import IncidentListeners
+from cloud.db.records import IncidentChange
 from cloud.db.schema import fix_attempts, fix_records, incidents
 
 __all__ = ["AttemptRow", "FixCounts", "NewIncident", "RemediationStore"]
@@ -61,6 +64,7 @@ class RemediationStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+        self.change_listeners = IncidentListeners()
 
     def opened_after(self, last_id: int) -> list[NewIncident]:
         """Incidents opened since ``last_id`` and still open: the loop's work."""
@@ -177,25 +181,35 @@ class RemediationStore:
         self, incident_id: int, status: str, at: float, escalation: str | None = None
     ) -> None:
         """Move an incident along the loop: ``mitigating`` while a fix is in flight,
-        ``resolved`` once one is verified, ``escalated`` with the reason."""
+        ``resolved`` once one is verified, ``escalated`` with the reason. Listeners hear
+        of a move to another status (the next fix of one in flight is no change)."""
         values: dict[str, Any] = {"status": status, "updated_at": at}
         if status == "resolved":
             values["resolved_at"] = at
         if escalation is not None:
             values["escalation"] = escalation
+        where = incidents.c.id == incident_id
+        statement = update(incidents).where(where).values(values)
         with self.engine.begin() as conn:
-            conn.execute(update(incidents).where(incidents.c.id == incident_id).values(values))
+            before = conn.scalar(select(incidents.c.status).where(where))
+            moved = conn.execute(statement.returning(*_CHANGED)).first()
+        if moved is not None and before != status:
+            self.change_listeners.tell([_change(incident_id, moved, status, at)])
 
     def reopen(self, incident_id: int, at: float, reason: str) -> bool:
         """Open a resolved incident again (its owner says the fix did not hold); False
         when it is not resolved (still active, or closed by people)."""
+        statement = (
+            update(incidents)
+            .where(incidents.c.id == incident_id, incidents.c.status == "resolved")
+            .values(status="open", resolved_at=None, updated_at=at, escalation=reason)
+        )
         with self.engine.begin() as conn:
-            done = conn.execute(
-                update(incidents)
-                .where(incidents.c.id == incident_id, incidents.c.status == "resolved")
-                .values(status="open", resolved_at=None, updated_at=at, escalation=reason)
-            )
-            return done.rowcount == 1
+            reopened = conn.execute(statement.returning(*_CHANGED)).first()
+        if reopened is None:
+            return False
+        self.change_listeners.tell([_change(incident_id, reopened, "open", at)])
+        return True
 
     def ids_with_status(self, status: str) -> list[int]:
         with self.engine.connect() as conn:
@@ -209,3 +223,13 @@ class RemediationStore:
                 select(incidents.c.id, incidents.c.status).where(incidents.c.id.in_(ids))
             )
             return {int(i): str(s) for i, s in rows}
+
+
+_CHANGED = (incidents.c.device_id, incidents.c.model, incidents.c.signature, incidents.c.peak_score)
+"""What an incident change tells listeners beyond its id, status and time."""
+
+
+def _change(incident_id: int, row: Any, status: str, at: float) -> IncidentChange:
+    return IncidentChange(
+        incident_id, row.device_id, row.model, row.signature, status, at, row.peak_score
+    )

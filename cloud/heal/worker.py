@@ -33,6 +33,7 @@ from cloud.heal.engine import (
     SendFix,
     Step,
 )
+from cloud.heal.outcome import FixOutcome, FixOutcomeListener
 from cloud.heal.signing import CommandSigner
 from device_agent import contract
 from device_agent.clock import Clock
@@ -75,6 +76,7 @@ class RemediationStats:
     healed: int = 0
     escalated: int = 0
     errors: int = 0
+    listener_errors: int = 0
 
 
 class RemediationWorker:
@@ -90,7 +92,10 @@ class RemediationWorker:
         clock: Clock,
         *,
         poll_s: float = 1.0,
+        outcome_listeners: Sequence[FixOutcomeListener] = (),
     ) -> None:
+        """``outcome_listeners`` hear of every attempt once it is judged (verified or
+        not); they are called in the remediation thread and must return fast."""
         self.engine = engine
         self.store = store
         self.campaign_store = campaign_store
@@ -100,6 +105,7 @@ class RemediationWorker:
         self.publish = publish
         self.clock = clock
         self.poll_s = poll_s
+        self.outcome_listeners = list(outcome_listeners)
         self.stats = RemediationStats()
         self._inbox: queue.Queue[_Samples | _Results | _Disputed | None] = queue.Queue()
         self._last_incident = 0
@@ -324,6 +330,8 @@ class RemediationWorker:
                 self._send(step, now)
             elif isinstance(step, AttemptChanged):
                 self._save(step.remediation, step.attempt)
+                if step.attempt.verified is not None:
+                    self._judged(step.remediation, step.attempt, now)
             elif isinstance(step, Healed):
                 self._save(step.remediation, step.attempt)
                 self._learned(step.remediation, step.attempt)
@@ -395,6 +403,29 @@ class RemediationWorker:
                 evidence_to=evidence[1] if evidence else None,
             )
         )
+
+    def _judged(self, remediation: Remediation, attempt: Attempt, now: float) -> None:
+        """Tell the outcome listeners; one that fails is counted and logged, and the
+        loop carries on (the attempt is stored already)."""
+        outcome = FixOutcome(
+            remediation.incident_id,
+            remediation.device_id,
+            remediation.model,
+            remediation.signature,
+            attempt.action,
+            attempt.number,
+            attempt.result_state,
+            bool(attempt.verified),
+            now,
+        )
+        for listener in self.outcome_listeners:
+            try:
+                listener(outcome)
+            except Exception:
+                self.stats.listener_errors += 1
+                log.exception(
+                    "incident=%s fix outcome listener %r failed", outcome.incident_id, listener
+                )
 
     def _learned(self, remediation: Remediation, attempt: Attempt) -> None:
         key = (remediation.model, remediation.signature, attempt.action)

@@ -8,7 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from cloud.api.deps import ReposDep
-from cloud.api.schemas.health import HealthOut
+from cloud.api.schemas.health import ExportOut, HealthOut
 
 router = APIRouter(tags=["health"])
 
@@ -22,7 +22,8 @@ def healthz(request: Request, response: Response, repos: ReposDep) -> HealthOut:
     except SQLAlchemyError:
         database = False
     workers = dict(request.app.state.health())
-    ok = database and all(workers.values())
+    ok = database and all(workers.values())  # the export is reported, not judged
+    export_counters = request.app.state.export_counters
     if not ok:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     return HealthOut(
@@ -34,4 +35,5 @@ def healthz(request: Request, response: Response, repos: ReposDep) -> HealthOut:
         remediation=workers.get("remediation"),
         delivery=workers.get("delivery"),
         support=workers.get("support"),
+        export=ExportOut(**export_counters()) if export_counters is not None else None,
     )

@@ -5,6 +5,22 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 
+class ExportOut(BaseModel):
+    """The InfluxDB export's counters. Shown, never judged: an InfluxDB that is down
+    loses points (``dropped``), not the cloud's health."""
+
+    written: int
+    dropped: int
+    """Points lost: the queue was full, their batch failed after its retries, or they
+    were still waiting at shutdown."""
+    failed: int
+    """Of those, points in batches that failed after their retries."""
+    retries: int
+    errors: int
+    queued: int
+    in_flight: int
+
+
 class HealthOut(BaseModel):
     status: str
     database: bool
@@ -19,3 +35,5 @@ class HealthOut(BaseModel):
     """The outreach delivery worker is alive (None when the caller runs none)."""
     support: bool | None = None
     """The support worker (diagnostics, SLA clocks) is alive."""
+    export: ExportOut | None = None
+    """The time-series export's counters (None when export is off)."""
