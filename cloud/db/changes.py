@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sqlalchemy import Column, Engine, Table, func, or_, select
+from sqlalchemy import Column, Engine, func, or_, select
 
 from cloud.db.schema import (
     campaigns,
@@ -70,6 +70,73 @@ class _Mark:
             self.reported = {k: v for k, v in self.reported.items() if v >= horizon}
 
 
+@dataclass(frozen=True)
+class Source:
+    """One table read by a timestamp column: each row that moved is a change of ``kind``
+    named by ``key``, carrying the ``extra`` columns (a ``device_id`` or ``owner_id``
+    among them says who may see it)."""
+
+    name: str
+    kind: ChangeKind
+    moved: Column[Any]
+    key: Column[Any]
+    extra: tuple[Column[Any], ...]
+
+
+SOURCES = (
+    Source(
+        "incidents",
+        "incident",
+        incidents.c.updated_at,
+        incidents.c.id,
+        (incidents.c.device_id, incidents.c.status, incidents.c.signature),
+    ),
+    Source(
+        "claims",
+        "device",
+        device_owners.c.claimed_at,
+        device_owners.c.device_id,
+        (device_owners.c.device_id, device_owners.c.owner_id),
+    ),
+    Source(
+        "setup_completions",
+        "setup",
+        setup_completions.c.completed_at,
+        setup_completions.c.device_id,
+        (setup_completions.c.device_id, setup_completions.c.step),
+    ),
+    Source("events", "setup", events.c.ts, events.c.device_id, (events.c.device_id, events.c.kind)),
+    Source(
+        "outreach",
+        "outreach",
+        outreach_items.c.updated_at,
+        outreach_items.c.id,
+        (
+            outreach_items.c.device_id,
+            outreach_items.c.owner_id,
+            outreach_items.c.status,
+            outreach_items.c.kind,
+        ),
+    ),
+    Source(
+        "support",
+        "support",
+        support_requests.c.updated_at,
+        support_requests.c.id,
+        (support_requests.c.device_id, support_requests.c.owner_id, support_requests.c.status),
+    ),
+    Source("campaigns", "campaign", campaigns.c.updated_at, campaigns.c.id, (campaigns.c.status,)),
+    Source(
+        "sim_runs",
+        "sim_run",
+        sim_runs.c.recorded_at,
+        sim_runs.c.id,
+        (sim_runs.c.scenario, sim_runs.c.passed),
+    ),
+)
+"""Every source but devices (compared whole) and fix attempts (which change incidents)."""
+
+
 class ChangeReader:
     """Reads the changes of every source since the previous call. The first call only
     sets the marks (what existed before anyone listened is not news)."""
@@ -82,82 +149,9 @@ class ChangeReader:
 
     def read(self) -> list[Change]:
         with self.engine.connect() as conn:
-            changes = self._devices(conn)
-            changes += self._by_time(
-                conn,
-                "incident",
-                incidents,
-                incidents.c.updated_at,
-                key=incidents.c.id,
-                extra=(incidents.c.device_id, incidents.c.status, incidents.c.signature),
-            )
-            changes += self._attempts(conn)
-            changes += self._by_time(
-                conn,
-                "device",
-                device_owners,
-                device_owners.c.claimed_at,
-                key=device_owners.c.device_id,
-                extra=(device_owners.c.device_id, device_owners.c.owner_id),
-            )
-            changes += self._by_time(
-                conn,
-                "setup",
-                setup_completions,
-                setup_completions.c.completed_at,
-                key=setup_completions.c.device_id,
-                extra=(setup_completions.c.device_id, setup_completions.c.step),
-            )
-            changes += self._by_time(
-                conn,
-                "setup",
-                events,
-                events.c.ts,
-                key=events.c.device_id,
-                extra=(events.c.device_id, events.c.kind),
-                mark="events",
-            )
-            changes += self._by_time(
-                conn,
-                "outreach",
-                outreach_items,
-                outreach_items.c.updated_at,
-                key=outreach_items.c.id,
-                extra=(
-                    outreach_items.c.device_id,
-                    outreach_items.c.owner_id,
-                    outreach_items.c.status,
-                    outreach_items.c.kind,
-                ),
-            )
-            changes += self._by_time(
-                conn,
-                "support",
-                support_requests,
-                support_requests.c.updated_at,
-                key=support_requests.c.id,
-                extra=(
-                    support_requests.c.device_id,
-                    support_requests.c.owner_id,
-                    support_requests.c.status,
-                ),
-            )
-            changes += self._by_time(
-                conn,
-                "campaign",
-                campaigns,
-                campaigns.c.updated_at,
-                key=campaigns.c.id,
-                extra=(campaigns.c.status,),
-            )
-            changes += self._by_time(
-                conn,
-                "sim_run",
-                sim_runs,
-                sim_runs.c.recorded_at,
-                key=sim_runs.c.id,
-                extra=(sim_runs.c.scenario, sim_runs.c.passed),
-            )
+            changes = self._devices(conn) + self._attempts(conn)
+            for source in SOURCES:
+                changes += self._by_time(conn, source)
         owners = self._owners_of({c.device_id for c in changes if c.device_id and not c.owner_id})
         return [
             c
@@ -210,20 +204,11 @@ class ChangeReader:
                 out[key] = Change("incident", key, r.device_id, None, {"id": r.incident_id})
         return list(out.values())
 
-    def _by_time(
-        self,
-        conn: Any,
-        kind: ChangeKind,
-        table: Table,
-        moved: Column[Any],
-        *,
-        key: Column[Any],
-        extra: tuple[Column[Any], ...],
-        mark: str | None = None,
-    ) -> list[Change]:
-        state = self._marks.setdefault(mark or table.name, _Mark())
+    def _by_time(self, conn: Any, source: Source) -> list[Change]:
+        kind, moved, key = source.kind, source.moved, source.key
+        state = self._marks.setdefault(source.name, _Mark())
         first = self._start(conn, state, moved)
-        query = select(key.label("key"), moved.label("moved"), *extra).where(
+        query = select(key.label("key"), moved.label("moved"), *source.extra).where(
             moved > state.since(self.overlap_s)
         )
         rows = conn.execute(query).all()

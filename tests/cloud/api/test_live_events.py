@@ -82,8 +82,8 @@ async def test_incidents_reach_listeners_as_they_open_and_owners_hear_only_their
                 (IncidentOpened("ev-1", "leak/heap_kb", T0, T0, 0.8, {}), "evcharger-ec11"),
             ]
         )
-        await wait_until(lambda: len(team.of("incident")) >= 2, 10)
-        await asyncio.sleep(1.5)  # time for anything the owner must not hear
+        await wait_until(lambda: len(team.of("incident")) >= 2 and owner.of("incident"), 15)
+        await asyncio.sleep(2.0)  # time for anything the owner must not hear
     assert {i["device_id"] for i in team.of("incident")} == {"hp-1", "ev-1"}
     heard = team.of("incident")[0]
     assert {"signature", "status", "fix_attempts", "evidence_window"} <= set(heard)
