@@ -18,6 +18,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from cloud.outreach.items import OutreachDraft, ServiceSlot, Urgency
+from cloud.plain.names import action_words
 
 __all__ = [
     "EscalatedIncident",
@@ -274,16 +275,18 @@ def _wear_out(
 def _escalated(
     now: float, incident: EscalatedIncident, policy: OutreachPolicy, zone: str
 ) -> OutreachDraft:
-    tried = ", ".join(incident.attempts) or "no remote fix applies"
+    tried = _in_words([action_words(a) for a in dict.fromkeys(incident.attempts)])
+    remotely = (
+        f"From afar we {tried}, but that did not clear it"
+        if tried
+        else "No fix we can send from afar applies to it"
+    )
     return OutreachDraft(
         device_id=incident.device_id,
         owner_id=incident.owner_id,
         kind="incident_escalated",
         dedupe_key=f"{incident.device_id}:incident_escalated:{incident.incident_id}",
-        reason=(
-            f"{incident.summary} We tried to fix it remotely ({tried}) and it did not "
-            "clear, so a technician should look at it."
-        ),
+        reason=(f"{incident.summary} {remotely}, so a technician should look at it."),
         action="Book a service visit.",
         urgency="high",
         created_at=now,
@@ -361,3 +364,10 @@ def _days(seconds: float) -> str:
         hours = max(1, round(seconds / 3600))
         return f"{hours} hour{'s' if hours != 1 else ''}"
     return f"{round(days)} day{'s' if round(days) != 1 else ''}"
+
+
+def _in_words(items: list[str]) -> str:
+    """``["a", "b", "c"]`` -> ``"a, b and c"``."""
+    if len(items) < 2:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]

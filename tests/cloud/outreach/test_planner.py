@@ -106,7 +106,10 @@ def test_an_escalation_names_what_was_tried_and_offers_a_visit() -> None:
     [draft] = plan(NOW, escalations=[incident])
     assert draft.kind == "incident_escalated"
     assert draft.incident_id == 7
-    assert "reduce_load, clean_filter" in draft.reason
+    assert (
+        "From afar we eased its workload for a while and ran its filter-cleaning cycle"
+        in draft.reason
+    )
     assert draft.slots
     assert draft.dedupe_key == "hp-2:incident_escalated:7"
 
