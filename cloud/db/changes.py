@@ -92,6 +92,13 @@ SOURCES = (
         (incidents.c.device_id, incidents.c.status, incidents.c.signature),
     ),
     Source(
+        "verdicts",
+        "incident",
+        incidents.c.verdict_at,
+        incidents.c.id,
+        (incidents.c.device_id, incidents.c.status, incidents.c.signature),
+    ),
+    Source(
         "claims",
         "device",
         device_owners.c.claimed_at,

@@ -89,3 +89,17 @@ def test_a_new_device_and_a_claim_are_changes(engine: Engine) -> None:
         )
     kinds = sorted((c.kind, c.key, c.owner_id) for c in reader.read())
     assert kinds == [("device", "ev-1", "bob"), ("device", "ev-1", "bob")]
+
+
+def test_a_verdict_is_a_change_of_its_incident(engine: Engine) -> None:
+    _device(engine, "hp-1")
+    judged = _incident(engine, "hp-1", 100.0)
+    reader = ChangeReader(engine)
+    reader.read()
+    with engine.begin() as conn:
+        conn.execute(
+            update(incidents)
+            .where(incidents.c.id == judged)
+            .values(verdict="confirmed", verdict_at=200.0)
+        )
+    assert [(c.kind, c.key) for c in reader.read()] == [("incident", str(judged))]
