@@ -6,9 +6,10 @@ Bounded at every step, so an InfluxDB that is down or slow costs points, never i
 - ``put`` is a ``put_nowait`` on a bounded queue: when it is full the point is dropped
   and counted, and the caller (the ingest writer, the scorer, self-healing) goes on;
 - one export thread takes points from the queue, builds their line protocol
-  (:mod:`cloud.export.points`) and hands them to the client's batching ``WriteApi``,
-  which writes batches of ``batch_size`` every ``flush_interval_ms`` and retries a failed
-  one with exponential backoff;
+  (:mod:`cloud.export.points`) and hands them, up to ``batch_size`` lines as one record,
+  to the client's batching ``WriteApi``, which writes a few records at a time (every
+  ``flush_interval_ms`` at the latest) and retries a failed write with exponential
+  backoff;
 - the client keeps what it was handed in memory until it is written or given up, so the
   thread stops taking from the queue while ``max_in_flight`` points are in the client:
   with InfluxDB down, the queue fills and new points are dropped and counted;
@@ -45,6 +46,10 @@ __all__ = ["ExportStats", "ExportTuning", "InfluxExporter", "InfluxTarget"]
 
 Exported = StoredSample | IncidentChange | FixOutcome
 """What can be put on the export queue: one point each."""
+
+
+RECORDS_PER_BATCH = 8
+"""Chunks (each up to ``batch_size`` lines, one record) the client joins into one write."""
 
 
 @dataclass(frozen=True)
@@ -174,7 +179,7 @@ class InfluxExporter:
         self._scheduler = EventLoopScheduler()
         self._options = options = WriteOptions(
             write_type=WriteType.batching,
-            batch_size=tuning.batch_size,
+            batch_size=RECORDS_PER_BATCH,
             flush_interval=tuning.flush_interval_ms,
             retry_interval=tuning.retry_interval_ms,
             max_retries=tuning.max_retries,
@@ -279,8 +284,10 @@ class InfluxExporter:
                 return
             with self._lock:
                 self._in_flight += len(lines)
+            # One record for the whole chunk: the client's batching pipeline costs time
+            # per record, and that time would be taken from ingest (the GIL).
             self._write_api.write(
-                self.target.bucket, self.target.org, lines, write_precision=PRECISION
+                self.target.bucket, self.target.org, "\n".join(lines), write_precision=PRECISION
             )
         except Exception:
             with self._lock:

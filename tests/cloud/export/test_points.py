@@ -5,8 +5,19 @@ from __future__ import annotations
 
 import math
 
+from hypothesis import given
+from hypothesis import strategies as st
+from influxdb_client import Point
+
 from cloud.db.records import IncidentChange, StoredSample
-from cloud.export.points import MEASUREMENTS, fix_line, incident_line, telemetry_line
+from cloud.export.points import (
+    MEASUREMENTS,
+    PRECISION,
+    TELEMETRY,
+    fix_line,
+    incident_line,
+    telemetry_line,
+)
 from cloud.heal.outcome import FixOutcome
 
 TS = 1_780_000_000.25
@@ -70,3 +81,28 @@ def test_a_judged_fix_is_a_fix_point_saying_whether_it_ran_and_whether_it_worked
 
 def test_the_measurements_are_the_three_the_dashboards_read() -> None:
     assert MEASUREMENTS == ("telemetry", "incident", "fix")
+
+
+_texts = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=12)
+_metrics = st.dictionaries(
+    _texts.filter(bool),
+    st.floats(allow_nan=True, allow_infinity=True) | st.integers(-(10**6), 10**6),
+    max_size=8,
+)
+
+
+@given(device=_texts.filter(bool), model=st.none() | _texts, metrics=_metrics)
+def test_telemetry_lines_read_as_the_clients_own_points_would(
+    device: str, model: str | None, metrics: dict[str, float]
+) -> None:
+    """The hand-written telemetry encoder (it runs for every stored sample) gives the
+    text influxdb-client's ``Point`` gives, for any names and values."""
+    sample = StoredSample(device, 1, 1_750_000_000.25, metrics)
+    point = Point(TELEMETRY).tag("device", device).tag("model", model)
+    finite = 0
+    for name, value in metrics.items():
+        if math.isfinite(value):
+            point.field(name, float(value))
+            finite += 1
+    expected = point.time(1_750_000_000_250_000, PRECISION).to_line_protocol() if finite else None
+    assert telemetry_line(sample, model) == expected
