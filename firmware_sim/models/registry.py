@@ -65,8 +65,9 @@ INTERFACE: tuple[str, ...] = tuple(
 the fleet, fault planner and factory use these (``MODEL``, ``FAULT_MENU``, ``inject``...)."""
 
 
-class DeviceModelError(Exception):
-    """A model name that does not give a usable device model; the message says why."""
+class DeviceModelError(ValueError):
+    """A model name that does not give a usable device model; the message says why. A
+    ValueError, as any bad name in a scenario file or on the command line is."""
 
     def __str__(self) -> str:
         return str(self.args[0])
@@ -77,7 +78,7 @@ class UnknownModel(DeviceModelError, KeyError):
     lists the built-in models and the installed entry points, or why the import failed."""
 
 
-class NotADeviceModel(DeviceModelError, TypeError):
+class NotADeviceModel(DeviceModelError):
     """The name leads to an object that is not a device model class; the message says
     what is missing."""
 
