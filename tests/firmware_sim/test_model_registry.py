@@ -228,8 +228,6 @@ async def test_a_washing_machine_fleet_reaches_the_cloud_and_the_api_lists_it(
             response = await api.get("/api/v1/devices/washer-wm1-00001/telemetry")
             points = response.json()["points"]
             assert [p["seq"] for p in points] == list(range(washer.agent.stats.samples_taken))
-            assert {"drum_speed_rpm", "water_level_l", "door_locked"} <= set(
-                points[-1]["metrics"]
-            )
+            assert {"drum_speed_rpm", "water_level_l", "door_locked"} <= set(points[-1]["metrics"])
             detail = await api.get("/api/v1/devices/washer-wm1-00001")
             assert detail.status_code == 200, json.dumps(detail.json())
