@@ -27,6 +27,7 @@ from firmware_sim.models import (
     build_device,
     model_class,
 )
+from firmware_sim.scenario import load_scenario
 from tests.conftest import Broker, RunningCloud, drain, running_fleet, small_fleet
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "washing_machine"
@@ -231,3 +232,16 @@ async def test_a_washing_machine_fleet_reaches_the_cloud_and_the_api_lists_it(
             assert {"drum_speed_rpm", "water_level_l", "door_locked"} <= set(points[-1]["metrics"])
             detail = await api.get("/api/v1/devices/washer-wm1-00001")
             assert detail.status_code == 200, json.dumps(detail.json())
+
+
+def test_the_example_scenario_runs_a_mixed_fleet_with_the_washer(example_on_path: None) -> None:
+    scenario = load_scenario(EXAMPLE / "mixed_fleet.yaml")
+    assert scenario.fleet.models is not None
+    spec = FleetSpec(
+        devices=scenario.fleet.devices, mqtt_url="mqtt://127.0.0.1:1", models=scenario.fleet.models
+    )
+    assert {model for model, _ in spec.identities()} == {
+        "heatpump-hp200",
+        "evcharger-ec11",
+        "washer-wm1",
+    }
