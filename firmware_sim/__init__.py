@@ -20,20 +20,24 @@ from firmware_sim.faults import (
 )
 from firmware_sim.models import (
     MODELS,
+    DeviceModelError,
     Environment,
     EvCharger,
     HeatPump,
     MetricSpec,
+    NotADeviceModel,
     NotInstalled,
     SimulatedDevice,
     UnknownModel,
     build_device,
+    model_class,
     plan_environment,
 )
 
 __all__ = [
     "MODELS",
     "REMEDIES",
+    "DeviceModelError",
     "Environment",
     "EvCharger",
     "Fault",
@@ -43,11 +47,13 @@ __all__ = [
     "HeatPump",
     "InvalidFault",
     "MetricSpec",
+    "NotADeviceModel",
     "NotInstalled",
     "Remedy",
     "SimulatedDevice",
     "UnknownModel",
     "build_device",
+    "model_class",
     "plan_environment",
     "plan_faults",
     "remedy_for",

@@ -55,7 +55,8 @@ def generate_batch(model: str, count: int, rng: random.Random | None = None) -> 
     which then come from it as well."""
     if not 1 <= count <= MAX_BATCH:
         raise ValueError(f"a batch holds 1 to {MAX_BATCH} devices; got {count}")
-    firmware = model_class(model).FIRMWARE  # raises UnknownModel naming the known models
+    simulated = model_class(model)  # raises UnknownModel naming the known models
+    model, firmware = simulated.MODEL, simulated.FIRMWARE  # a dotted path -> the model's id
     source = rng if rng is not None else secrets.SystemRandom()
     serials: set[str] = set()
     while len(serials) < count:

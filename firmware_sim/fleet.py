@@ -22,7 +22,8 @@ from device_agent.outbox import Outbox
 from device_agent.settings import AgentSettings
 from firmware_sim.fault_plan import plan_faults
 from firmware_sim.faults import Fault
-from firmware_sim.models import MODELS, Environment, SimulatedDevice, build_device
+from firmware_sim.models import MODELS, Environment, SimulatedDevice
+from firmware_sim.models.registry import model_class
 from firmware_sim.wearout import LifeSpread, plan_wear_out
 
 log = logging.getLogger("aftercare.sim")
@@ -33,7 +34,9 @@ ID_PREFIX = re.compile(r"([A-Za-z0-9][A-Za-z0-9_.-]{0,31})?")
 
 @dataclass(frozen=True)
 class FleetSpec:
-    """What to simulate. Device ids are ``{id_prefix}{model}-{index:05d}``."""
+    """What to simulate. Device ids are ``{id_prefix}{model}-{index:05d}``, ``model``
+    being the id the device reports. ``models`` takes whatever the model registry
+    resolves: built-in ids, entry point names, ``package.module:ClassName``."""
 
     devices: int
     mqtt_url: str
@@ -87,16 +90,24 @@ class FleetSpec:
                 f"id_prefix {self.id_prefix!r} must start with a letter or digit and hold "
                 "only letters, digits, '_', '.' and '-' (32 at most)"
             )
-        unknown = [m for m in self.models if m not in MODELS]
-        if unknown:
-            raise ValueError(f"unknown device models {unknown}; known: {sorted(MODELS)}")
+        if not self.models:
+            raise ValueError("a fleet needs at least one device model")
+        for name in dict.fromkeys(self.models):
+            model_class(name)  # a DeviceModelError (a ValueError) says what is wrong
 
     def identities(self) -> list[tuple[str, str]]:
-        """(model, device id) of every device, in fleet order."""
+        """(model id, device id) of every device, in fleet order; the model id is what
+        the device reports (a dotted path's class's ``MODEL``)."""
+        return [(model, device_id) for _, model, device_id in self.placements()]
+
+    def placements(self) -> list[tuple[str, str, str]]:
+        """(model name as given in ``models``, model id, device id) of every device, in
+        fleet order: the name is what builds the device, the id what it reports."""
+        ids = {name: model_class(name).MODEL for name in dict.fromkeys(self.models)}
         return [
-            (model, f"{self.id_prefix}{model}-{index:05d}")
+            (name, ids[name], f"{self.id_prefix}{ids[name]}-{index:05d}")
             for index in range(self.devices)
-            for model in [self.models[index % len(self.models)]]
+            for name in [self.models[index % len(self.models)]]
         ]
 
 
@@ -115,8 +126,11 @@ class Fleet:
         self.spec = spec
         self.clock = clock
         self.units: list[SimulatedUnit] = []
-        for model, device_id in spec.identities():
-            device = build_device(model, device_id, clock, spec.seed, spec.environment)
+        placements = spec.placements()
+        classes = {name: model_class(name) for name, _, _ in placements}
+        names = {device_id: name for name, _, device_id in placements}
+        for name, _, device_id in placements:
+            device = classes[name](device_id, clock, spec.seed, spec.environment)
             settings = AgentSettings(
                 device_id=device_id,
                 mqtt_url=spec.mqtt_url,
@@ -138,7 +152,7 @@ class Fleet:
         if spec.fault_rate_per_device_day > 0:
             plan = plan_faults(
                 self.device_ids,
-                {u.device.device_id: u.device.model for u in self.units},
+                names,
                 rng_seed=spec.seed,
                 start_s=clock.now() + spec.faults_after_s,
                 duration_s=spec.fault_horizon_s,
@@ -150,7 +164,7 @@ class Fleet:
         if spec.wear_out_share > 0:
             wear = plan_wear_out(
                 self.device_ids,
-                {u.device.device_id: u.device.model for u in self.units},
+                names,
                 seed=spec.seed,
                 start_s=clock.now() + spec.faults_after_s,
                 share=spec.wear_out_share,

@@ -20,7 +20,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run.add_argument(
         "--simulate",
         metavar="MODEL",
-        help="drive a simulated device of this model instead of the configured HAL",
+        help="drive a simulated device of this model instead of the configured HAL: a "
+        "built-in id (heatpump-hp200), an aftercare.device_models entry point name or "
+        "package.module:ClassName",
     )
     run.set_defaults(run=_run)
 

@@ -32,7 +32,11 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     batch = sim_commands.add_parser(
         "batch", help="make a manufacturing batch: serials, device secrets, claim codes"
     )
-    batch.add_argument("--model", required=True, help="device model, e.g. heatpump-hp200")
+    batch.add_argument(
+        "--model",
+        required=True,
+        help="device model: heatpump-hp200, an entry point name or package.module:ClassName",
+    )
     batch.add_argument("--count", type=int, required=True, help="devices in the batch")
     batch.add_argument("--out", type=Path, required=True, help="batch file to write (JSON)")
     batch.set_defaults(run=_run_batch)
