@@ -123,7 +123,8 @@ class LocalStack:
         )
 
     async def _start(self, cloud: CloudService, spec: FleetSpec | None) -> None:
-        """HTTP bound, ingest connected and every device connected, or TimeoutError."""
+        """HTTP bound, ingest connected and every device connected and listed, or
+        TimeoutError."""
         timeout_s = self.options.start_timeout_s
         started = asyncio.Event()
         self._tasks.append(asyncio.create_task(cloud.serve(started), name="aftercare-http"))
@@ -135,6 +136,22 @@ class LocalStack:
             self._fleet = Fleet(spec, self.clock)
             self._tasks.append(asyncio.create_task(self._fleet.run(), name="aftercare-fleet"))
             await self._fleet.wait_connected(timeout_s)
+            await self._wait_listed(timeout_s)
+
+    async def _wait_listed(self, timeout_s: float) -> None:
+        """Until the API lists every device (its first telemetry is stored), so a test
+        may ask for any device's telemetry or incidents from its first line on."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            missing = set(self.device_ids) - {d["id"] for d in await self.get("/devices")}
+            if not missing:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"{len(missing)} devices sent no telemetry in {timeout_s:g} s: "
+                    f"{sorted(missing)[:5]}"
+                )
+            await asyncio.sleep(POLL_S)
 
     async def _stop_tasks(self) -> None:
         """The fleet first (its goodbyes reach a cloud still listening), then HTTP."""
