@@ -7,6 +7,8 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -89,3 +91,17 @@ def test_the_plugin_is_declared_as_a_pytest11_entry_point() -> None:
     ]
     # Where aftercare is installed from a tree with the declaration, it names this module.
     assert all(ep.value == PLUGIN for ep in installed), installed
+
+
+def test_loading_the_plugin_starts_nothing_and_loads_no_cloud_stack() -> None:
+    """It loads for every pytest run where aftercare is installed: only the fixtures'
+    declarations, the stack is imported when a test asks for it."""
+    heavy = ["fastapi", "paho", "sqlalchemy", "uvicorn", "sklearn", "iotcore", "cloud.app"]
+    code = (
+        f"import sys, threading, {PLUGIN}\n"
+        f"print(sorted(set({heavy!r}) & set(sys.modules)), threading.active_count())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout
+    assert out.split() == ["[]", "1"]
