@@ -154,19 +154,21 @@ class LocalStack:
             await asyncio.sleep(POLL_S)
 
     async def _stop_tasks(self) -> None:
-        """The fleet first (its goodbyes reach a cloud still listening), then HTTP."""
+        """The fleet first (its goodbyes reach a cloud still listening), then HTTP; every
+        task is stopped before the first failure among them is raised."""
+        failures: list[str] = []
         for task in reversed(self._tasks):
             task.cancel()
             done, _ = await asyncio.wait({task}, timeout=STOP_TIMEOUT_S)
             if not done:
-                raise RuntimeError(
-                    f"{task.get_name()} still runs {STOP_TIMEOUT_S:g} s after cancel"
-                )
-            if not task.cancelled() and task.exception() is not None:
-                raise RuntimeError(f"{task.get_name()} failed") from task.exception()
+                failures.append(f"{task.get_name()} still runs {STOP_TIMEOUT_S:g} s after cancel")
+            elif not task.cancelled() and task.exception() is not None:
+                failures.append(f"{task.get_name()} failed: {task.exception()!r}")
         self._tasks.clear()
         if self._fleet is not None:
             self._fleet.close()
+        if failures:
+            raise RuntimeError("the stack did not stop cleanly: " + "; ".join(failures))
 
     @property
     def cloud(self) -> CloudService:

@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from cloud.harness import ExpectationNotMet, StackOptionError, StackOptions, ThreadedStack
-from cloud.harness.stack import LocalStack
+from cloud.harness.stack import LocalStack, StackNotRunning
 
 HEAT_PUMP = "heatpump-hp200"
 CHARGER = "evcharger-ec11"
@@ -88,3 +88,14 @@ def test_an_unknown_option_is_refused_with_the_known_ones() -> None:
         StackOptions().updated({"device": 2})
     with pytest.raises(StackOptionError, match="speed must be a positive number"):
         StackOptions(speed=0)
+
+
+async def test_a_cloud_without_devices_runs_on_the_database_it_is_given(database_url: str) -> None:
+    async with LocalStack(StackOptions(devices=0, database_url=database_url)) as stack:
+        assert stack.cloud.settings.database_url == database_url
+        assert await stack.get("/devices") == []
+        assert stack.device_ids == []
+        with pytest.raises(StackNotRunning, match="this stack has no fleet: give it devices=1"):
+            stack.inject("heatpump-hp200-00000", OVERHEAT)
+    with pytest.raises(StackNotRunning, match="the stack is not running"):
+        _ = stack.api
