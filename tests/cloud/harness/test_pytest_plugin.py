@@ -76,7 +76,7 @@ def test_the_readme_example_passes_and_a_broken_expectation_fails_readably(
 
 
 def test_the_marker_is_registered_for_strict_markers(pytester: pytest.Pytester) -> None:
-    result = pytester.runpytest("-p", "no:asyncio", "-p", PLUGIN, "--markers")
+    result = pytester.runpytest("-p", "no:asyncio", "-p", "no:aftercare", "-p", PLUGIN, "--markers")
     result.stdout.fnmatch_lines(["@pytest.mark.aftercare(devices=4, models=None, speed=60.0*"])
 
 
