@@ -18,6 +18,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from asyncio import FIRST_COMPLETED
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -127,8 +128,17 @@ class LocalStack:
         TimeoutError."""
         timeout_s = self.options.start_timeout_s
         started = asyncio.Event()
-        self._tasks.append(asyncio.create_task(cloud.serve(started), name="aftercare-http"))
-        await asyncio.wait_for(started.wait(), timeout_s)
+        serving = asyncio.create_task(cloud.serve(started), name="aftercare-http")
+        self._tasks.append(serving)
+        bound = asyncio.create_task(started.wait())
+        await asyncio.wait({serving, bound}, timeout=timeout_s, return_when=FIRST_COMPLETED)
+        bound.cancel()
+        if serving.done():
+            self._tasks.remove(serving)  # ended: its reason is raised here, not when stopping
+            serving.result()  # a port in use...
+            raise RuntimeError("the cloud's HTTP server stopped while starting")
+        if not started.is_set():
+            raise TimeoutError(f"the cloud's HTTP server did not start in {timeout_s:g} s")
         if not await asyncio.to_thread(cloud.ingest.wait_connected, timeout_s):
             raise TimeoutError(f"the cloud's ingest did not reach the broker in {timeout_s:g} s")
         self.service_token = cloud.repos.tokens.issue("service", label="aftercare test harness")

@@ -4,10 +4,13 @@ on one clock, faults injected, incidents awaited through the API, a clean stop."
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
+import time
 
 import pytest
 
+from cloud.app import PortInUse
 from cloud.harness import ExpectationNotMet, StackOptionError, StackOptions, ThreadedStack
 from cloud.harness.stack import LocalStack, StackNotRunning
 
@@ -99,3 +102,15 @@ async def test_a_cloud_without_devices_runs_on_the_database_it_is_given(database
             stack.inject("heatpump-hp200-00000", OVERHEAT)
     with pytest.raises(StackNotRunning, match="the stack is not running"):
         _ = stack.api
+
+
+async def test_a_port_in_use_stops_the_start_at_once_with_the_reason() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        started = time.monotonic()
+        with pytest.raises(PortInUse, match=f"cannot listen on 127.0.0.1:{port}"):
+            async with LocalStack(StackOptions(devices=0, http_port=port)):
+                pass
+    assert time.monotonic() - started < 15, "it waited for a server that could never start"
