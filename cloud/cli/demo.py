@@ -20,13 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from cloud.harness.broker import BrokerKind, LocalBroker, LocalBrokerError, local_broker
 from cloud.settings import BrokerLogin
 from device_agent.settings import ENV_PREFIX
 
 if TYPE_CHECKING:
     from cloud.app import CloudService
     from cloud.db.factory import FactoryRegistry
-    from firmware_sim.fleet import Fleet, FleetSpec
+    from firmware_sim.fleet import Fleet
 
 OWNER_ID = "demo-owner"
 FIRST_FAULT = "overheat/compressor"
@@ -126,89 +127,26 @@ class DemoOptions:
     self-check, so setup help, support items and the funnel have something to show."""
 
 
-class DemoBrokerError(RuntimeError):
-    """The broker the demo was asked for cannot be had; the message says why."""
-
-
-@dataclass(frozen=True)
-class DemoBroker:
-    url: str
-    cloud: BrokerLogin
-    """The cloud's login (empty for a broker without authentication)."""
-    admin: BrokerLogin | None
-    """Dynamic-security admin: set, the cloud manages the broker's accounts."""
-    bootstrap: BrokerLogin | None
-    """The factory-fresh devices' shared login (None: anonymous)."""
-    provisioning: bool
-    """Whether the demo's devices get factory identities and provision themselves."""
+DemoBrokerError = LocalBrokerError
+"""The broker the demo was asked for cannot be had; the message says why."""
 
 
 @contextlib.contextmanager
-def _demo_broker(kind: str, folder: Path) -> Iterator[DemoBroker]:
+def _demo_broker(kind: BrokerKind, folder: Path) -> Iterator[LocalBroker]:
     """The broker ``AFTERCARE_MQTT_URL`` names (devices connect as they are), else the
     embedded one (no logins or ACLs, said in the banner; devices still provision), or
     with ``--broker mosquitto`` a Mosquitto child with dynamic security."""
-    from cloud.mqtt.broker import EmbeddedBroker
-    from cloud.mqtt.mosquitto import SecureMosquitto
-
     configured = os.environ.get(ENV_PREFIX + "MQTT_URL")
     if configured and kind == "mosquitto":
         raise DemoBrokerError(
             f"--broker mosquitto starts its own broker; unset {ENV_PREFIX}MQTT_URL to use it"
         )
-    if configured:
-        yield DemoBroker(configured, BrokerLogin(), None, None, provisioning=False)
-        return
-    if kind == "mosquitto":
-        with SecureMosquitto(folder / "mosquitto") as secure:
-            print(
-                f"Mosquitto with dynamic security on {secure.url}: anonymous clients are "
-                "refused, each device has its own login and may use only aftercare/v1/<its "
-                "id>/, only the cloud sends commands and acks",
-                flush=True,
-            )
-            yield DemoBroker(
-                secure.url,
-                BrokerLogin(secure.cloud.username, secure.cloud.password),
-                BrokerLogin(secure.admin.username, secure.admin.password),
-                BrokerLogin(secure.bootstrap.username, secure.bootstrap.password),
-                provisioning=True,
-            )
-        return
-    with EmbeddedBroker() as embedded:
-        print(
-            f"embedded MQTT broker on {embedded.url} (it enforces no logins or ACLs: any "
-            "client may read or publish any topic; devices still provision, nothing checks "
-            "their credentials; --broker mosquitto enforces per-device access)",
-            flush=True,
-        )
-        yield DemoBroker(embedded.url, BrokerLogin(), None, None, provisioning=True)
+    with local_broker(kind, folder, configured, announce=_announce) as broker:
+        yield broker
 
 
-def _register_fleet(registry: FactoryRegistry, spec: FleetSpec) -> dict[str, str]:
-    """Factory identities for the demo fleet, as a manufacturing batch per model would
-    give them: new devices are imported, devices an earlier run registered (the same
-    ``--out``) get rotated secrets. Returns each device's secret."""
-    from cloud.identity import FactoryBatch
-    from device_agent.identity import new_claim_code, new_device_secret
-    from firmware_sim.models.registry import model_class
-
-    secrets: dict[str, str] = {}
-    fresh: dict[str, list[dict[str, str]]] = {}
-    for model, device_id in spec.identities():
-        if registry.is_known(device_id):
-            with registry.engine.begin() as conn:
-                rotated = registry.rotate_credentials(conn, device_id)
-            if rotated is not None:
-                secrets[device_id] = rotated.device_secret
-            continue
-        secrets[device_id] = new_device_secret()
-        entry = {"device_id": device_id, "device_secret": secrets[device_id]}
-        fresh.setdefault(model, []).append({**entry, "claim_code": new_claim_code()})
-    for model, devices in fresh.items():
-        body = {"model": model, "firmware": model_class(model).FIRMWARE, "devices": devices}
-        registry.import_batch(FactoryBatch.model_validate(body))
-    return secrets
+def _announce(message: str) -> None:
+    print(message, flush=True)
 
 
 def _register_unclaimed(registry: FactoryRegistry) -> list[dict[str, str]]:
@@ -230,6 +168,7 @@ async def run_demo(options: DemoOptions) -> int:
     """Run until Ctrl-C, SIGTERM or ``duration_s``; returns the exit code."""
     from cloud.app import CloudService, PortInUse
     from cloud.cli.demo_wear import ReliabilityLab
+    from cloud.harness.identities import register_fleet
     from cloud.heal.signing import CommandSigner
     from cloud.settings import CloudSettings
     from device_agent.clock import ScaledClock, SystemClock
@@ -275,7 +214,7 @@ async def run_demo(options: DemoOptions) -> int:
         try:
             async with CloudService(settings, clock, wear_runs=ReliabilityLab()) as cloud:
                 if broker.provisioning:
-                    identities = await asyncio.to_thread(_register_fleet, cloud.repos.factory, spec)
+                    identities = await asyncio.to_thread(register_fleet, cloud.repos.factory, spec)
                     boot = broker.bootstrap or BrokerLogin()
                     spec = dataclasses.replace(
                         spec,
