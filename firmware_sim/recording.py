@@ -10,6 +10,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from device_agent.clock import Clock
 from firmware_sim.report_files import write_json, write_junit
 from firmware_sim.run_report import build_report
 from firmware_sim.scenario import ScenarioResult, run_and_print
@@ -32,11 +33,13 @@ async def run_and_record(
     *,
     speed: float | None = None,
     files: ReportFiles | None = None,
+    clock: Clock | None = None,
 ) -> int:
     """0 when every expectation held, 1 otherwise. The cloud given as ``target`` is
     read for the expectations that need it and records the report; a failed upload is
-    said on stderr and never changes the exit code."""
-    result = await run_and_print(path, mqtt_url, speed=speed, cloud=target)
+    said on stderr and never changes the exit code. ``clock`` is device time (a test
+    shares one with the cloud it runs)."""
+    result = await run_and_print(path, mqtt_url, speed=speed, cloud=target, clock=clock)
     if files is not None:
         report = build_report(result, path.name, files.reported_by)
         if files.json_path is not None:

@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from device_agent.clock import Clock, ScaledClock, SystemClock
 from device_agent.settings import ENV_PREFIX
 from firmware_sim.cloud_reader import observe_cloud
+from firmware_sim.expectation_kinds import IncidentWithin
 from firmware_sim.expectations import (
     AppliedFault,
     ExpectationResult,
@@ -83,10 +84,19 @@ def load_scenario(path: Path) -> Scenario:
     scenario._source = source
     try:
         identities = fleet_spec(scenario, "mqtt://127.0.0.1:1883").identities()
-        plan_faults(scenario, identities, 0.0)
+        faults = plan_faults(scenario, identities, 0.0)
         plan_outages(scenario, identities, 0.0)
     except PlanProblem as exc:
         raise ScenarioError(f"{source.where(exc.loc)}: {exc}") from None
+    scheduled = {f.fault.signature for f in faults}
+    for index, item in enumerate(scenario.expectations):
+        if isinstance(item, IncidentWithin) and item.signature not in scheduled:
+            known = ", ".join(sorted(scheduled)) or "none"
+            raise ScenarioError(
+                f"{source.where(('expect', index, 'signature'))}: no fault in the schedule "
+                f"has signature {item.signature!r}, so no device could show it "
+                f"(scheduled: {known})"
+            )
     return scenario
 
 
@@ -288,6 +298,7 @@ async def run_and_print(
     *,
     speed: float | None = None,
     cloud: RecordTarget | None = None,
+    clock: Clock | None = None,
 ) -> ScenarioResult:
     """Run the scenario file (at ``speed`` instead of its own, if given) and print its
     report: the summary line, each failed expectation in words, then PASSED or how many
@@ -295,7 +306,7 @@ async def run_and_print(
     scenario = load_scenario(path)
     if speed is not None:
         scenario = scenario.model_copy(update={"speed": speed})
-    result = await run_scenario(scenario, mqtt_url_or_default(mqtt_url), cloud=cloud)
+    result = await run_scenario(scenario, mqtt_url_or_default(mqtt_url), cloud=cloud, clock=clock)
     print_verdict(result)
     return result
 
