@@ -162,12 +162,22 @@ def _listing(amounts: Mapping[str, str]) -> str:
     return ", ".join(shown) + (f" and {rest:,} more" if rest else "")
 
 
+def _names(devices: Sequence[str]) -> str:
+    shown = list(devices[:MAX_DEVICES_IN_WORDS])
+    rest = len(devices) - len(shown)
+    return ", ".join(shown) + (f" and {rest:,} more" if rest else "")
+
+
 def _unjudged(name: str, observed: RunObservation) -> ExpectationResult | None:
     if observed.cloud is None:
         return ExpectationResult(name, False, "not judged: the run did not read the cloud")
     if observed.cloud.error:
         return ExpectationResult(name, False, f"not judged: {observed.cloud.error}")
     return None
+
+
+def _intervals(n: float) -> str:
+    return f"{n:g} interval" if n == 1 else f"{n:g} intervals"
 
 
 def _fault_starts(observed: RunObservation, signature: str | None) -> dict[str, float]:
@@ -184,7 +194,7 @@ def check_incident_within(
 ) -> ExpectationResult:
     """Each device given a ``signature`` fault has an incident of that signature opened
     at most ``within_intervals`` telemetry intervals after the fault began."""
-    name = f"incident {signature} within {within_intervals:g} intervals"
+    name = f"incident {signature} within {_intervals(within_intervals)}"
     unjudged = _unjudged(name, observed)
     if unjudged is not None:
         return unjudged
@@ -203,25 +213,25 @@ def check_incident_within(
     missing = [d for d in faulted if d not in delays]
     late = {d: v for d, v in delays.items() if v > within_intervals}
     slowest = max(delays.values(), default=None)
-    of = f"the {_count(len(faulted), 'faulted device')}"
+    of = "the faulted device" if len(faulted) == 1 else f"the {len(faulted):,} faulted devices"
     if not missing and not late:
         worst = max(delays, key=lambda d: delays[d])
         detail = (
-            f"an incident {signature} opened on each of {of} within {within_intervals:g} "
-            f"intervals of {interval:g} s (the slowest after {delays[worst]:.1f}, on {worst})"
+            f"an incident {signature} opened on {'' if len(faulted) == 1 else 'each of '}{of} "
+            f"within {_intervals(within_intervals)} of {interval:g} s (after "
+            f"{delays[worst]:.1f} at the slowest, on {worst})"
         )
         return ExpectationResult(name, True, detail, (), slowest, within_intervals)
     parts = []
     if missing:
         parts.append(
-            f"no incident {signature} opened on {len(missing):,} of {of}: "
-            f"{_listing({d: 'none' for d in missing})}"
+            f"no incident {signature} opened on {len(missing):,} of {of}: {_names(missing)}"
         )
     if late:
         words = {d: f"after {v:.1f}, {v - within_intervals:.1f} late" for d, v in late.items()}
         parts.append(
-            f"on {_count(len(late), 'device')} it opened later than {within_intervals:g} "
-            f"intervals of {interval:g} s: {_listing(words)}"
+            f"on {_count(len(late), 'device')} it opened later than "
+            f"{_intervals(within_intervals)} of {interval:g} s: {_listing(words)}"
         )
     named, more = _named(missing + sorted(late))
     return ExpectationResult(name, False, "; ".join(parts) + more, named, slowest, within_intervals)

@@ -16,8 +16,8 @@ import asyncio
 import contextlib
 import os
 import sys
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -34,6 +34,7 @@ from firmware_sim.expectations import (
     FleetObservation,
     RunObservation,
 )
+from firmware_sim.faults import FaultWindow
 from firmware_sim.fleet import Fleet
 from firmware_sim.scenario_plan import (
     PlannedFault,
@@ -79,7 +80,10 @@ def load_scenario(path: Path) -> Scenario:
     try:
         scenario = Scenario.model_validate(raw)
     except ValidationError as exc:
-        problems = [f"{source.where(e['loc'])}: {e['msg']}" for e in exc.errors()]
+        problems = [
+            f"{source.where(e['loc'], missing=e['type'] == 'missing')}: {e['msg']}"
+            for e in exc.errors()
+        ]
         raise ScenarioError("\n".join(problems)) from None
     scenario._source = source
     try:
@@ -145,6 +149,12 @@ class ScenarioResult:
     models: tuple[str, ...]
     expectations: tuple[ExpectationResult, ...]
     summary: str
+    fault_logs: Mapping[str, tuple[FaultWindow, ...]] = field(default_factory=dict)
+    """Per device, the ground truth of the faults it had (not part of the report)."""
+    connects: Mapping[str, int] = field(default_factory=dict)
+    """Per device, broker sessions its agent opened (more than one: it lost the broker)."""
+    device_start_s: float = 0.0
+    """Device time (epoch seconds) at the start of the run: ``at_s`` counts from it."""
 
     @property
     def passed(self) -> bool:
@@ -170,7 +180,7 @@ async def _progress(
         applied = sum(1 for f in faults if f.fault.start_s <= now)
         print(
             f"device time {_hms(now - t0)} of {_hms(scenario.duration_s)}, "
-            f"{scenario.fleet.size} devices, {applied} faults applied",
+            f"{scenario.fleet.size} devices, {applied} fault{'' if applied == 1 else 's'} applied",
             file=sys.stderr,
             flush=True,
         )
@@ -243,6 +253,8 @@ async def run_scenario(
         )
         summary = _report(scenario, fleet)
         models = tuple(sorted({u.device.model for u in fleet.units}))
+        fault_logs = {u.agent.device_id: tuple(u.device.fault_log) for u in fleet.units}
+        connects = {u.agent.device_id: u.agent.stats.connects for u in fleet.units}
     finally:
         for helper in helpers:
             helper.cancel()
@@ -264,7 +276,9 @@ async def run_scenario(
         ),
     )
     outcomes = tuple(item.check(observed) for item in scenario.expectations)
-    return ScenarioResult(scenario, started_at, wall.now(), models, outcomes, summary)
+    return ScenarioResult(
+        scenario, started_at, wall.now(), models, outcomes, summary, fault_logs, connects, t0
+    )
 
 
 def _report(scenario: Scenario, fleet: Fleet) -> str:

@@ -28,23 +28,26 @@ class YamlSource:
         """Raises yaml.YAMLError for text that is not YAML."""
         return cls(name, yaml.compose(text, Loader=yaml.SafeLoader))
 
-    def locate(self, loc: Sequence[int | str]) -> tuple[int, str]:
-        """(1-based line, field path) of the deepest node ``loc`` reaches; a field that
-        is missing points at the mapping that should hold it."""
+    def locate(self, loc: Sequence[int | str], missing: bool = False) -> tuple[int, str]:
+        """(1-based line, field path) of the deepest node ``loc`` reaches. A ``missing``
+        field (loc's last part) points at the mapping that should hold it."""
         node = self.root
         path = ""
-        for part in loc:
+        for part in loc[:-1] if missing and loc else loc:
             child = _child(node, part)
             if child is None:
                 continue  # a union branch's name, or a key the file does not have
             node = child
             path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+        if missing and loc:
+            last = loc[-1]
+            path += f"[{last}]" if isinstance(last, int) else (f".{last}" if path else str(last))
         line = node.start_mark.line + 1 if node is not None else 1
         return line, path
 
-    def where(self, loc: Sequence[int | str]) -> str:
+    def where(self, loc: Sequence[int | str], missing: bool = False) -> str:
         """``name:line: field`` (or ``name:line`` for the document itself)."""
-        line, path = self.locate(loc)
+        line, path = self.locate(loc, missing)
         return f"{self.name}:{line}: {path}" if path else f"{self.name}:{line}"
 
 
