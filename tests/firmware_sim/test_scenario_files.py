@@ -137,10 +137,11 @@ def test_entries_that_cannot_apply_to_the_fleet_are_refused_with_their_line(
     )
     unscheduled = head + (
         "faults:\n  - {at_s: 5, devices: {share: 1}, fault: spike/supply_temp_c}\n"
-        "expect:\n  - {kind: incident_within, signature: overheat/compressor, within_intervals: 3}\n"
+        "expect:\n  - kind: incident_within\n    signature: overheat/compressor\n"
+        "    within_intervals: 3\n"
     )
     assert refusal(tmp_path, unscheduled).startswith(
-        "scenario.yaml:8: expect[0].signature: no fault in the schedule has signature "
+        "scenario.yaml:9: expect[0].signature: no fault in the schedule has signature "
         "'overheat/compressor'"
     )
 
