@@ -1,6 +1,6 @@
 """A scenario judged from what the cloud recorded: a stuck sensor scheduled in the file
 opens its incident within the intervals the scenario allows, no healthy device gets one,
-every seq is stored once, and an expectation that cannot hold fails with a report naming
+every seq is stored once though a device lost its network for a while, and an expectation that cannot hold fails with a report naming
 it, the device and the amount, in the JSON and JUnit files CI reads.
 
 Device time runs 600 times faster than real time, shared by the fleet and the cloud
@@ -33,6 +33,8 @@ fleet:
     - {model: heatpump-hp200, count: 2, firmware: "4.3.0-rc1"}
     - {model: evcharger-ec11, count: 1}
 duration_s: 6300          # 105 intervals: 60 to learn normal, the fault from the 65th
+events:                   # the charger loses its network for half an hour: nothing is lost
+  - {event: network_outage, at_s: 1200, duration_s: 1800, devices: {model: evcharger-ec11}}
 faults:
   - at_s: 3900
     devices: {ids: [heatpump-hp200-00001]}
@@ -70,6 +72,8 @@ async def test_a_scheduled_fault_is_judged_from_the_clouds_incidents_and_reporte
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["scenario_file"] == "stuck.yaml"
     assert report["devices"] == 3
+    connects = int(report["summary"].split(" connects")[0].rsplit(" ", 1)[1])
+    assert connects >= 4, f"the outage cut the charger's broker link: {report['summary']}"
     outcomes = {e["name"]: e for e in report["expectations"]}
     held = outcomes["incident sensor-stuck/supply_temp_c within 15 intervals"]
     assert held["passed"], held["detail"]
