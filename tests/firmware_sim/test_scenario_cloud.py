@@ -1,7 +1,8 @@
 """A scenario judged from what the cloud recorded: a stuck sensor scheduled in the file
 opens its incident within the intervals the scenario allows, no healthy device gets one,
-every seq is stored once though a device lost its network for a while, and an expectation that cannot hold fails with a report naming
-it, the device and the amount, in the JSON and JUnit files CI reads.
+every seq is stored once though a device lost its network for a while, and an
+expectation that cannot hold fails with a report naming it, the device and the amount,
+in the JSON and JUnit files CI reads.
 
 Device time runs 600 times faster than real time, shared by the fleet and the cloud
 through one ScaledClock (see tests/e2e/test_detection.py).

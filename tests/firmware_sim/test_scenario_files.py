@@ -4,12 +4,14 @@ a run applies the schedule on device time and refuses what it cannot carry out."
 
 from __future__ import annotations
 
+import asyncio
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
+from device_agent.clock import ScaledClock, SystemClock
 from firmware_sim.expectations import ExpectationResult
 from firmware_sim.faults import FaultKind
 from firmware_sim.report_files import write_json, write_junit
@@ -230,3 +232,39 @@ def test_the_report_files_carry_every_expectation_and_the_failures_words(tmp_pat
     assert failure.text is not None
     assert "devices: lab-heatpump-hp200-00001" in failure.text
     assert "measured: 3, limit: 0" in failure.text
+
+
+class RestartsTheTestBroker:
+    """The control an in-process deployment gives a run: here, the test's own broker."""
+
+    def __init__(self, broker: Broker, clock: ScaledClock) -> None:
+        self.broker = broker
+        self.clock = clock
+        self.restarted_at: list[float] = []
+
+    async def restart_broker(self, down_s: float) -> None:
+        self.restarted_at.append(self.clock.now())
+        self.broker.kill()
+        await asyncio.sleep(down_s)
+        self.broker.start()
+
+    async def restart_cloud(self, down_s: float) -> None:
+        raise AssertionError("the scenario has no cloud restart")
+
+
+async def test_a_broker_restart_happens_at_its_device_time_when_the_run_controls_the_broker(
+    broker: Broker, tmp_path: Path
+) -> None:
+    path = tmp_path / "restart.yaml"
+    path.write_text(
+        "fleet: {devices: 2, telemetry_interval_s: 60}\nduration_s: 3000\nspeed: 600\n"
+        "events:\n  - {event: broker_restart, at_s: 1200, down_s: 1}\n"
+        "expect:\n  - {kind: all_connected}\ndrain_timeout_s: 1\n"
+    )
+    clock = ScaledClock(SystemClock().now(), 600)
+    control = RestartsTheTestBroker(broker, clock)
+    result = await run_scenario(load_scenario(path), broker.url, control=control, clock=clock)
+    (restarted_at,) = control.restarted_at
+    assert 1200 <= restarted_at - result.device_start_s < 1200 + 120
+    assert all(n >= 2 for n in result.connects.values()), result.connects
+    assert result.expectations[0].passed, result.expectations[0].detail
