@@ -186,21 +186,70 @@ async def _progress(
         )
 
 
-async def _restarts(
-    scenario: Scenario, clock: Clock, t0: float, control: EnvironmentControl | None
-) -> None:
-    """Broker and cloud restarts at their device times (refused earlier without control)."""
-    events = sorted(
-        (e for e in scenario.events if isinstance(e, BrokerRestart | CloudRestart)),
-        key=lambda e: e.at_s,
+class _Restarts:
+    """Broker and cloud restarts at their device times (refused earlier without a
+    control). A restart under way when the run ends is finished, never cut short: a
+    broker left down would fail the drain for the wrong reason."""
+
+    def __init__(self, scenario: Scenario, clock: Clock, t0: float) -> None:
+        self.events = sorted(
+            (e for e in scenario.events if isinstance(e, BrokerRestart | CloudRestart)),
+            key=lambda e: e.at_s,
+        )
+        self.clock = clock
+        self.t0 = t0
+        self.speed = scenario.speed
+        self.under_way: asyncio.Task[None] | None = None
+
+    async def run(self, control: EnvironmentControl | None) -> None:
+        for event in self.events:
+            assert control is not None  # check_runnable refused the scenario otherwise
+            await asyncio.sleep(max(0.0, self.t0 + event.at_s - self.clock.now()) / self.speed)
+            if isinstance(event, BrokerRestart):
+                self.under_way = asyncio.create_task(control.restart_broker(event.down_s))
+            else:
+                self.under_way = asyncio.create_task(control.restart_cloud(event.down_s))
+            await asyncio.shield(self.under_way)
+
+    async def finish(self) -> None:
+        """Wait for a restart under way; raises what it raised."""
+        if self.under_way is not None:
+            await self.under_way
+
+
+@dataclass
+class _Prepared:
+    fleet: Fleet
+    faults: list[PlannedFault]
+    t0: float
+
+
+def _prepare(scenario: Scenario, mqtt_url: str, clock: Clock) -> _Prepared:
+    """The fleet with the scenario's faults injected and outages set, on device time."""
+    t0 = clock.now()
+    fleet = Fleet(fleet_spec(scenario, mqtt_url), clock)
+    identities = fleet.spec.identities()
+    faults = plan_faults(scenario, identities, t0)
+    for planned in faults:
+        fleet.inject(planned.device_id, planned.fault)
+    for outage in plan_outages(scenario, identities, t0):
+        fleet.cut_network(outage.device_ids, outage.start_s, outage.end_s)
+    return _Prepared(fleet, faults, t0)
+
+
+async def _observe_fleet(fleet: Fleet, drain_s: float) -> FleetObservation:
+    """Who is connected at the end, then what is left once the fleet has drained."""
+    with contextlib.suppress(TimeoutError):  # the stragglers are named by the check
+        await fleet.wait_connected(timeout_s=1.0)
+    not_connected = tuple(u.agent.device_id for u in fleet.units if not u.agent.connected.is_set())
+    await fleet.drain(drain_s)
+    return FleetObservation(
+        devices=tuple(fleet.device_ids),
+        not_connected=not_connected,
+        unacknowledged={u.agent.device_id: len(u.agent.outbox) for u in fleet.units},
+        samples_taken=sum(u.agent.stats.samples_taken for u in fleet.units),
+        produced={u.agent.device_id: u.agent.stats.samples_taken for u in fleet.units},
     )
-    for event in events:
-        assert control is not None  # check_runnable refused the scenario otherwise
-        await asyncio.sleep(max(0.0, t0 + event.at_s - clock.now()) / scenario.speed)
-        if isinstance(event, BrokerRestart):
-            await control.restart_broker(event.down_s)
-        else:
-            await control.restart_cloud(event.down_s)
 
 
 async def run_scenario(
@@ -220,41 +269,22 @@ async def run_scenario(
     started_at = wall.now()
     if clock is None:
         clock = SystemClock() if scenario.speed == 1 else ScaledClock(started_at, scenario.speed)
-    t0 = clock.now()
-    fleet = Fleet(fleet_spec(scenario, mqtt_url), clock)
-    identities = fleet.spec.identities()
-    faults = plan_faults(scenario, identities, t0)
-    for planned in faults:
-        fleet.inject(planned.device_id, planned.fault)
-    for outage in plan_outages(scenario, identities, t0):
-        fleet.cut_network(outage.device_ids, outage.start_s, outage.end_s)
+    prepared = _prepare(scenario, mqtt_url, clock)
+    fleet, t0 = prepared.fleet, prepared.t0
+    restarts = _Restarts(scenario, clock, t0)
     running = asyncio.create_task(fleet.run())
     helpers = [
-        asyncio.create_task(_progress(scenario, clock, t0, faults, progress_every_s)),
-        asyncio.create_task(_restarts(scenario, clock, t0, control)),
+        asyncio.create_task(_progress(scenario, clock, t0, prepared.faults, progress_every_s)),
+        asyncio.create_task(restarts.run(control)),
     ]
     try:
         await asyncio.sleep(scenario.duration_s / scenario.speed)
         ended = clock.now()
         for helper in helpers:
             helper.cancel()
-        with contextlib.suppress(TimeoutError):  # the stragglers are named by the check
-            await fleet.wait_connected(timeout_s=1.0)
-        not_connected = tuple(
-            u.agent.device_id for u in fleet.units if not u.agent.connected.is_set()
-        )
-        await fleet.drain(scenario.drain_s)
-        observed_fleet = FleetObservation(
-            devices=tuple(fleet.device_ids),
-            not_connected=not_connected,
-            unacknowledged={u.agent.device_id: len(u.agent.outbox) for u in fleet.units},
-            samples_taken=sum(u.agent.stats.samples_taken for u in fleet.units),
-            produced={u.agent.device_id: u.agent.stats.samples_taken for u in fleet.units},
-        )
+        await restarts.finish()
+        observed_fleet = await _observe_fleet(fleet, scenario.drain_s)
         summary = _report(scenario, fleet)
-        models = tuple(sorted({u.device.model for u in fleet.units}))
-        fault_logs = {u.agent.device_id: tuple(u.device.fault_log) for u in fleet.units}
-        connects = {u.agent.device_id: u.agent.stats.connects for u in fleet.units}
     finally:
         for helper in helpers:
             helper.cancel()
@@ -265,7 +295,7 @@ async def run_scenario(
         fleet=observed_fleet,
         faults=tuple(
             AppliedFault(f.device_id, f.fault.signature, f.fault.start_s)
-            for f in faults
+            for f in prepared.faults
             if f.fault.start_s < ended
         ),
         telemetry_interval_s=scenario.fleet.telemetry_interval_s,
@@ -275,9 +305,16 @@ async def run_scenario(
             observe_cloud, cloud.api_url, cloud.token, observed_fleet.devices, t0 - 1.0
         ),
     )
-    outcomes = tuple(item.check(observed) for item in scenario.expectations)
     return ScenarioResult(
-        scenario, started_at, wall.now(), models, outcomes, summary, fault_logs, connects, t0
+        scenario,
+        started_at,
+        wall.now(),
+        tuple(sorted({u.device.model for u in fleet.units})),
+        tuple(item.check(observed) for item in scenario.expectations),
+        summary,
+        {u.agent.device_id: tuple(u.device.fault_log) for u in fleet.units},
+        {u.agent.device_id: u.agent.stats.connects for u in fleet.units},
+        t0,
     )
 
 
