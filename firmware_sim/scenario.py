@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +35,7 @@ from firmware_sim.expectations import (
 )
 from firmware_sim.faults import FaultWindow
 from firmware_sim.fleet import Fleet
+from firmware_sim.progress import ProgressView, open_progress
 from firmware_sim.scenario_plan import (
     PlannedFault,
     PlanProblem,
@@ -57,9 +57,6 @@ __all__ = [
     "run_scenario",
     "run_scenario_file",
 ]
-
-PROGRESS_EVERY_S = 5.0
-"""Real seconds between two progress lines on stderr."""
 
 
 class ScenarioError(ValueError):
@@ -165,25 +162,18 @@ class ScenarioResult:
         return [e for e in self.expectations if not e.passed]
 
 
-def _hms(seconds: float) -> str:
-    whole = max(0, int(seconds))
-    return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
-
-
 async def _progress(
-    scenario: Scenario, clock: Clock, t0: float, faults: Sequence[PlannedFault], every_s: float
+    view: ProgressView,
+    clock: Clock,
+    t0: float,
+    faults: Sequence[PlannedFault],
+    every_s: float,
 ) -> None:
-    """A line on stderr every ``every_s`` real seconds: how far the run is."""
+    """How far the run is, every ``every_s`` real seconds, until cancelled."""
     while True:
         await asyncio.sleep(every_s)
         now = clock.now()
-        applied = sum(1 for f in faults if f.fault.start_s <= now)
-        print(
-            f"device time {_hms(now - t0)} of {_hms(scenario.duration_s)}, "
-            f"{scenario.fleet.size} devices, {applied} fault{'' if applied == 1 else 's'} applied",
-            file=sys.stderr,
-            flush=True,
-        )
+        view.show(now - t0, sum(1 for f in faults if f.fault.start_s <= now))
 
 
 class _Restarts:
@@ -259,11 +249,12 @@ async def run_scenario(
     cloud: RecordTarget | None = None,
     control: EnvironmentControl | None = None,
     clock: Clock | None = None,
-    progress_every_s: float = PROGRESS_EVERY_S,
+    progress_every_s: float | None = None,
 ) -> ScenarioResult:
     """Run the scenario, print its one-line summary and check its expectations.
     ``clock`` is device time (a ScaledClock at the scenario's speed unless given: a
-    test shares one with the cloud it runs)."""
+    test shares one with the cloud it runs); progress shows on stderr every
+    ``progress_every_s`` real seconds (its view's own pace unless given)."""
     check_runnable(scenario, cloud, control)
     wall = SystemClock()
     started_at = wall.now()
@@ -272,9 +263,12 @@ async def run_scenario(
     prepared = _prepare(scenario, mqtt_url, clock)
     fleet, t0 = prepared.fleet, prepared.t0
     restarts = _Restarts(scenario, clock, t0)
+    view, every_s = open_progress(scenario.duration_s, scenario.fleet.size)
     running = asyncio.create_task(fleet.run())
     helpers = [
-        asyncio.create_task(_progress(scenario, clock, t0, prepared.faults, progress_every_s)),
+        asyncio.create_task(
+            _progress(view, clock, t0, prepared.faults, progress_every_s or every_s)
+        ),
         asyncio.create_task(restarts.run(control)),
     ]
     try:
@@ -282,6 +276,11 @@ async def run_scenario(
         ended = clock.now()
         for helper in helpers:
             helper.cancel()
+        view.show(
+            min(ended - t0, scenario.duration_s),
+            sum(1 for f in prepared.faults if f.fault.start_s <= ended),
+        )
+        view.close()
         await restarts.finish()
         observed_fleet = await _observe_fleet(fleet, scenario.drain_s)
         summary = _report(scenario, fleet)
@@ -290,6 +289,7 @@ async def run_scenario(
             helper.cancel()
         running.cancel()
         await asyncio.gather(running, *helpers, return_exceptions=True)
+        view.close()
         fleet.close()
     observed = RunObservation(
         fleet=observed_fleet,
