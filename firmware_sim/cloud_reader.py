@@ -66,7 +66,9 @@ def read_incidents(
     )
 
 
-def read_stored_seqs(api_url: str, token: str, device_id: str, since_s: float) -> list[int]:
+def read_stored_seqs(
+    api_url: str, token: str, device_id: str, since_s: float, page_size: int = PAGE
+) -> list[int]:
     """Every seq stored for the device from ``since_s`` on, once per stored row. A page
     starts a millisecond before the last page's newest time (times travel as ISO text
     in microseconds) and skips the rows the last page already held."""
@@ -77,7 +79,7 @@ def read_stored_seqs(api_url: str, token: str, device_id: str, since_s: float) -
     while True:
         since = since_s if boundary is None else boundary - 0.001
         try:
-            page = _get(api_url, token, path, {"since": since, "limit": PAGE})["points"]
+            page = _get(api_url, token, path, {"since": since, "limit": page_size})["points"]
         except CloudUnreadable as exc:
             if "answered 404" in str(exc):
                 return []  # the cloud never heard of the device: nothing stored
@@ -88,11 +90,11 @@ def read_stored_seqs(api_url: str, token: str, device_id: str, since_s: float) -
             earlier = sum(1 for t in times if t < boundary)
             fresh = page[earlier + seen_at_boundary :]
         seqs.extend(int(p["seq"]) for p in fresh)
-        if len(page) < PAGE:
+        if len(page) < page_size:
             return seqs
         at_newest = sum(1 for t in times if t == times[-1])
         if at_newest == len(page):
-            raise CloudUnreadable(f"{device_id} has more than {PAGE} samples at one time")
+            raise CloudUnreadable(f"{device_id} has more than {page_size} samples at one time")
         boundary, seen_at_boundary = times[-1], at_newest
 
 

@@ -10,6 +10,7 @@ through one ScaledClock (see tests/e2e/test_detection.py).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from device_agent.clock import ScaledClock, SystemClock
+from firmware_sim.cloud_reader import read_stored_seqs
 from firmware_sim.recording import ReportFiles, run_and_record
 from firmware_sim.upload import RecordTarget
 from tests.conftest import Broker, cloud_settings, running_cloud
@@ -24,6 +26,7 @@ from tests.conftest import Broker, cloud_settings, running_cloud
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
 SPEED = 600.0
+FAULTY = "lab-heatpump-hp200-00001"
 SCENARIO = """\
 name: stuck sensor
 fleet:
@@ -65,11 +68,15 @@ async def test_a_scheduled_fault_is_judged_from_the_clouds_incidents_and_reporte
         target = RecordTarget(cloud.base_url + "/api/v1", token, "ci job 7")
         code = await run_and_record(path, broker.url, target, speed=SPEED, files=files, clock=clock)
         devices = {d.id: d for d in cloud.service.repos.telemetry.list_devices()}
+        api = cloud.base_url + "/api/v1"
+        paged = await asyncio.to_thread(read_stored_seqs, api, token, FAULTY, 0.0, 7)
+        whole = await asyncio.to_thread(read_stored_seqs, api, token, FAULTY, 0.0)
     captured = capsys.readouterr()
     said = captured.out
     assert code == 1, said
     assert "of 01:45:00, 3 devices, " in captured.err, "a progress line every few seconds"
-    faulty = "lab-heatpump-hp200-00001"
+    faulty = FAULTY
+    assert paged == whole == list(range(len(whole))), "paging by 7 reads every row once"
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["scenario_file"] == "stuck.yaml"
     assert report["devices"] == 3
