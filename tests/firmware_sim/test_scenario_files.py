@@ -31,7 +31,7 @@ fleet:
 duration_s: 3000
 speed: 600
 events:
-  - {event: network_outage, at_s: 600, duration_s: 1500, devices: {model: evcharger-ec11, count: 1}}
+  - {event: network_outage, at_s: 300, duration_s: 1200, devices: {model: evcharger-ec11, count: 1}}
 faults:
   - at_s: 1200
     devices: {model: heatpump-hp200, count: 2}
