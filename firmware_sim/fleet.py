@@ -75,6 +75,8 @@ class FleetSpec:
     id_prefix: str = ""
     """Put before every device id, so a test fleet on a shared cloud (``lab-``) never
     takes the ids, broker sessions or telemetry sequence of another fleet's devices."""
+    firmware_versions: Mapping[str, str] = field(default_factory=dict)
+    """Firmware a device reports, by device id (the model's own version otherwise)."""
 
     def __post_init__(self) -> None:
         if self.devices < 1:
@@ -126,6 +128,7 @@ class Fleet:
         self.spec = spec
         self.clock = clock
         self.units: list[SimulatedUnit] = []
+        self._outages: list[tuple[frozenset[str], float, float]] = []
         placements = spec.placements()
         classes = {name: model_class(name) for name, _, _ in placements}
         names = {device_id: name for name, _, device_id in placements}
@@ -144,6 +147,8 @@ class Fleet:
                 bootstrap_username=spec.bootstrap_username,
                 bootstrap_password=spec.bootstrap_password,
             )
+            if device_id in spec.firmware_versions:
+                device.ship_with_firmware(spec.firmware_versions[device_id])
             outbox = Outbox(":memory:", spec.outbox_max_samples)
             rng = random.Random(f"{spec.seed}/{device_id}")
             self.units.append(SimulatedUnit(device, Agent(settings, device, clock, outbox, rng)))
@@ -209,10 +214,24 @@ class Fleet:
             await asyncio.sleep(LINK_POLL_S)
         await unit.agent.run()
 
+    def cut_network(self, device_ids: Sequence[str], start_s: float, end_s: float) -> None:
+        """The devices lose their network from ``start_s`` to ``end_s`` (device time): an
+        outage outside the device, so their agents lose the broker as on a radio loss and
+        keep sampling into their outboxes. Followed at the link poll's pace (a second of
+        real time)."""
+        for device_id in device_ids:
+            self.unit(device_id)  # raises KeyError for a device not in the fleet
+        self._outages.append((frozenset(device_ids), start_s, end_s))
+
+    def _network_down(self, device_id: str, now: float) -> bool:
+        return any(device_id in ids and start <= now < end for ids, start, end in self._outages)
+
     async def _follow_links(self) -> None:
         while True:
+            now = self.clock.now()
             for unit in self.units:
-                unit.agent.link.set(unit.device.link_up())
+                down = self._network_down(unit.agent.device_id, now)
+                unit.agent.link.set(unit.device.link_up() and not down)
             await asyncio.sleep(LINK_POLL_S)
 
     async def wait_connected(self, timeout_s: float) -> None:

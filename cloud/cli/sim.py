@@ -20,13 +20,25 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run.add_argument("--mqtt-url", help="mqtt://host:port (AFTERCARE_MQTT_URL)")
     run.add_argument(
         "--api",
-        help="record the run's report in this cloud, http://host:port/api/v1 "
-        "(AFTERCARE_API_URL); it shows on the cloud's /manufacturer page",
+        help="the cloud behind the broker, http://host:port/api/v1 (AFTERCARE_API_URL): "
+        "expectations about incidents and stored telemetry read it, and the run's report "
+        "is recorded there (it shows on the cloud's /manufacturer page)",
     )
     run.add_argument(
         "--token",
-        help="a manufacturer (or service) token for --api (AFTERCARE_API_TOKEN); "
-        "`aftercare cloud token --role manufacturer` issues one",
+        help="a token for --api (AFTERCARE_API_TOKEN): a manufacturer token records runs, "
+        "a service token also reads incidents and telemetry; `aftercare cloud token "
+        "--role service` issues one",
+    )
+    run.add_argument(
+        "--speed",
+        type=_speed,
+        help="run device time this many times faster than real time (the scenario's "
+        "own speed otherwise)",
+    )
+    run.add_argument("--json", type=Path, metavar="FILE", help="write the report as JSON")
+    run.add_argument(
+        "--junit", type=Path, metavar="FILE", help="write the report as JUnit XML (for CI)"
     )
     run.set_defaults(run=_run)
     batch = sim_commands.add_parser(
@@ -42,23 +54,42 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     batch.set_defaults(run=_run_batch)
 
 
+SPEED_MAX = 10_000.0
+
+
+def _speed(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not 0 < value <= SPEED_MAX:
+        raise argparse.ArgumentTypeError(f"must lie in (0, {SPEED_MAX:g}], got {text}")
+    return value
+
+
 def _run(args: argparse.Namespace) -> int:
     """Exit 0 when every expectation held, 1 when one failed (whether or not the report
     could be recorded), 2 for a scenario or an option that cannot be used."""
-    from firmware_sim.recording import run_and_record
+    from firmware_sim.recording import ReportFiles, run_and_record
     from firmware_sim.upload import RecordTarget
 
     api = args.api or os.environ.get("AFTERCARE_API_URL")
     token = args.token or os.environ.get("AFTERCARE_API_TOKEN")
+    reported_by = f"aftercare sim run on {socket.gethostname()}"
     record = None
     if api:
         if not token:
-            raise ValueError("recording a run needs a token: --token or AFTERCARE_API_TOKEN")
-        reported_by = f"aftercare sim run on {socket.gethostname()}"
+            raise ValueError("--api needs a token: --token or AFTERCARE_API_TOKEN")
         record = RecordTarget(api, token, reported_by)
     elif args.token:
         raise ValueError("--token without --api: give --api (or AFTERCARE_API_URL) too")
-    return asyncio.run(run_and_record(args.scenario, args.mqtt_url, record))
+    files = ReportFiles(args.json, args.junit, reported_by)
+    for path in (args.json, args.junit):
+        if path is not None and not path.parent.is_dir():
+            raise ValueError(f"cannot write {path}: {path.parent} is not a folder")
+    return asyncio.run(
+        run_and_record(args.scenario, args.mqtt_url, record, speed=args.speed, files=files)
+    )
 
 
 def _run_batch(args: argparse.Namespace) -> int:

@@ -157,6 +157,7 @@ class SimulatedDevice(ABC):
             rssi_base_dbm=self._rng.uniform(-75.0, -52.0),
         )
         self._environment = environment
+        self._shipped_firmware: str | None = None
         self._bad_installation: dict[str, str] = {}
         self._config = installed_config(
             device_id, self.MODEL, random.Random(derive_key(seed, device_id, "config"))
@@ -180,10 +181,16 @@ class SimulatedDevice(ABC):
     @property
     def firmware(self) -> str:
         """The version string, with the rollout's suffix once an update has reached it."""
+        shipped = self._shipped_firmware or self.FIRMWARE
         if self._updated and self._environment is not None:
             update = self._environment.firmware_update
-            return self.FIRMWARE + (update.version_suffix if update else "")
-        return self.FIRMWARE
+            return shipped + (update.version_suffix if update else "")
+        return shipped
+
+    def ship_with_firmware(self, version: str) -> None:
+        """Report ``version`` instead of the model's own (a scenario's fleet on an older
+        or newer release); the simulated behaviour stays the model's."""
+        self._shipped_firmware = version
 
     @property
     def clock(self) -> Clock:

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from firmware_sim.expectations import (
     MAX_DEVICES_NAMED,
+    AppliedFault,
+    CloudObservation,
     FleetObservation,
+    ObservedIncident,
+    RunObservation,
     check_all_connected,
+    check_every_seq_stored_once,
     check_expectations,
+    check_incident_within,
+    check_no_incident_on_healthy,
     check_unacknowledged,
 )
 
@@ -67,3 +74,101 @@ def test_only_the_expectations_asked_for_are_checked_in_order() -> None:
     both = check_expectations(observed(), all_connected=True, max_unacknowledged=0)
     assert [e.name for e in both] == ["all_connected", "max_unacknowledged_samples"]
     assert check_expectations(observed(), all_connected=False, max_unacknowledged=None) == []
+
+
+# -- judged from what the cloud recorded ------------------------------------------------
+
+T0 = 1_780_000_000.0
+HP, HP2, EV = "lab-hp-00000", "lab-hp-00001", "lab-ev-00002"
+
+
+def run(
+    incidents: tuple[ObservedIncident, ...] = (),
+    stored: dict[str, list[int]] | None = None,
+    produced: dict[str, int] | None = None,
+    cloud_error: str | None = None,
+) -> RunObservation:
+    fleet = FleetObservation((HP, HP2, EV), (), {}, 0, produced or {})
+    return RunObservation(
+        fleet=fleet,
+        faults=(
+            AppliedFault(HP, "sensor-stuck/supply_temp_c", T0),
+            AppliedFault(HP2, "sensor-stuck/supply_temp_c", T0 + 600),
+        ),
+        telemetry_interval_s=60.0,
+        cloud=CloudObservation(incidents, stored or {}, cloud_error),
+    )
+
+
+def stuck(device: str, opened_at_s: float) -> ObservedIncident:
+    return ObservedIncident(device, "sensor-stuck/supply_temp_c", opened_at_s)
+
+
+def test_incidents_on_every_faulted_device_in_time_hold_with_the_slowest_delay() -> None:
+    held = check_incident_within(
+        run((stuck(HP, T0 + 180), stuck(HP2, T0 + 600 + 300))), "sensor-stuck/supply_temp_c", 5
+    )
+    assert held.passed
+    assert held.name == "incident sensor-stuck/supply_temp_c within 5 intervals"
+    assert held.detail == (
+        "an incident sensor-stuck/supply_temp_c opened on each of the 2 faulted devices "
+        "within 5 intervals of 60 s (after 5.0 at the slowest, on lab-hp-00001)"
+    )
+    assert (held.measured, held.limit) == (5.0, 5)
+
+
+def test_a_late_and_a_missing_incident_fail_naming_the_devices_and_by_how_much() -> None:
+    early_false_alarm = stuck(HP2, T0)  # before its fault began: not a detection of it
+    failed = check_incident_within(
+        run((stuck(HP, T0 + 480), early_false_alarm)), "sensor-stuck/supply_temp_c", 3
+    )
+    assert not failed.passed
+    assert failed.detail == (
+        "no incident sensor-stuck/supply_temp_c opened on 1 of the 2 faulted devices: "
+        "lab-hp-00001; on 1 device it opened later than 3 intervals of 60 s: "
+        "lab-hp-00000 (after 8.0, 5.0 late)"
+    )
+    assert failed.devices == (HP2, HP)
+    assert (failed.measured, failed.limit) == (8.0, 3)
+
+
+def test_incidents_on_healthy_devices_fail_with_their_signatures() -> None:
+    assert check_no_incident_on_healthy(run((stuck(HP, T0 + 60),))).detail == (
+        "no incident opened on any of the 1 healthy device"
+    )
+    failed = check_no_incident_on_healthy(
+        run((ObservedIncident(EV, "anomaly/current_a", T0), ObservedIncident(EV, "spike/x", T0)))
+    )
+    assert not failed.passed
+    assert failed.detail == (
+        "2 incidents opened on 1 of the 1 healthy device, 2 over the limit of 0: "
+        "lab-ev-00002 (anomaly/current_a, spike/x)"
+    )
+    assert (failed.devices, failed.measured, failed.limit) == ((EV,), 2, 0)
+
+
+def test_every_seq_stored_once_names_gaps_and_duplicates_per_device() -> None:
+    produced = {HP: 5, HP2: 3, EV: 2}
+    held = check_every_seq_stored_once(
+        run(stored={HP: [0, 1, 2, 3, 4], HP2: [0, 1, 2], EV: [1, 0]}, produced=produced)
+    )
+    assert held.passed
+    assert (
+        held.detail == "every one of the 10 samples the 3 devices produced is stored exactly once"
+    )
+    failed = check_every_seq_stored_once(
+        run(stored={HP: [0, 1, 1, 4], HP2: [0, 1, 2], EV: [0, 1, 7]}, produced=produced)
+    )
+    assert not failed.passed
+    assert failed.detail == (
+        "on 2 of 3 devices the cloud did not store each seq once: 2 of the 10 seqs produced "
+        "are missing; 1 extra copy of seqs stored more than once; 1 stored seqs were never "
+        "produced: lab-hp-00000 (2 missing, 1 duplicated), lab-ev-00002 (1 never produced)"
+    )
+    assert (failed.devices, failed.measured, failed.limit) == ((EV, HP), 4, 0)
+
+
+def test_a_cloud_that_could_not_be_read_fails_the_expectations_that_need_it() -> None:
+    failed = check_every_seq_stored_once(run(cloud_error="cannot read the cloud at http://x"))
+    assert not failed.passed
+    assert failed.detail == "not judged: cannot read the cloud at http://x"

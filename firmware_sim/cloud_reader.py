@@ -1,0 +1,111 @@
+"""What a cloud holds for a simulated fleet, read over its HTTP API after a run: the
+incidents it opened (``GET /api/v1/incidents``) and, per device, the seqs it stored
+(``GET /api/v1/devices/{id}/telemetry``, paged by time).
+
+Standard library HTTP only, like :mod:`firmware_sim.upload`; every failure becomes
+:class:`CloudUnreadable` with a message that says what went wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from firmware_sim.expectations import CloudObservation, ObservedIncident
+from firmware_sim.upload import TIMEOUT_S, api_base
+
+__all__ = ["CloudUnreadable", "observe_cloud"]
+
+PAGE = 10_000
+"""Samples per telemetry request (the API's largest page)."""
+MAX_INCIDENTS = 5000
+
+
+class CloudUnreadable(Exception):
+    """The cloud could not be read; the message says why."""
+
+
+def _get(api_url: str, token: str, path: str, query: dict[str, Any]) -> Any:
+    url = f"{api_base(api_url)}{path}?{urllib.parse.urlencode(query)}"
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        if exc.code in (401, 403):
+            raise CloudUnreadable(
+                f"the cloud refused the token for {path} ({exc.code}): a service token "
+                "reads incidents and telemetry"
+            ) from None
+        raise CloudUnreadable(f"the cloud answered {exc.code} at {url}") from None
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise CloudUnreadable(f"cannot read the cloud at {url}: {exc}") from None
+
+
+def _epoch(text: str) -> float:
+    return datetime.fromisoformat(text).timestamp()
+
+
+def read_incidents(
+    api_url: str, token: str, device_ids: Sequence[str], since_s: float
+) -> tuple[ObservedIncident, ...]:
+    """The fleet's incidents opened at or after ``since_s``."""
+    fleet = set(device_ids)
+    listed = _get(api_url, token, "/incidents", {"since": since_s, "limit": MAX_INCIDENTS})
+    if len(listed) >= MAX_INCIDENTS:
+        raise CloudUnreadable(f"the cloud lists {MAX_INCIDENTS} incidents or more since the start")
+    return tuple(
+        ObservedIncident(i["device_id"], i["signature"], _epoch(i["opened_at"]))
+        for i in listed
+        if i["device_id"] in fleet
+    )
+
+
+def read_stored_seqs(
+    api_url: str, token: str, device_id: str, since_s: float, page_size: int = PAGE
+) -> list[int]:
+    """Every seq stored for the device from ``since_s`` on, once per stored row. A page
+    starts a millisecond before the last page's newest time (times travel as ISO text
+    in microseconds) and skips the rows the last page already held."""
+    seqs: list[int] = []
+    boundary: float | None = None
+    seen_at_boundary = 0
+    path = f"/devices/{urllib.parse.quote(device_id, safe='')}/telemetry"
+    while True:
+        since = since_s if boundary is None else boundary - 0.001
+        try:
+            page = _get(api_url, token, path, {"since": since, "limit": page_size})["points"]
+        except CloudUnreadable as exc:
+            if "answered 404" in str(exc):
+                return []  # the cloud never heard of the device: nothing stored
+            raise
+        times = [_epoch(p["ts"]) for p in page]
+        fresh = page
+        if boundary is not None:
+            earlier = sum(1 for t in times if t < boundary)
+            fresh = page[earlier + seen_at_boundary :]
+        seqs.extend(int(p["seq"]) for p in fresh)
+        if len(page) < page_size:
+            return seqs
+        at_newest = sum(1 for t in times if t == times[-1])
+        if at_newest == len(page):
+            raise CloudUnreadable(f"{device_id} has more than {page_size} samples at one time")
+        boundary, seen_at_boundary = times[-1], at_newest
+
+
+def observe_cloud(
+    api_url: str, token: str, device_ids: Sequence[str], since_s: float
+) -> CloudObservation:
+    """The fleet's incidents and stored seqs; an unreadable cloud gives an observation
+    whose ``error`` says why (the expectations that need it fail with that reason)."""
+    try:
+        incidents = read_incidents(api_url, token, device_ids, since_s)
+        stored = {d: read_stored_seqs(api_url, token, d, since_s) for d in device_ids}
+    except CloudUnreadable as exc:
+        return CloudObservation(error=str(exc))
+    return CloudObservation(incidents, stored)
