@@ -25,7 +25,7 @@ from pydantic import (
 from firmware_sim.expectation_kinds import ExpectationItem, Expectations
 from firmware_sim.faults import Fault, InvalidFault
 from firmware_sim.fleet import ID_PREFIX
-from firmware_sim.models import MODELS
+from firmware_sim.models import DeviceModelError, model_class
 from firmware_sim.yaml_lines import YamlSource
 
 __all__ = [
@@ -59,8 +59,12 @@ class WearOutSection(_Strict):
 
 
 def _known_model(model: str) -> str:
-    if model not in MODELS:
-        raise ValueError(f"unknown device model {model!r}; known: {', '.join(sorted(MODELS))}")
+    """A built-in model, an installed ``aftercare.device_models`` entry point or a
+    ``package.module:Class`` path (the registry's words when it is none of them)."""
+    try:
+        model_class(model)
+    except DeviceModelError as exc:
+        raise ValueError(str(exc).strip("'\"")) from None
     return model
 
 
