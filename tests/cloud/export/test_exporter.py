@@ -121,7 +121,8 @@ def test_with_influxdb_unreachable_puts_return_at_once_and_points_are_dropped_an
     accepted = sum(exporter.put(sample) for _ in range(100_000))
     took_s = time.perf_counter() - started
     assert took_s < 5.0, f"100k puts took {took_s:.1f} s: put must never wait for InfluxDB"
-    assert accepted <= QUICK.queue_max + QUICK.max_in_flight + 2 * QUICK.batch_size
+    given_up = exporter.counters()["failed"]  # batches that failed meanwhile made room
+    assert accepted - given_up <= QUICK.queue_max + QUICK.max_in_flight + 2 * QUICK.batch_size
     assert exporter.counters()["dropped"] >= 100_000 - accepted
 
     deadline = time.monotonic() + 15
