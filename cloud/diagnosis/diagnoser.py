@@ -152,8 +152,7 @@ class DeviceDiagnoser:
         model = self.fleet_model()
         fleet_scores = None
         if model is not None:  # counters leave the fleet model's range as they grow
-            kept = ({k: v for k, v in m.items() if k not in counters} for _, m in samples)
-            fleet_scores = model.score_many(model.matrix(kept))
+            fleet_scores = model.score_many(model.matrix_from_columns(names, raw, counters))
         explained_by_shape = (shapes.stuck > 0) | (shapes.spike > 0)
         shaped = _by_sample(explained_by_shape)
         restarts = self._restarts(values, counters, column)

@@ -25,7 +25,7 @@ safe to call from several threads.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -198,6 +198,20 @@ class FleetModel:
     def matrix(self, samples: Iterable[Mapping[str, float]]) -> Matrix:
         """Samples as a 2-D array in model order, ready for :meth:`score_many`."""
         return to_matrix(list(samples), self.metrics)
+
+    def matrix_from_columns(
+        self, names: Sequence[str], values: Matrix, leave_out: Collection[str] = ()
+    ) -> Matrix:
+        """:meth:`matrix` of a batch already held as columns (``values[:, k]`` is metric
+        ``names[k]``, NaN = absent), with the metrics in ``leave_out`` treated as absent:
+        the same array, without a mapping per sample."""
+        position = {name: k for k, name in enumerate(names) if name not in leave_out}
+        out = np.full((len(values), len(self.metrics)), np.nan)
+        pairs = [(i, position[m]) for i, m in enumerate(self.metrics) if m in position]
+        if pairs:
+            out[:, [i for i, _ in pairs]] = values[:, [k for _, k in pairs]]
+            out[~np.isfinite(out)] = np.nan
+        return out
 
     def score_one(self, metrics: Mapping[str, float]) -> FleetModelScore:
         """Judge one sample; metrics the model does not know are ignored."""
