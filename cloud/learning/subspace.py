@@ -85,12 +85,16 @@ class Subspace:
         partial = np.flatnonzero(~complete)
         for idx, pattern in _groups(present, partial):
             basis, gram = self._projection(pattern)
-            rows = z[np.ix_(idx, pattern)]
+            whole = len(idx) == n  # the usual batch: one device, one pattern
+            rows = z[:, pattern] if whole else z[np.ix_(idx, pattern)]
             t = np.asarray(np.linalg.solve(gram, basis @ rows.T), dtype=np.float64).T
             res = rows - t @ basis
             t2[idx] = (t * t / self.variances).sum(axis=1)
             spe[idx] = (res * res).sum(axis=1)
-            residuals[np.ix_(idx, pattern)] = res
+            if whole:
+                residuals[:, pattern] = res
+            else:
+                residuals[np.ix_(idx, pattern)] = res
         return t2, spe, residuals
 
     def _projection(self, pattern: NDArray[np.bool_]) -> tuple[Matrix, Matrix]:
