@@ -339,10 +339,8 @@ class DeviceDiagnoser:
         block = values[:, [j for _, j in known]]
         if not np.isnan(block).any():  # the usual batch: every counter in every sample
             last = [self._last_counts.get(metric, math.nan) for metric, _ in known]
-            with np.errstate(invalid="ignore"):
-                fell: np.ndarray = np.logical_or.reduce(
-                    block < np.vstack((last, block[:-1])), axis=1
-                )
+            before = np.vstack((last, block[:-1]))  # NaN: no earlier reading to fall from
+            fell: np.ndarray = np.logical_or.reduce(block < before, axis=1)
             for (metric, _), reading in zip(known, block[-1].tolist(), strict=True):
                 self._last_counts[metric] = reading
             return fell
@@ -509,8 +507,7 @@ def _by_sample_of(
     ``bar`` in magnitude, with that surprise; NaN never does."""
     rows: dict[int, list[tuple[str, float]]] = {}
     for metric, signed in surprises.items():
-        with np.errstate(invalid="ignore"):
-            at = np.flatnonzero(np.abs(signed) >= bar)
+        at = np.flatnonzero(np.abs(signed) >= bar)  # NaN compares false, with no warning
         for s in at.tolist():
             rows.setdefault(s, []).append((metric, float(signed[s])))
     return rows
