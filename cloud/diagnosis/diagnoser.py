@@ -369,16 +369,19 @@ class DeviceDiagnoser:
         the trend learns only from the samples it judges). A restart carries over to the
         next judged sample."""
         trends = {}
-        since = np.cumsum(restarts)
+        since = np.cumsum(restarts) if restarts.any() else None
         for metric in self._trend_metrics:
             j = column.get(metric)
             if j is None:
                 continue
             view = shapes.view[:, j]
             judged = ~np.isnan(view) & ~explained[:, j]
-            at = np.flatnonzero(judged)
-            before = np.concatenate(([0], since[at][:-1])) if len(at) else at
-            fresh = since[at] > before
+            if since is None:  # the usual batch: no restart, nothing starts afresh
+                fresh = np.zeros(np.count_nonzero(judged), dtype=np.bool_)
+            else:
+                at = np.flatnonzero(judged)
+                before = np.concatenate(([0], since[at][:-1])) if len(at) else at
+                fresh = since[at] > before
             surprises = np.full(len(view), np.nan)
             surprises[judged] = self._trends[metric].update_many(view[judged], fresh)
             trends[metric] = surprises

@@ -69,6 +69,8 @@ class Subspace:
         z = self.standardise(data)
         present = np.isfinite(z)
         n = len(z)
+        if n and (present == present[0]).all():  # the usual batch: one device, one pattern
+            return self._one_pattern(z, present[0])
         t2 = np.zeros(n)
         spe = np.zeros(n)
         residuals = np.full(z.shape, np.nan)
@@ -85,17 +87,31 @@ class Subspace:
         partial = np.flatnonzero(~complete)
         for idx, pattern in _groups(present, partial):
             basis, gram = self._projection(pattern)
-            whole = len(idx) == n  # the usual batch: one device, one pattern
-            rows = z[:, pattern] if whole else z[np.ix_(idx, pattern)]
+            rows = z[np.ix_(idx, pattern)]
             t = np.asarray(np.linalg.solve(gram, basis @ rows.T), dtype=np.float64).T
             res = rows - t @ basis
             t2[idx] = (t * t / self.variances).sum(axis=1)
             spe[idx] = (res * res).sum(axis=1)
-            if whole:
-                residuals[:, pattern] = res
-            else:
-                residuals[np.ix_(idx, pattern)] = res
+            residuals[np.ix_(idx, pattern)] = res
         return t2, spe, residuals
+
+    def _one_pattern(self, z: Matrix, pattern: NDArray[np.bool_]) -> tuple[Matrix, Matrix, Matrix]:
+        """:meth:`statistics_with_gaps` of rows that all share ``pattern``: the same
+        arithmetic on the whole batch, without grouping."""
+        n = len(z)
+        if pattern.all():
+            t = z @ self.components.T
+            res = z - t @ self.components
+            return (t * t / self.variances).sum(axis=1), (res * res).sum(axis=1), res
+        residuals = np.full(z.shape, np.nan)
+        if not pattern.any():
+            return np.zeros(n), np.zeros(n), residuals
+        basis, gram = self._projection(pattern)
+        rows = z[:, pattern]
+        t = np.asarray(np.linalg.solve(gram, basis @ rows.T), dtype=np.float64).T
+        res = rows - t @ basis
+        residuals[:, pattern] = res
+        return (t * t / self.variances).sum(axis=1), (res * res).sum(axis=1), residuals
 
     def _projection(self, pattern: NDArray[np.bool_]) -> tuple[Matrix, Matrix]:
         """The basis restricted to ``pattern`` and its regularised gram matrix (cached;
@@ -171,8 +187,8 @@ def _groups(
 ) -> Iterator[tuple[NDArray[np.intp], NDArray[np.bool_]]]:
     """The rows ``partial`` grouped by their pattern of present metrics, each group's rows
     in ascending order; a pattern with no metric present is left out (those rows score 0).
-    A batch usually holds one pattern (a device sends the same metrics every time), so
-    that case costs one comparison instead of sorting the rows."""
+    Most such batches hold one pattern beside complete rows: that case costs one
+    comparison instead of sorting the rows."""
     if not len(partial):
         return
     masks = present[partial]
