@@ -520,13 +520,16 @@ def _readings(samples: Sequence[tuple[float, Mapping[str, float]]]) -> tuple[lis
     """A batch as its metric names (in first-seen order) and a ``[sample, metric]``
     matrix, NaN where a metric is absent or not finite. A device usually sends the same
     metrics in every sample: then each row is read by one C-level getter."""
-    first = samples[0][1]
-    keys = first.keys()
-    names = list(first)
-    if names and all(m.keys() == keys for _, m in samples):
+    names = list(samples[0][1])
+    width = len(names)
+    rows: list[Sequence[float | None]] = []
+    if width:
         get = _getter(tuple(names))
-        rows: list[Sequence[float | None]] = [get(m) for _, m in samples]
-    else:
+        try:  # as many metrics as the first sample, all of them its own: the same ones
+            rows = [get(m) for _, m in samples if len(m) == width]
+        except KeyError:
+            rows = []
+    if len(rows) != len(samples) or not width:
         names = list(dict.fromkeys(k for _, m in samples for k in m))
         rows = [[m.get(n, math.nan) for n in names] for _, m in samples]
     raw = np.array(rows, dtype=np.float64).reshape(len(samples), len(names))
