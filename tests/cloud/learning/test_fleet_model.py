@@ -124,6 +124,17 @@ def test_a_batch_of_mixed_gaps_scores_each_row_as_it_would_alone(model: FleetMod
     assert (together.score[2], together.t2[2]) == (0.0, 0.0)
 
 
+def test_the_calibrated_score_of_a_value_does_not_depend_on_its_batch(model: FleetModel) -> None:
+    """Within the body and in the tail, alone or beside each other: one curve."""
+    calibration = model.calibration
+    values = np.array([0.0, 0.3, 1.0, calibration.u, calibration.u * 1.5, calibration.u * 40])
+    together = calibration.cdf(values)
+    alone = np.concatenate([calibration.cdf(values[i : i + 1]) for i in range(len(values))])
+    np.testing.assert_array_equal(together, alone)
+    assert (np.diff(together) >= 0).all()
+    assert together[-1] > together[-2] > calibration.cdf(np.array([calibration.u]))[0]
+
+
 def test_a_batch_held_as_columns_gives_the_matrix_of_its_mappings(model: FleetModel) -> None:
     batch = healthy(np.random.default_rng(12), 8)
     batch[3]["power"] = math.inf
