@@ -6,7 +6,13 @@ rest goes through :class:`cloud.scoring.ScoringWorker` in ingest-sized batches, 
 thread. It prints samples/s and metric values/s, with and without fleet models (cold
 start), and the detection core alone on the same samples for comparison.
 
-    python benchmarks/scoring_speed.py --devices 50 --samples 600 --batch 10
+The machine may be shared and noisy, so each path runs ``--repeats`` times, interleaved
+(cold, warm, core, cold, ...), and the best run of each is reported: noise only ever
+slows a run down. Each path is also given as a ratio to the detection core measured in
+the same run (``*_vs_core``), which moves far less with the machine's load than the
+absolute figures do.
+
+    python benchmarks/scoring_speed.py --devices 50 --samples 600 --batch 10 --repeats 3
 """
 
 from __future__ import annotations
@@ -106,6 +112,9 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=50)
     parser.add_argument("--samples", type=int, default=600, help="per device")
     parser.add_argument("--batch", type=int, default=10, help="samples per device per batch")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="runs of each path, interleaved; best reported"
+    )
     args = parser.parse_args()
 
     steps = simulate(args.devices, args.samples + 300)
@@ -117,19 +126,22 @@ def main() -> None:
     models = {m: FleetModel.fit(m, rows) for m, rows in by_model.items()}
     metrics_per_sample = sum(len(s.metrics) for s in scored[0]) / len(scored[0])
 
-    cold = run(scored, args.batch, {})
-    warm = run(scored, args.batch, models)
-    core = core_only(scored, args.batch)
-    print(f"{'path':<44}{'samples/s':>11}{'values/s':>11}")
+    cold = warm = core = 0.0
+    for _ in range(max(1, args.repeats)):
+        cold = max(cold, run(scored, args.batch, {}))
+        warm = max(warm, run(scored, args.batch, models))
+        core = max(core, core_only(scored, args.batch))
+    print(f"{'path':<44}{'samples/s':>11}{'values/s':>11}{'vs core':>9}")
     for label, rate in (
         ("scoring worker, cold start (no fleet model)", cold),
         ("scoring worker, with fleet models", warm),
         ("detection core alone (StreamMonitor)", core),
     ):
-        print(f"{label:<44}{rate:>11.0f}{rate * metrics_per_sample:>11.0f}")
+        print(f"{label:<44}{rate:>11.0f}{rate * metrics_per_sample:>11.0f}{rate / core:>9.2f}")
     print(
         f"metrics_per_sample={metrics_per_sample:.1f} cold_samples_per_s={cold:.0f} "
-        f"warm_samples_per_s={warm:.0f} core_samples_per_s={core:.0f}"
+        f"warm_samples_per_s={warm:.0f} core_samples_per_s={core:.0f} "
+        f"cold_vs_core={cold / core:.3f} warm_vs_core={warm / core:.3f} repeats={args.repeats}"
     )
 
 

@@ -27,6 +27,7 @@ its old operating point kept re-opening the state sample after sample, i.e. floo
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = ["AlertPolicy", "AlertState"]
@@ -103,3 +104,54 @@ class AlertState:
                 self._in_anomaly = False
                 self._anomaly_len = 0
         return max(emitted, 0.0), self._in_anomaly, alerted
+
+    def step_many(self, surprises: Sequence[float]) -> list[tuple[float, bool, bool]]:
+        """:meth:`step` for each surprise in order, with no state surprise (a per-metric
+        monitor's): the same arithmetic with the state in local variables, as a batch
+        is judged sample by sample."""
+        p = self.policy
+        threshold, release, quiet, rearm = p.threshold, p.release, p.quiet_samples, p.rearm_samples
+        opens_state = p.state_threshold <= 0.0
+        calm_state = p.state_release > 0.0
+        decay, fatigue, since_alert = self._decay, self._fatigue, self._since_alert
+        in_anomaly, calm, clear, length = (
+            self._in_anomaly,
+            self._calm,
+            self._clear,
+            self._anomaly_len,
+        )
+        out = []
+        for surprise in surprises:
+            fatigue *= decay
+            since_alert += 1
+            emitted = surprise - fatigue
+            alerted = False
+            if calm < rearm:
+                calm = calm + 1 if surprise < release else 0
+            if since_alert <= quiet and calm < rearm:
+                emitted = min(emitted, 0.5 * threshold)
+            elif emitted >= threshold:
+                alerted = True
+                since_alert = 0
+                calm = 0
+                fatigue += p.fatigue_step
+            if alerted or opens_state:
+                in_anomaly = True
+                length += 1
+                clear = 0
+            elif in_anomaly:
+                length += 1
+                clear = clear + 1 if calm_state else 0
+                hold = min(p.hold_fraction * length, p.hold_samples)
+                if surprise < release and clear > hold:
+                    in_anomaly = False
+                    length = 0
+            out.append((max(emitted, 0.0), in_anomaly, alerted))
+        self._fatigue, self._since_alert = fatigue, since_alert
+        self._in_anomaly, self._calm, self._clear, self._anomaly_len = (
+            in_anomaly,
+            calm,
+            clear,
+            length,
+        )
+        return out

@@ -72,8 +72,11 @@ class SurpriseDetector:
         width = len(columns)
         if width > self.state.metrics:
             self.state.add_metrics(width - self.state.metrics)
+        order = [columns[name] for name in names]
+        if len(order) == width and order == list(range(width)):
+            return np.array(values, dtype=np.float64, order="C")  # the usual batch: a copy
         aligned = np.full((values.shape[0], width), np.nan)
-        aligned[:, [columns[name] for name in names]] = values
+        aligned[:, order] = values
         return aligned
 
     def step_many(self, ts: np.ndarray, values: np.ndarray) -> BatchReadings:

@@ -22,7 +22,7 @@ from cloud.detect.decide import AlertPolicy, AlertState
 from cloud.detect.detectors import SurpriseDetector
 from cloud.detect.pca import PcaDetector
 from cloud.detect.tail import MAX_SURPRISE
-from cloud.detect.univariate import MetricReading, UnivariateConfig
+from cloud.detect.univariate import BatchReadings, MetricReading, UnivariateConfig
 
 __all__ = [
     "Assessment",
@@ -164,6 +164,8 @@ class StreamMonitor:
         else:
             best = [0.0] * len(times)
         pca = self.pca
+        if pca is None:
+            return self._assess_per_metric(times, out, best)
         decide = self.decision.step
         assessments = []
         for i, ts in enumerate(times.tolist()):
@@ -188,6 +190,34 @@ class StreamMonitor:
                     is_anomaly,
                     alerted,
                     surprise,
+                    contributions,
+                )
+            )
+        self.last_ts = float(times[-1])
+        self.samples += len(times)
+        return assessments
+
+    def _assess_per_metric(
+        self, times: np.ndarray, out: BatchReadings | None, best: list[float]
+    ) -> list[Assessment]:
+        """:meth:`_assess` without a multivariate view: the same assessments, the
+        decisions taken for the whole batch first."""
+        decided = self.decision.step_many(best)
+        floor = self.config.policy.release
+        assessments = []
+        for i, ts in enumerate(times.tolist()):
+            emitted, is_anomaly, alerted = decided[i]
+            contributions: tuple[Contribution, ...] = ()
+            if is_anomaly:
+                readings = self.univariate.readings(out, i, floor) if out is not None else []
+                contributions = self._explain(readings, (0.0, 0.0))
+            assessments.append(
+                Assessment(
+                    ts,
+                    min(emitted / MAX_SURPRISE, 1.0),
+                    is_anomaly,
+                    alerted,
+                    best[i],
                     contributions,
                 )
             )

@@ -128,6 +128,9 @@ class UnivariateState:
 
     def add_metrics(self, count: int) -> None:
         """Append ``count`` empty metric rows (a metric first seen late warms up alone)."""
+        if self.metrics == 0:  # a new stream: fresh arrays, nothing to copy
+            self._first_metrics(count)
+            return
         row = np.zeros((count, kernel.N_METRIC_PARAMS), dtype=np.float64)
         row[:, kernel.RESOLUTION] = math.inf
         row[:, kernel.FLOOR] = 1e-9
@@ -140,6 +143,17 @@ class UnivariateState:
         self.tpar = np.concatenate([self.tpar, np.repeat(self.tail_template, count, axis=0)])
         length = self.tails.shape[2]
         self.tails = np.concatenate([self.tails, np.zeros((count, kernel.N_VIEWS, length))])
+
+    def _first_metrics(self, count: int) -> None:
+        """:meth:`add_metrics` on a state with none: the same arrays, allocated once."""
+        self.params = np.zeros((count, kernel.N_METRIC_PARAMS), dtype=np.float64)
+        self.params[:, kernel.RESOLUTION] = math.inf
+        self.params[:, kernel.FLOOR] = 1e-9
+        self.recent = np.zeros((count, self.recent.shape[1]))
+        self.prof = np.zeros((count, 2, N_PROFILE_PARAMS))
+        self.bins = np.full((count, 2, MAX_BINS), np.nan, dtype=np.float32)
+        self.tpar = np.repeat(self.tail_template, count, axis=0)
+        self.tails = np.zeros((count, kernel.N_VIEWS, self.tails.shape[2]))
 
     def samples_seen(self, m: int) -> int:
         """How many values metric row ``m`` has learned."""

@@ -22,7 +22,9 @@ Pure and causal: it sees one device's samples in order and nothing else.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
+import operator
 from collections import defaultdict, deque
 from collections.abc import Callable, Mapping, Sequence
 
@@ -131,15 +133,15 @@ class DeviceDiagnoser:
         findings as calling :meth:`observe` for each sample."""
         if not samples:
             return []
-        names = list(dict.fromkeys(k for _, m in samples for k in m))
-        raw = np.array(
-            [[m.get(n, math.nan) for n in names] for _, m in samples], dtype=np.float64
-        ).reshape(len(samples), len(names))
-        raw[~np.isfinite(raw)] = np.nan
+        names, raw = _readings(samples)
         rows = _Rows(names, raw)
-        column = dict(zip(names, self._shapes.columns(names), strict=True))
-        values = np.full((len(samples), len(self._shapes.metrics)), np.nan)
-        values[:, list(column.values())] = raw
+        columns = self._shapes.columns(names)
+        column = dict(zip(names, columns, strict=True))
+        if columns == list(range(len(self._shapes.metrics))):
+            values = raw.copy()  # the usual batch: every metric the device ever sent
+        else:
+            values = np.full((len(samples), len(self._shapes.metrics)), np.nan)
+            values[:, columns] = raw
         counters = self._shapes.counters()  # as the batch begins, like the detectors
         shapes = self._shapes.observe(values)
         if self.monitor is None:
@@ -152,28 +154,32 @@ class DeviceDiagnoser:
         model = self.fleet_model()
         fleet_scores = None
         if model is not None:  # counters leave the fleet model's range as they grow
-            kept = ({k: v for k, v in m.items() if k not in counters} for _, m in samples)
-            fleet_scores = model.score_many(model.matrix(kept))
+            fleet_scores = model.score_many(model.matrix_from_columns(names, raw, counters))
         explained_by_shape = (shapes.stuck > 0) | (shapes.spike > 0)
         shaped = _by_sample(explained_by_shape)
         restarts = self._restarts(values, counters, column)
         trends = self._trend_surprises(shapes, explained_by_shape, column, restarts)
+        steep = _by_sample_of(trends, self._alert_surprise)
         beyond = self._beyond_limits(raw, names)
+        any_beyond: list[bool] = np.logical_or.reduce(beyond, axis=1).tolist()
+        fleet_score = None if fleet_scores is None else fleet_scores.score.tolist()
+        ordinary = 10.0**-self.monitor.config.policy.release
         normal = ~np.isnan(values)
         results = []
         for index, (ts, _) in enumerate(samples):
             assessment = assessments[index]
             findings: dict[str, Finding] = {}
-            self._limits(beyond, index, rows, findings)
+            if any_beyond[index]:
+                self._limits(beyond[index], index, rows, findings)
             self._link(ts, findings)
             explained = self._shape_findings(
-                shapes, index, shaped.get(index, ()), rows, trends, findings
+                shapes, index, shaped.get(index, ()), rows, steep.get(index, ()), findings
             )
             if self._first_ts is None:
                 self._first_ts = ts
             if ts - self._first_ts >= LEARNING_PERIOD_S:
-                tail = 0.0 if fleet_scores is None else 1.0 - float(fleet_scores.score[index])
-                if tail > 10.0**-self.monitor.config.policy.release:
+                tail = 0.0 if fleet_score is None else 1.0 - float(fleet_score[index])
+                if tail > ordinary:
                     # The fleet finds this sample ordinary: the device's own baselines
                     # deviate because it is in a state its short history holds rarely
                     # (a charging session, a cold snap), not because something broke.
@@ -200,6 +206,8 @@ class DeviceDiagnoser:
         """State the learned normal band in every finding about a metric: a service
         engineer needs "normal is 2.1 to 3.0 A" beside the value. A finding's metric was
         not learned from on that sample, so its band is the one before it."""
+        if not findings:
+            return findings
         annotated = {}
         for signature, finding in findings.items():
             named = finding.explanation.get("metric")
@@ -218,29 +226,32 @@ class DeviceDiagnoser:
             annotated[signature] = dataclasses.replace(finding, explanation=explanation)
         return annotated
 
-    def _beyond_limits(self, raw: np.ndarray, names: list[str]) -> list[np.ndarray]:
-        """Per profile limit, which samples of the batch are beyond it."""
-        beyond = []
-        for limit in self.profile.limits:
-            if limit.metric not in names:
-                beyond.append(np.zeros(len(raw), dtype=np.bool_))
-                continue
-            column = raw[:, names.index(limit.metric)]
-            with np.errstate(invalid="ignore"):
-                hit = column > limit.value if limit.direction == "high" else column < limit.value
-            beyond.append(hit)
+    def _beyond_limits(self, raw: np.ndarray, names: list[str]) -> np.ndarray:
+        """``[sample, limit]``: which samples of the batch are beyond which profile limit."""
+        beyond = np.zeros((len(raw), len(self.profile.limits)), dtype=np.bool_)
+        with np.errstate(invalid="ignore"):
+            for i, limit in enumerate(self.profile.limits):
+                if limit.metric not in names:
+                    continue
+                column = raw[:, names.index(limit.metric)]
+                high = limit.direction == "high"
+                beyond[:, i] = column > limit.value if high else column < limit.value
         return beyond
 
     def _limits(
-        self, beyond: list[np.ndarray], index: int, rows: _Rows, findings: dict[str, Finding]
+        self, beyond: np.ndarray, index: int, rows: _Rows, findings: dict[str, Finding]
     ) -> None:
-        for limit, hits in zip(self.profile.limits, beyond, strict=True):
-            if hits[index]:
+        """Findings of the limits ``beyond`` (one sample's row of :meth:`_beyond_limits`)."""
+        for limit, hit in zip(self.profile.limits, beyond.tolist(), strict=True):
+            if hit:
                 value = rows.value(index, limit.metric)
                 evidence = {"detector": "limit", "metric": limit.metric, "value": value}
                 _keep(findings, Finding(limit.signature, 1.0, {**evidence, "limit": limit.value}))
 
     def _link(self, ts: float, findings: dict[str, Finding]) -> None:
+        if not self._drops:  # the usual case: a link that never dropped
+            self._link_judged_at = ts
+            return
         recent = [at for at in self._drops if ts - FLAP_WINDOW_S <= at <= ts]
         if recent:
             evidence = {"detector": "presence", "drops_last_hour": len(recent)}
@@ -255,11 +266,13 @@ class DeviceDiagnoser:
         index: int,
         shaped: Sequence[int],
         rows: _Rows,
-        trends: Mapping[str, np.ndarray],
+        steep: Sequence[tuple[str, float]],
         findings: dict[str, Finding],
     ) -> set[str]:
         """Findings of the shape detectors on one sample; returns the metrics they
-        explain. ``shaped`` are the columns where a stuck or spike score is up."""
+        explain. ``shaped`` are the columns where a stuck or spike score is up, ``steep``
+        the trend metrics whose surprise reaches the alert bar, with their signed
+        surprise."""
         explained = set()
         names = self._shapes.metrics
         for j in shaped:
@@ -294,13 +307,10 @@ class DeviceDiagnoser:
                 fresh = bool(shapes.spike_new[index, j])
                 finding = Finding(f"spike/{metric}", spikes, evidence, persisted=span, fresh=fresh)
                 _keep(findings, finding)
-        for metric, surprises in trends.items():
-            trend = float(surprises[index])
-            if trend != trend:
-                continue  # absent, a counter or undecided, or explained by its shape
-            value = rows.value(index, metric)
+        for metric, trend in steep:
             name = self.profile.trends.get((metric, "high" if trend > 0 else "low"))
-            if name and abs(trend) >= self._alert_surprise:
+            if name:
+                value = rows.value(index, metric)
                 _keep(
                     findings,
                     Finding(
@@ -323,6 +333,17 @@ class DeviceDiagnoser:
         its counters (uptime) fell. A restart is what a firmware fix does, and what a
         leak's freed heap follows."""
         restarted = np.zeros(len(values), dtype=np.bool_)
+        known = [(metric, column[metric]) for metric in counters if metric in column]
+        if not known:
+            return restarted
+        block = values[:, [j for _, j in known]]
+        if not np.isnan(block).any():  # the usual batch: every counter in every sample
+            last = [self._last_counts.get(metric, math.nan) for metric, _ in known]
+            before = np.vstack((last, block[:-1]))  # NaN: no earlier reading to fall from
+            fell: np.ndarray = np.logical_or.reduce(block < before, axis=1)
+            for (metric, _), reading in zip(known, block[-1].tolist(), strict=True):
+                self._last_counts[metric] = reading
+            return fell
         for metric in counters:
             j = column.get(metric)
             if j is None:
@@ -348,16 +369,19 @@ class DeviceDiagnoser:
         the trend learns only from the samples it judges). A restart carries over to the
         next judged sample."""
         trends = {}
-        since = np.cumsum(restarts)
+        since = np.cumsum(restarts) if restarts.any() else None
         for metric in self._trend_metrics:
             j = column.get(metric)
             if j is None:
                 continue
             view = shapes.view[:, j]
             judged = ~np.isnan(view) & ~explained[:, j]
-            at = np.flatnonzero(judged)
-            before = np.concatenate(([0], since[at][:-1])) if len(at) else at
-            fresh = since[at] > before
+            if since is None:  # the usual batch: no restart, nothing starts afresh
+                fresh = np.zeros(np.count_nonzero(judged), dtype=np.bool_)
+            else:
+                at = np.flatnonzero(judged)
+                before = np.concatenate(([0], since[at][:-1])) if len(at) else at
+                fresh = since[at] > before
             surprises = np.full(len(view), np.nan)
             surprises[judged] = self._trends[metric].update_many(view[judged], fresh)
             trends[metric] = surprises
@@ -471,9 +495,55 @@ class _Rows:
 def _by_sample(flags: np.ndarray) -> dict[int, list[int]]:
     """The columns set in each row of a boolean matrix, for the rows with any."""
     rows: dict[int, list[int]] = {}
-    for s, j in zip(*np.nonzero(flags), strict=True):
-        rows.setdefault(int(s), []).append(int(j))
+    if not flags.any():
+        return rows
+    samples, columns = np.nonzero(flags)
+    for s, j in zip(samples.tolist(), columns.tolist(), strict=True):
+        rows.setdefault(s, []).append(j)
     return rows
+
+
+def _by_sample_of(
+    surprises: Mapping[str, np.ndarray], bar: float
+) -> dict[int, list[tuple[str, float]]]:
+    """Per sample, the metrics (in ``surprises``' order) whose signed surprise reaches
+    ``bar`` in magnitude, with that surprise; NaN never does."""
+    rows: dict[int, list[tuple[str, float]]] = {}
+    for metric, signed in surprises.items():
+        at = np.flatnonzero(np.abs(signed) >= bar)  # NaN compares false, with no warning
+        for s in at.tolist():
+            rows.setdefault(s, []).append((metric, float(signed[s])))
+    return rows
+
+
+def _readings(samples: Sequence[tuple[float, Mapping[str, float]]]) -> tuple[list[str], np.ndarray]:
+    """A batch as its metric names (in first-seen order) and a ``[sample, metric]``
+    matrix, NaN where a metric is absent or not finite. A device usually sends the same
+    metrics in every sample: then each row is read by one C-level getter."""
+    names = list(samples[0][1])
+    width = len(names)
+    rows: list[Sequence[float | None]] = []
+    if width:
+        get = _getter(tuple(names))
+        try:  # as many metrics as the first sample, all of them its own: the same ones
+            rows = [get(m) for _, m in samples if len(m) == width]
+        except KeyError:
+            rows = []
+    if len(rows) != len(samples) or not width:
+        names = list(dict.fromkeys(k for _, m in samples for k in m))
+        rows = [[m.get(n, math.nan) for n in names] for _, m in samples]
+    raw = np.array(rows, dtype=np.float64).reshape(len(samples), len(names))
+    raw[~np.isfinite(raw)] = np.nan
+    return names, raw
+
+
+@functools.lru_cache(maxsize=256)
+def _getter(names: tuple[str, ...]) -> Callable[[Mapping[str, float]], Sequence[float]]:
+    """Reads ``names`` from a mapping holding all of them, as one tuple."""
+    if len(names) == 1:
+        name = names[0]
+        return lambda m: (m[name],)
+    return operator.itemgetter(*names)
 
 
 def _round(value: float) -> float:

@@ -129,7 +129,7 @@ class ShapeBank:
 
     def counters(self) -> set[str]:
         """Metrics known to be counters."""
-        verdicts = self._ints[:, k.I_C_VERDICT]
+        verdicts = self._ints[:, k.I_C_VERDICT].tolist()
         return {name for name, verdict in zip(self.metrics, verdicts, strict=True) if verdict == 1}
 
     def band(self, metric: str) -> tuple[float, float] | None:

@@ -145,8 +145,11 @@ class IncidentTracker:
 
     def observe(self, device_id: str, ts: float, findings: Mapping[str, Finding]) -> list[Decision]:
         """Account one sample; signatures absent from ``findings`` score 0."""
+        states = self._states.get(device_id)
+        if not findings and states is None:
+            return []  # the usual sample: a quiet device with nothing in progress
         decisions: list[Decision] = []
-        signatures = set(findings) | set(self._states.get(device_id, ()))
+        signatures = set(findings) | set(states or ())
         # named signatures first, so their symptoms in the same sample are recognised
         for signature in sorted(signatures, key=lambda s: (s.startswith(SLOW_EVIDENCE), s)):
             finding = findings.get(signature)

@@ -58,9 +58,12 @@ class TailCdf:
     def cdf(self, values: NDArray[np.float64]) -> NDArray[np.float64]:
         """P(healthy statistic ≤ value), monotone, continuous, in [0, 1 - 1e-12]."""
         body = np.interp(values, self.quantiles, _GRID, left=0.0, right=TAIL_START)
+        beyond = values > self.u
+        if not beyond.any():  # the usual batch: all within the body
+            return body
         tail_p = (1.0 - TAIL_START) * np.exp(-(np.maximum(values, self.u) - self.u) / self.beta)
         tail = 1.0 - np.maximum(tail_p, _MIN_TAIL_P)
-        return np.where(values > self.u, tail, body)
+        return np.where(beyond, tail, body)
 
     def to_payload(self) -> dict[str, object]:
         return {"quantiles": self.quantiles, "u": self.u, "beta": self.beta}

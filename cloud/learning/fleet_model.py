@@ -25,7 +25,7 @@ safe to call from several threads.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,6 +40,9 @@ __all__ = ["FitOptions", "FleetModel", "FleetModelScore", "FleetScores"]
 Matrix = NDArray[np.float64]
 
 MAX_SURPRISE = 12.0
+
+_MAX_COLUMN_MAPS = 1024
+_ColumnMap = tuple[list[int], list[int]]
 
 _GROSS_FACTOR = 6.0
 """Rows whose T² or SPE exceed this many times the 90th percentile are treated as faults
@@ -121,6 +124,8 @@ class FleetModel:
         self.n_samples = n_samples
         self.threshold_quantile = threshold_quantile
         self._index = {m: i for i, m in enumerate(self.metrics)}
+        self._column_maps: dict[tuple[tuple[str, ...], frozenset[str]], _ColumnMap] = {}
+        """Per batch layout, where its columns go: a device's batches share one layout."""
 
     # --- learning ------------------------------------------------------------------------
 
@@ -198,6 +203,28 @@ class FleetModel:
     def matrix(self, samples: Iterable[Mapping[str, float]]) -> Matrix:
         """Samples as a 2-D array in model order, ready for :meth:`score_many`."""
         return to_matrix(list(samples), self.metrics)
+
+    def matrix_from_columns(
+        self, names: Sequence[str], values: Matrix, leave_out: Collection[str] = ()
+    ) -> Matrix:
+        """:meth:`matrix` of a batch already held as columns (``values[:, k]`` is metric
+        ``names[k]``, NaN = absent), with the metrics in ``leave_out`` treated as absent:
+        the same array, without a mapping per sample."""
+        key = (tuple(names), frozenset(leave_out))
+        mapping = self._column_maps.get(key)
+        if mapping is None:
+            position = {name: k for k, name in enumerate(names) if name not in leave_out}
+            pairs = [(i, position[m]) for i, m in enumerate(self.metrics) if m in position]
+            mapping = ([i for i, _ in pairs], [k for _, k in pairs])
+            if len(self._column_maps) >= _MAX_COLUMN_MAPS:
+                self._column_maps.clear()
+            self._column_maps[key] = mapping
+        into, taken = mapping
+        out = np.full((len(values), len(self.metrics)), np.nan)
+        if into:
+            out[:, into] = values[:, taken]
+            out[~np.isfinite(out)] = np.nan
+        return out
 
     def score_one(self, metrics: Mapping[str, float]) -> FleetModelScore:
         """Judge one sample; metrics the model does not know are ignored."""

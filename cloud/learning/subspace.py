@@ -6,8 +6,8 @@ missing metrics) can be read on one screen. Arrays only; no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -18,6 +18,7 @@ Matrix = NDArray[np.float64]
 
 _IQR_TO_SIGMA = 1.349
 """IQR of a standard normal: dividing by it makes the robust scale comparable to σ."""
+_MAX_CACHED_PATTERNS = 256
 
 
 @dataclass(frozen=True, eq=False)
@@ -36,6 +37,11 @@ class Subspace:
     components: Matrix
     variances: Matrix
     noise_variance: float
+    _projections: dict[bytes, tuple[Matrix, Matrix]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    """Per pattern of present metrics, its basis and gram matrix: a device sends the same
+    metrics sample after sample, so a batch's few patterns are the same ones every time."""
 
     @property
     def has_residual(self) -> bool:
@@ -63,6 +69,8 @@ class Subspace:
         z = self.standardise(data)
         present = np.isfinite(z)
         n = len(z)
+        if n and (present == present[0]).all():  # the usual batch: one device, one pattern
+            return self._one_pattern(z, present[0])
         t2 = np.zeros(n)
         spe = np.zeros(n)
         residuals = np.full(z.shape, np.nan)
@@ -77,20 +85,46 @@ class Subspace:
         if complete.all():
             return t2, spe, residuals
         partial = np.flatnonzero(~complete)
-        patterns, groups = np.unique(present[partial], axis=0, return_inverse=True)
-        for g, pattern in enumerate(patterns):
-            if not pattern.any():
-                continue
-            idx = partial[groups.ravel() == g]
-            basis = self.components[:, pattern]
+        for idx, pattern in _groups(present, partial):
+            basis, gram = self._projection(pattern)
             rows = z[np.ix_(idx, pattern)]
-            gram = basis @ basis.T + np.diag(self.noise_variance / self.variances)
             t = np.asarray(np.linalg.solve(gram, basis @ rows.T), dtype=np.float64).T
             res = rows - t @ basis
             t2[idx] = (t * t / self.variances).sum(axis=1)
             spe[idx] = (res * res).sum(axis=1)
             residuals[np.ix_(idx, pattern)] = res
         return t2, spe, residuals
+
+    def _one_pattern(self, z: Matrix, pattern: NDArray[np.bool_]) -> tuple[Matrix, Matrix, Matrix]:
+        """:meth:`statistics_with_gaps` of rows that all share ``pattern``: the same
+        arithmetic on the whole batch, without grouping."""
+        n = len(z)
+        if pattern.all():
+            t = z @ self.components.T
+            res = z - t @ self.components
+            return (t * t / self.variances).sum(axis=1), (res * res).sum(axis=1), res
+        residuals = np.full(z.shape, np.nan)
+        if not pattern.any():
+            return np.zeros(n), np.zeros(n), residuals
+        basis, gram = self._projection(pattern)
+        rows = z[:, pattern]
+        t = np.asarray(np.linalg.solve(gram, basis @ rows.T), dtype=np.float64).T
+        res = rows - t @ basis
+        residuals[:, pattern] = res
+        return (t * t / self.variances).sum(axis=1), (res * res).sum(axis=1), residuals
+
+    def _projection(self, pattern: NDArray[np.bool_]) -> tuple[Matrix, Matrix]:
+        """The basis restricted to ``pattern`` and its regularised gram matrix (cached;
+        the cache is bounded, and a race between threads only computes an entry twice)."""
+        key = pattern.tobytes()
+        cached = self._projections.get(key)
+        if cached is None:
+            basis = self.components[:, pattern]
+            gram = basis @ basis.T + np.diag(self.noise_variance / self.variances)
+            if len(self._projections) >= _MAX_CACHED_PATTERNS:
+                self._projections.clear()
+            cached = self._projections[key] = (basis, gram)
+        return cached
 
     def leave_one_out(self, row: Matrix) -> Matrix:
         """For each present metric of one row, its value predicted from the other present
@@ -146,6 +180,28 @@ class Subspace:
         if not isinstance(noise, float) or not noise > 0:
             raise ValueError("noise_variance must be a positive float")
         return cls(tuple(metrics), components=components, noise_variance=noise, **vectors)
+
+
+def _groups(
+    present: NDArray[np.bool_], partial: NDArray[np.intp]
+) -> Iterator[tuple[NDArray[np.intp], NDArray[np.bool_]]]:
+    """The rows ``partial`` grouped by their pattern of present metrics, each group's rows
+    in ascending order; a pattern with no metric present is left out (those rows score 0).
+    Most such batches hold one pattern beside complete rows: that case costs one
+    comparison instead of sorting the rows."""
+    if not len(partial):
+        return
+    masks = present[partial]
+    first = masks[0]
+    if (masks == first).all():
+        if first.any():
+            yield partial, first
+        return
+    patterns, groups = np.unique(masks, axis=0, return_inverse=True)
+    groups = groups.ravel()
+    for g, pattern in enumerate(patterns):
+        if pattern.any():
+            yield partial[groups == g], pattern
 
 
 def fit_subspace(metrics: Sequence[str], data: Matrix, explained: float) -> Subspace:

@@ -191,14 +191,16 @@ class ScoringWorker:
         self._last_active[device_id] = self.clock.now()
         self._dirty.add(device_id)
         runs = []
+        last_ts = self._last_ts.get(device_id, float("-inf"))
         for sample in group:
-            if sample.ts < self._last_ts.get(device_id, float("-inf")):
+            if sample.ts < last_ts:
                 self.stats.late += 1
                 continue
-            self._last_ts[device_id] = sample.ts
+            last_ts = sample.ts
             runs.append(sample)
         if not runs:
             return []
+        self._last_ts[device_id] = last_ts
         diagnoser = self._diagnoser(device_id)
         found = diagnoser.observe_many([(s.ts, s.metrics) for s in runs])
         model = self._models[device_id]

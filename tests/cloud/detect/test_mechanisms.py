@@ -90,6 +90,24 @@ def test_alerts_rearm_only_after_calm() -> None:
     assert alerted[-1]  # a new anomaly after a calm spell alerts again
 
 
+def test_a_batch_of_decisions_is_the_same_as_one_at_a_time() -> None:
+    """The scoring path decides a device's batch at once: same verdicts, same state after."""
+    rng = np.random.default_rng(5)
+    bursts = np.where(rng.random(3000) < 0.02, rng.uniform(3.0, 9.0, 3000), 0.0)
+    surprises = (rng.exponential(0.6, 3000) + bursts).tolist()
+    for policy in (AlertPolicy(), AlertPolicy(threshold=2.0, quiet_samples=5, hold_samples=3)):
+        one, batched = AlertState(policy), AlertState(policy)
+        singly = [one.step(s, 0.0) for s in surprises]
+        together = [
+            d for at in range(0, 3000, 7) for d in batched.step_many(surprises[at : at + 7])
+        ]
+        assert together == singly
+        assert any(alerted for _, _, alerted in singly)
+        assert [getattr(batched, k) for k in AlertState.__slots__] == [
+            getattr(one, k) for k in AlertState.__slots__
+        ]
+
+
 def test_state_off_delay_holds_briefly() -> None:
     state = AlertState(AlertPolicy(state_threshold=2.5, state_release=1.5, hold_samples=5))
     flags = [state.step(0.0, 3.0)[1] for _ in range(100)]

@@ -214,6 +214,10 @@ def test_a_batch_gives_the_findings_of_its_samples_one_by_one() -> None:
         rows[i]["temp_c"] = rows[1499]["temp_c"]  # stuck
     rows[1600]["mem_free_kb"] += 400.0  # a spike
     rows[1650]["temp_c"] = math.nan
+    del rows[1660]["mem_free_kb"]  # a reading that did not come
+    rows[1662]["humidity_pct"] = 40.0  # a metric first sent late, then every time
+    for row in rows[1663:]:
+        row["humidity_pct"] = 41.0
     one_by_one = _run(DeviceDiagnoser(profile_for(None)), rows)
     batched = DeviceDiagnoser(profile_for(None))
     stamped = [(T0 + i * STEP_S, row) for i, row in enumerate(rows)]

@@ -106,6 +106,47 @@ def test_score_many_matches_score_one_with_and_without_gaps(model: FleetModel) -
         assert one.is_anomaly == bool(scores.is_anomaly[i])
 
 
+def test_a_batch_of_mixed_gaps_scores_each_row_as_it_would_alone(model: FleetModel) -> None:
+    rng = np.random.default_rng(11)
+    batch = healthy(rng, 30) + loose_connector(rng, 6)
+    for i in range(0, 36, 4):
+        batch[i].pop("power")
+    for i in range(1, 36, 5):
+        batch[i].pop("current")
+    batch[2] = {}  # nothing the model knows: scores 0
+    data = model.matrix(batch)
+    together = model.score_many(data)
+    for i in range(len(batch)):
+        alone = model.score_many(data[i : i + 1])
+        assert together.score[i] == pytest.approx(alone.score[0], abs=1e-12)
+        assert together.spe[i] == pytest.approx(alone.spe[0], rel=1e-9, abs=1e-12)
+        np.testing.assert_allclose(together.residuals[i], alone.residuals[0], rtol=1e-9)
+    assert (together.score[2], together.t2[2]) == (0.0, 0.0)
+
+
+def test_the_calibrated_score_of_a_value_does_not_depend_on_its_batch(model: FleetModel) -> None:
+    """Within the body and in the tail, alone or beside each other: one curve."""
+    calibration = model.calibration
+    values = np.array([0.0, 0.3, 1.0, calibration.u, calibration.u * 1.5, calibration.u * 40])
+    together = calibration.cdf(values)
+    alone = np.concatenate([calibration.cdf(values[i : i + 1]) for i in range(len(values))])
+    np.testing.assert_array_equal(together, alone)
+    assert (np.diff(together) >= 0).all()
+    assert together[-1] > together[-2] > calibration.cdf(np.array([calibration.u]))[0]
+
+
+def test_a_batch_held_as_columns_gives_the_matrix_of_its_mappings(model: FleetModel) -> None:
+    batch = healthy(np.random.default_rng(12), 8)
+    batch[3]["power"] = math.inf
+    batch[5].pop("current")
+    names = ["uptime_s", *reversed(model.metrics)]
+    columns = np.array([[s.get(n, math.nan) for n in names] for s in batch])
+    columns[:, 0] = np.arange(8.0)
+    kept = [{k: v for k, v in s.items() if k != "power"} for s in batch]
+    from_columns = model.matrix_from_columns(names, columns, leave_out={"power"})
+    np.testing.assert_array_equal(from_columns, model.matrix(kept))
+
+
 def test_score_many_is_fast_enough_for_fleet_batches(model: FleetModel) -> None:
     data = model.matrix(fleet(seed=9, devices_n=5, per_device=10_000))
     data[::7, 3] = np.nan
