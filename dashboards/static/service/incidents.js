@@ -34,6 +34,8 @@ function item(incident, fresh) {
     el("a", { class: "title", href: `#/incidents/${incident.id}` },
       `Incident ${incident.id}: ${signatureLabel(incident.signature)}`),
     " ", statusPill(incident.status),
+    incident.verdict ? [" ", el("span", { class: "pill verdict" },
+      incident.verdict === "false_positive" ? "marked a false alarm" : "confirmed a real fault")] : null,
     el("div", { class: "meta" },
       el("span", {}, incident.device_id),
       el("span", { class: "raw" }, incident.signature),
