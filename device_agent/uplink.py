@@ -84,6 +84,9 @@ class Uplink:
             ("diagnostics", ack.diagnostics or []),
         )
         for kind, ids in named:
+            # An ack may name a report twice (sent again while the cloud restarted, both
+            # copies acknowledged together): it is forgotten once.
+            ids = list(dict.fromkeys(ids))
             sent = [i for i in ids if (kind, i) in self._report_sent_at]
             self.outbox.acknowledge_reports(kind, sent)
             for report_id in sent:

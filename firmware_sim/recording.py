@@ -40,15 +40,21 @@ async def run_and_record(
     said on stderr and never changes the exit code. ``clock`` is device time (a test
     shares one with the cloud it runs)."""
     result = await run_and_print(path, mqtt_url, speed=speed, cloud=target, clock=clock)
-    if files is not None:
-        report = build_report(result, path.name, files.reported_by)
-        if files.json_path is not None:
-            write_json(report, files.json_path)
-        if files.junit_path is not None:
-            write_junit(report, files.junit_path)
+    write_report_files(result, path, files)
     if target is not None:
         await record(result, path, target)
     return 0 if result.passed else 1
+
+
+def write_report_files(result: ScenarioResult, path: Path, files: ReportFiles | None) -> None:
+    """The JSON and JUnit reports the options asked for (none when ``files`` is None)."""
+    if files is None:
+        return
+    report = build_report(result, path.name, files.reported_by)
+    if files.json_path is not None:
+        write_json(report, files.json_path)
+    if files.junit_path is not None:
+        write_junit(report, files.junit_path)
 
 
 async def record(result: ScenarioResult, path: Path, target: RecordTarget) -> int | None:

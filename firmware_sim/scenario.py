@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -214,10 +215,15 @@ class _Prepared:
     t0: float
 
 
-def _prepare(scenario: Scenario, mqtt_url: str, clock: Clock) -> _Prepared:
+def _prepare(
+    scenario: Scenario, mqtt_url: str, clock: Clock, command_key: str | None = None
+) -> _Prepared:
     """The fleet with the scenario's faults injected and outages set, on device time."""
     t0 = clock.now()
-    fleet = Fleet(fleet_spec(scenario, mqtt_url), clock)
+    spec = fleet_spec(scenario, mqtt_url)
+    if command_key is not None:
+        spec = dataclasses.replace(spec, command_key=command_key)
+    fleet = Fleet(spec, clock)
     identities = fleet.spec.identities()
     faults = plan_faults(scenario, identities, t0)
     for planned in faults:
@@ -250,17 +256,20 @@ async def run_scenario(
     control: EnvironmentControl | None = None,
     clock: Clock | None = None,
     progress_every_s: float | None = None,
+    command_key: str | None = None,
 ) -> ScenarioResult:
     """Run the scenario, print its one-line summary and check its expectations.
     ``clock`` is device time (a ScaledClock at the scenario's speed unless given: a
     test shares one with the cloud it runs); progress shows on stderr every
-    ``progress_every_s`` real seconds (its view's own pace unless given)."""
+    ``progress_every_s`` real seconds (its view's own pace unless given).
+    ``command_key``: the cloud's public command key the devices pin, so they carry out
+    its signed fixes (without one they refuse every command)."""
     check_runnable(scenario, cloud, control)
     wall = SystemClock()
     started_at = wall.now()
     if clock is None:
         clock = SystemClock() if scenario.speed == 1 else ScaledClock(started_at, scenario.speed)
-    prepared = _prepare(scenario, mqtt_url, clock)
+    prepared = _prepare(scenario, mqtt_url, clock, command_key)
     fleet, t0 = prepared.fleet, prepared.t0
     restarts = _Restarts(scenario, clock, t0)
     view, every_s = open_progress(scenario.duration_s, scenario.fleet.size)

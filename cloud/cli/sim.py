@@ -17,7 +17,11 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     sim_commands = sim.add_subparsers(dest="sim_command", required=True, metavar="COMMAND")
     run = sim_commands.add_parser("run", help="run a scenario file and report")
     run.add_argument("scenario", type=Path, help="scenario YAML file")
-    run.add_argument("--mqtt-url", help="mqtt://host:port (AFTERCARE_MQTT_URL)")
+    run.add_argument(
+        "--mqtt-url",
+        help="mqtt://host:port (AFTERCARE_MQTT_URL) of a running deployment; without it the "
+        "run starts its own broker and cloud in this process (restart events need those)",
+    )
     run.add_argument(
         "--api",
         help="the cloud behind the broker, http://host:port/api/v1 (AFTERCARE_API_URL): "
@@ -70,6 +74,7 @@ def _speed(text: str) -> float:
 def _run(args: argparse.Namespace) -> int:
     """Exit 0 when every expectation held, 1 when one failed (whether or not the report
     could be recorded), 2 for a scenario or an option that cannot be used."""
+    from device_agent.settings import ENV_PREFIX
     from firmware_sim.recording import ReportFiles, run_and_record
     from firmware_sim.upload import RecordTarget
 
@@ -87,8 +92,18 @@ def _run(args: argparse.Namespace) -> int:
     for path in (args.json, args.junit):
         if path is not None and not path.parent.is_dir():
             raise ValueError(f"cannot write {path}: {path.parent} is not a folder")
+    mqtt_url = args.mqtt_url or os.environ.get(ENV_PREFIX + "MQTT_URL")
+    if not mqtt_url:
+        if record is not None:
+            raise ValueError(
+                "--api targets a running cloud: give its broker too (--mqtt-url or "
+                "AFTERCARE_MQTT_URL), or neither to run a broker and cloud in this process"
+            )
+        from cloud.harness.scenario_stack import run_in_process
+
+        return asyncio.run(run_in_process(args.scenario, speed=args.speed, files=files))
     return asyncio.run(
-        run_and_record(args.scenario, args.mqtt_url, record, speed=args.speed, files=files)
+        run_and_record(args.scenario, mqtt_url, record, speed=args.speed, files=files)
     )
 
 

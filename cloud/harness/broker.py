@@ -30,6 +30,10 @@ class LocalBroker:
     """The factory-fresh devices' shared login (None: anonymous)."""
     provisioning: bool
     """Whether the stack's devices get factory identities and provision themselves."""
+    stop: Callable[[], object] | None = None
+    """Takes the broker down (its sessions lost, as in a crash); None: not ours to stop."""
+    start: Callable[[], object] | None = None
+    """Brings a stopped broker back on the same port, its accounts kept."""
 
 
 def _quiet(message: str) -> None:
@@ -71,6 +75,8 @@ def local_broker(
                 BrokerLogin(secure.admin.username, secure.admin.password),
                 BrokerLogin(secure.bootstrap.username, secure.bootstrap.password),
                 provisioning=True,
+                stop=secure.kill,
+                start=secure.start,
             )
         return
     with EmbeddedBroker() as embedded:
@@ -79,4 +85,12 @@ def local_broker(
             "client may read or publish any topic; devices still provision, nothing checks "
             "their credentials; --broker mosquitto enforces per-device access)"
         )
-        yield LocalBroker(embedded.url, BrokerLogin(), None, None, provisioning=True)
+        yield LocalBroker(
+            embedded.url,
+            BrokerLogin(),
+            None,
+            None,
+            provisioning=True,
+            stop=lambda: embedded.__exit__(None, None, None),
+            start=embedded.__enter__,
+        )

@@ -47,13 +47,21 @@ class StackNotRunning(RuntimeError):
 class LocalStack:
     """Starts on enter, stops (every task cancelled and awaited) on exit."""
 
-    def __init__(self, options: StackOptions | None = None) -> None:
+    def __init__(
+        self, options: StackOptions | None = None, clock: ScaledClock | None = None
+    ) -> None:
+        """``clock``: device time shared with what else runs beside the stack (a scenario
+        runner's fleet); a new one at ``options.speed`` when None."""
         self.options = options or StackOptions()
-        self.clock = ScaledClock(SystemClock().now(), self.options.speed)
+        self.clock = clock or ScaledClock(SystemClock().now(), self.options.speed)
         self._stack = contextlib.AsyncExitStack()
         self._cloud: CloudService | None = None
         self._fleet: Fleet | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._serving: asyncio.Task[None] | None = None
+        self._broker: LocalBroker | None = None
+        self._settings_used: CloudSettings | None = None
+        self._restarting = asyncio.Lock()
         self.service_token = ""
 
     async def __aenter__(self) -> LocalStack:
@@ -63,10 +71,14 @@ class LocalStack:
                 folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="aftercare-")))
             folder.mkdir(parents=True, exist_ok=True)
             broker = stack.enter_context(local_broker(self.options.broker, folder))
+            self._broker = broker
             settings = self._settings(broker, folder)
+            self._settings_used = settings
             spec = self._fleet_spec(broker, settings)
-            cloud = await stack.enter_async_context(CloudService(settings, self.clock))
+            cloud = CloudService(settings, self.clock)
+            await cloud.__aenter__()
             self._cloud = cloud
+            stack.push_async_callback(self._close_cloud)
             stack.push_async_callback(self._stop_tasks)
             if spec is not None and broker.provisioning:
                 secrets = await asyncio.to_thread(register_fleet, cloud.repos.factory, spec)
@@ -123,13 +135,29 @@ class LocalStack:
             command_key=key,  # the simulated devices pin this cloud's key
         )
 
+    async def _close_cloud(self) -> None:
+        cloud, self._cloud = self._cloud, None
+        if cloud is not None:
+            await cloud.__aexit__(None, None, None)
+
     async def _start(self, cloud: CloudService, spec: FleetSpec | None) -> None:
         """HTTP bound, ingest connected and every device connected and listed, or
         TimeoutError."""
         timeout_s = self.options.start_timeout_s
+        await self._serve(cloud)
+        self.service_token = cloud.repos.tokens.issue("service", label="aftercare test harness")
+        if spec is not None:
+            self._fleet = Fleet(spec, self.clock)
+            self._tasks.append(asyncio.create_task(self._fleet.run(), name="aftercare-fleet"))
+            await self._fleet.wait_connected(timeout_s)
+            await self._wait_listed(timeout_s)
+
+    async def _serve(self, cloud: CloudService) -> None:
+        """HTTP bound and ingest connected, or TimeoutError."""
+        timeout_s = self.options.start_timeout_s
         started = asyncio.Event()
         serving = asyncio.create_task(cloud.serve(started), name="aftercare-http")
-        self._tasks.append(serving)
+        self._tasks.insert(0, serving)  # stopped last: after the fleet's goodbyes
         bound = asyncio.create_task(started.wait())
         await asyncio.wait({serving, bound}, timeout=timeout_s, return_when=FIRST_COMPLETED)
         bound.cancel()
@@ -139,14 +167,49 @@ class LocalStack:
             raise RuntimeError("the cloud's HTTP server stopped while starting")
         if not started.is_set():
             raise TimeoutError(f"the cloud's HTTP server did not start in {timeout_s:g} s")
+        self._serving = serving
         if not await asyncio.to_thread(cloud.ingest.wait_connected, timeout_s):
             raise TimeoutError(f"the cloud's ingest did not reach the broker in {timeout_s:g} s")
-        self.service_token = cloud.repos.tokens.issue("service", label="aftercare test harness")
-        if spec is not None:
-            self._fleet = Fleet(spec, self.clock)
-            self._tasks.append(asyncio.create_task(self._fleet.run(), name="aftercare-fleet"))
-            await self._fleet.wait_connected(timeout_s)
-            await self._wait_listed(timeout_s)
+
+    async def restart_broker(self, down_s: float) -> None:
+        """The broker down (every session lost) for ``down_s`` of device time, then back
+        on the same port; devices and the cloud reconnect on their own."""
+        broker = self._broker
+        if broker is None or broker.stop is None or broker.start is None:
+            raise StackNotRunning("this stack has no broker of its own to restart")
+        async with self._restarting:
+            await asyncio.to_thread(broker.stop)
+            await self.clock.sleep(down_s)
+            await asyncio.to_thread(broker.start)
+
+    async def restart_cloud(self, down_s: float) -> None:
+        """The cloud stopped (HTTP, ingest, every worker) for ``down_s`` of device time,
+        then a new one on the same database and HTTP port, so the API URL and tokens
+        stay good; devices keep unacknowledged samples and send them again."""
+        cloud, settings = self.cloud, self._settings_used
+        assert settings is not None  # set with the cloud
+        async with self._restarting:
+            port = cloud.http_port
+            serving = self._serving
+            if serving is not None:
+                self._tasks.remove(serving)
+                serving.cancel()
+                await asyncio.gather(serving, return_exceptions=True)
+            await self._close_cloud()
+            await self.clock.sleep(down_s)
+            settings = settings.model_copy(update={"http_port": port})
+            self._settings_used = settings
+            cloud = CloudService(settings, self.clock)
+            await cloud.__aenter__()
+            self._cloud = cloud
+            await self._serve(cloud)
+
+    @property
+    def mqtt_url(self) -> str:
+        """The broker's ``mqtt://127.0.0.1:PORT``."""
+        if self._broker is None:
+            raise StackNotRunning("the stack is not running: use it inside `async with`")
+        return self._broker.url
 
     async def _wait_listed(self, timeout_s: float) -> None:
         """Until the API lists every device (its first telemetry is stored), so a test
