@@ -202,19 +202,21 @@ class NetworkOutage(_Strict):
 
 
 class BrokerRestart(_Strict):
-    """The broker goes down at ``at_s`` and comes back ``down_s`` real seconds later."""
+    """The broker goes down at ``at_s`` (every session lost) and comes back on the same
+    port ``down_s`` device seconds later (``down_s / speed`` real seconds)."""
 
     event: Literal["broker_restart"]
     at_s: float = Field(ge=0)
-    down_s: float = Field(default=3.0, ge=0, le=600)
+    down_s: float = Field(default=3.0, ge=0, le=86_400)
 
 
 class CloudRestart(_Strict):
-    """The cloud stops at ``at_s`` and starts again ``down_s`` real seconds later."""
+    """The cloud stops at ``at_s`` and a new one starts on the same database and HTTP
+    port ``down_s`` device seconds later."""
 
     event: Literal["cloud_restart"]
     at_s: float = Field(ge=0)
-    down_s: float = Field(default=3.0, ge=0, le=600)
+    down_s: float = Field(default=3.0, ge=0, le=86_400)
 
 
 EnvironmentEvent = Annotated[
