@@ -206,3 +206,17 @@ def test_only_authentic_commands_run_and_each_ends_in_one_reported_state(
     reported = agent.outbox.pending_reports()
     assert sum(kind == "result" for kind, _, _ in reported) <= results
     agent.outbox.close()
+
+
+def test_an_ack_that_names_an_event_twice_forgets_it_once(tmp_path_factory: Any) -> None:
+    """Sent again while the cloud restarted, an event can be stored and acknowledged in
+    one ack that names it twice: the agent forgets it, and its session goes on."""
+    agent = _agent(tmp_path_factory)
+    agent.outbox.add_report("event", "e-1", b"{}")
+    agent.uplink._report_sent_at[("event", "e-1")] = 0.0
+    ack = contract.TelemetryAck.model_validate(
+        {"v": 1, "device_id": DEVICE, "events": ["e-1", "e-1"]}
+    )
+    assert agent.uplink.accept_ack(ack)
+    assert agent.outbox.pending_reports() == []
+    agent.outbox.close()
