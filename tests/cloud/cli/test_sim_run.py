@@ -15,8 +15,9 @@ from tests.conftest import Broker
 
 
 def test_an_unusable_scenario_or_option_exits_2_saying_where(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv("AFTERCARE_MQTT_URL", raising=False)
     bad = tmp_path / "bad.yaml"
     bad.write_text("fleet:\n  devices: 2\nduration_s: 60\nspeed: 0\n")
     assert main(["sim", "run", str(bad)]) == 2
@@ -27,10 +28,14 @@ def test_an_unusable_scenario_or_option_exits_2_saying_where(
     good.write_text(
         "fleet: {devices: 2}\nduration_s: 60\nexpect: [{kind: every_seq_stored_once}]\n"
     )
-    assert main(["sim", "run", str(good)]) == 2
+    external = ["--mqtt-url", "mqtt://127.0.0.1:1"]  # refused before anything connects
+    assert main(["sim", "run", str(good), *external]) == 2
     assert "good.yaml:3: expect[0]: every_seq_stored_once is judged from what the cloud" in (
         capsys.readouterr().err
     )
+    api = ["--api", "http://127.0.0.1:1/api/v1", "--token", "t"]
+    assert main(["sim", "run", str(good), *api]) == 2, "an external cloud needs its broker"
+    assert "--api targets a running cloud: give its broker too" in capsys.readouterr().err
     with pytest.raises(SystemExit) as refused:
         main(["sim", "run", str(good), "--speed", "-3"])
     assert refused.value.code == 2
