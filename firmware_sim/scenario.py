@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from device_agent.clock import Clock, ScaledClock, SystemClock
 from device_agent.settings import ENV_PREFIX
+from firmware_sim.care_expectations import failures_in_run
 from firmware_sim.cloud_reader import observe_cloud
 from firmware_sim.expectation_kinds import IncidentWithin
 from firmware_sim.expectations import (
@@ -291,6 +292,7 @@ async def run_scenario(
         await asyncio.gather(running, *helpers, return_exceptions=True)
         view.close()
         fleet.close()
+    fault_logs = {u.agent.device_id: tuple(u.device.fault_log) for u in fleet.units}
     observed = RunObservation(
         fleet=observed_fleet,
         faults=tuple(
@@ -302,8 +304,15 @@ async def run_scenario(
         cloud=None
         if cloud is None or not scenario.needs_cloud
         else await asyncio.to_thread(
-            observe_cloud, cloud.api_url, cloud.token, observed_fleet.devices, t0 - 1.0
+            observe_cloud,
+            cloud.api_url,
+            cloud.token,
+            observed_fleet.devices,
+            t0 - 1.0,
+            scenario.cloud_reads,
         ),
+        started_s=t0,
+        failures=failures_in_run(fault_logs, ended),
     )
     return ScenarioResult(
         scenario,
@@ -312,7 +321,7 @@ async def run_scenario(
         tuple(sorted({u.device.model for u in fleet.units})),
         tuple(item.check(observed) for item in scenario.expectations),
         summary,
-        {u.agent.device_id: tuple(u.device.fault_log) for u in fleet.units},
+        fault_logs,
         {u.agent.device_id: u.agent.stats.connects for u in fleet.units},
         t0,
     )
