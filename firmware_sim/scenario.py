@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -215,10 +216,12 @@ class _Prepared:
     t0: float
 
 
-def _prepare(scenario: Scenario, mqtt_url: str, clock: Clock) -> _Prepared:
-    """The fleet with the scenario's faults injected and outages set, on device time."""
+def _prepare(scenario: Scenario, mqtt_url: str, clock: Clock, command_key: str | None) -> _Prepared:
+    """The fleet with the scenario's faults injected and outages set, on device time;
+    its devices pin ``command_key`` (without one they refuse every fix)."""
     t0 = clock.now()
-    fleet = Fleet(fleet_spec(scenario, mqtt_url), clock)
+    spec = dataclasses.replace(fleet_spec(scenario, mqtt_url), command_key=command_key)
+    fleet = Fleet(spec, clock)
     identities = fleet.spec.identities()
     faults = plan_faults(scenario, identities, t0)
     for planned in faults:
@@ -251,17 +254,20 @@ async def run_scenario(
     control: EnvironmentControl | None = None,
     clock: Clock | None = None,
     progress_every_s: float | None = None,
+    command_key: str | None = None,
 ) -> ScenarioResult:
     """Run the scenario, print its one-line summary and check its expectations.
     ``clock`` is device time (a ScaledClock at the scenario's speed unless given: a
     test shares one with the cloud it runs); progress shows on stderr every
-    ``progress_every_s`` real seconds (its view's own pace unless given)."""
+    ``progress_every_s`` real seconds (its view's own pace unless given). The devices
+    pin ``command_key`` (the cloud's public command key): without it they run no fix,
+    so a ``verified_recovery`` cannot hold."""
     check_runnable(scenario, cloud, control)
     wall = SystemClock()
     started_at = wall.now()
     if clock is None:
         clock = SystemClock() if scenario.speed == 1 else ScaledClock(started_at, scenario.speed)
-    prepared = _prepare(scenario, mqtt_url, clock)
+    prepared = _prepare(scenario, mqtt_url, clock, command_key)
     fleet, t0 = prepared.fleet, prepared.t0
     restarts = _Restarts(scenario, clock, t0)
     view, every_s = open_progress(scenario.duration_s, scenario.fleet.size)
@@ -362,11 +368,18 @@ async def run_and_print(
 ) -> ScenarioResult:
     """Run the scenario file (at ``speed`` instead of its own, if given) and print its
     report: the summary line, each failed expectation in words, then PASSED or how many
-    failed."""
+    failed. The devices pin the command key in ``AFTERCARE_COMMAND_KEY``, if set, as an
+    agent would."""
     scenario = load_scenario(path)
     if speed is not None:
         scenario = scenario.model_copy(update={"speed": speed})
-    result = await run_scenario(scenario, mqtt_url_or_default(mqtt_url), cloud=cloud, clock=clock)
+    result = await run_scenario(
+        scenario,
+        mqtt_url_or_default(mqtt_url),
+        cloud=cloud,
+        clock=clock,
+        command_key=os.environ.get(ENV_PREFIX + "COMMAND_KEY") or None,
+    )
     print_verdict(result)
     return result
 
