@@ -12,11 +12,17 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from firmware_sim.expectations import CloudObservation, ObservedIncident
+from firmware_sim.expectations import (
+    CloudObservation,
+    ObservedFix,
+    ObservedIncident,
+    ObservedOutreach,
+    ObservedSetup,
+)
 from firmware_sim.upload import TIMEOUT_S, api_base
 
 __all__ = ["CloudUnreadable", "observe_cloud"]
@@ -24,6 +30,8 @@ __all__ = ["CloudUnreadable", "observe_cloud"]
 PAGE = 10_000
 """Samples per telemetry request (the API's largest page)."""
 MAX_INCIDENTS = 5000
+MAX_OUTREACH = 10_000
+"""The API's largest outreach page (newest first, no paging of its own)."""
 
 
 class CloudUnreadable(Exception):
@@ -51,6 +59,26 @@ def _epoch(text: str) -> float:
     return datetime.fromisoformat(text).timestamp()
 
 
+def _maybe_epoch(text: str | None) -> float | None:
+    return None if text is None else _epoch(text)
+
+
+def _incident(listed: dict[str, Any]) -> ObservedIncident:
+    fixes = tuple(
+        ObservedFix(
+            a["action"], a["verified"], _epoch(a["sent_at"]), _maybe_epoch(a.get("result_at"))
+        )
+        for a in listed.get("fix_attempts", [])
+    )
+    return ObservedIncident(
+        listed["device_id"],
+        listed["signature"],
+        _epoch(listed["opened_at"]),
+        fixes,
+        _maybe_epoch(listed.get("resolved_at")),
+    )
+
+
 def read_incidents(
     api_url: str, token: str, device_ids: Sequence[str], since_s: float
 ) -> tuple[ObservedIncident, ...]:
@@ -59,11 +87,36 @@ def read_incidents(
     listed = _get(api_url, token, "/incidents", {"since": since_s, "limit": MAX_INCIDENTS})
     if len(listed) >= MAX_INCIDENTS:
         raise CloudUnreadable(f"the cloud lists {MAX_INCIDENTS} incidents or more since the start")
-    return tuple(
-        ObservedIncident(i["device_id"], i["signature"], _epoch(i["opened_at"]))
-        for i in listed
-        if i["device_id"] in fleet
-    )
+    return tuple(_incident(i) for i in listed if i["device_id"] in fleet)
+
+
+def read_setup(api_url: str, token: str, device_id: str) -> ObservedSetup | None:
+    """The device's setup checklist; None when the cloud has no such device."""
+    path = f"/devices/{urllib.parse.quote(device_id, safe='')}/setup"
+    try:
+        setup = _get(api_url, token, path, {})
+    except CloudUnreadable as exc:
+        if "answered 404" in str(exc):
+            return None
+        raise
+    steps = tuple((s["id"], s["state"], s.get("reason")) for s in setup["steps"])
+    return ObservedSetup(bool(setup["activated"]), _maybe_epoch(setup["activated_at"]), steps)
+
+
+def read_outreach(
+    api_url: str, token: str, device_ids: Sequence[str], since_s: float
+) -> tuple[ObservedOutreach, ...]:
+    """The fleet's outreach items created at or after ``since_s``. The API lists the
+    newest first in one page: a full page whose oldest item is newer than ``since_s``
+    may have left some of the run's items out, and is refused."""
+    listed = _get(api_url, token, "/outreach", {"limit": MAX_OUTREACH})
+    items = [ObservedOutreach(o["device_id"], o["kind"], _epoch(o["created_at"])) for o in listed]
+    if len(items) >= MAX_OUTREACH and min(i.created_at_s for i in items) >= since_s:
+        raise CloudUnreadable(
+            f"the cloud lists {MAX_OUTREACH} outreach items or more since the start"
+        )
+    fleet = set(device_ids)
+    return tuple(i for i in items if i.device_id in fleet and i.created_at_s >= since_s)
 
 
 def read_stored_seqs(
@@ -99,13 +152,24 @@ def read_stored_seqs(
 
 
 def observe_cloud(
-    api_url: str, token: str, device_ids: Sequence[str], since_s: float
+    api_url: str,
+    token: str,
+    device_ids: Sequence[str],
+    since_s: float,
+    reads: Collection[str] = (),
 ) -> CloudObservation:
-    """The fleet's incidents and stored seqs; an unreadable cloud gives an observation
+    """The fleet's incidents and stored seqs, plus each device's setup and the fleet's
+    outreach items when ``reads`` names them; an unreadable cloud gives an observation
     whose ``error`` says why (the expectations that need it fail with that reason)."""
     try:
         incidents = read_incidents(api_url, token, device_ids, since_s)
         stored = {d: read_stored_seqs(api_url, token, d, since_s) for d in device_ids}
+        setups = {d: read_setup(api_url, token, d) for d in device_ids} if "setup" in reads else {}
+        outreach = (
+            read_outreach(api_url, token, device_ids, since_s) if "outreach" in reads else None
+        )
     except CloudUnreadable as exc:
         return CloudObservation(error=str(exc))
-    return CloudObservation(incidents, stored)
+    except (KeyError, TypeError, ValueError) as exc:
+        return CloudObservation(error=f"the cloud answered in an unexpected shape: {exc!r}")
+    return CloudObservation(incidents, stored, setups=setups, outreach=outreach)

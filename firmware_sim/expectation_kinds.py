@@ -12,6 +12,11 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from firmware_sim.care_expectations import (
+    check_activation_within,
+    check_outreach_before_failure,
+    check_verified_recovery,
+)
 from firmware_sim.expectations import (
     ExpectationResult,
     RunObservation,
@@ -24,6 +29,7 @@ from firmware_sim.expectations import (
 from firmware_sim.faults import Fault, InvalidFault
 
 __all__ = [
+    "ActivationWithin",
     "AllConnected",
     "EverySeqStoredOnce",
     "ExpectationItem",
@@ -31,6 +37,8 @@ __all__ = [
     "IncidentWithin",
     "MaxUnacknowledged",
     "NoIncidentOnHealthy",
+    "OutreachBeforeFailure",
+    "VerifiedRecovery",
 ]
 
 
@@ -39,6 +47,9 @@ class _Kind(BaseModel):
 
     needs_cloud: ClassVar[bool] = False
     """Judged from what the cloud stored (its HTTP API), not from the agents alone."""
+    reads: ClassVar[frozenset[str]] = frozenset()
+    """What the cloud reader gathers for this kind beyond incidents and stored seqs
+    (``setup``, ``outreach``): read only when a scenario asks for it."""
 
 
 class AllConnected(_Kind):
@@ -103,8 +114,52 @@ class EverySeqStoredOnce(_Kind):
         return check_every_seq_stored_once(observed)
 
 
+class VerifiedRecovery(_Kind):
+    """Each device given a fault a remote fix can clear gets an incident whose fix the
+    telemetry verified within ``within_s`` device seconds of the fault's start."""
+
+    kind: Literal["verified_recovery"]
+    within_s: float = Field(gt=0)
+    needs_cloud: ClassVar[bool] = True
+
+    def check(self, observed: RunObservation) -> ExpectationResult:
+        return check_verified_recovery(observed, self.within_s)
+
+
+class ActivationWithin(_Kind):
+    """Every device completes its setup checklist within ``within_s`` device seconds of
+    the run's start."""
+
+    kind: Literal["activation_within"]
+    within_s: float = Field(gt=0)
+    needs_cloud: ClassVar[bool] = True
+    reads: ClassVar[frozenset[str]] = frozenset({"setup"})
+
+    def check(self, observed: RunObservation) -> ExpectationResult:
+        return check_activation_within(observed, self.within_s)
+
+
+class OutreachBeforeFailure(_Kind):
+    """Every device whose worn part failed during the run had an outreach item created
+    before the failure."""
+
+    kind: Literal["outreach_before_failure"]
+    needs_cloud: ClassVar[bool] = True
+    reads: ClassVar[frozenset[str]] = frozenset({"outreach"})
+
+    def check(self, observed: RunObservation) -> ExpectationResult:
+        return check_outreach_before_failure(observed)
+
+
 ExpectationItem = Annotated[
-    AllConnected | MaxUnacknowledged | IncidentWithin | NoIncidentOnHealthy | EverySeqStoredOnce,
+    AllConnected
+    | MaxUnacknowledged
+    | IncidentWithin
+    | NoIncidentOnHealthy
+    | EverySeqStoredOnce
+    | VerifiedRecovery
+    | ActivationWithin
+    | OutreachBeforeFailure,
     Field(discriminator="kind"),
 ]
 

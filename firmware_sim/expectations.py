@@ -119,13 +119,46 @@ class AppliedFault:
 
 
 @dataclass(frozen=True)
+class ObservedFix:
+    """One fix the cloud sent for an incident: ``verified`` is the telemetry's verdict
+    (None while pending); times in device epoch seconds."""
+
+    action: str
+    verified: bool | None
+    sent_at_s: float
+    result_at_s: float | None = None
+
+
+@dataclass(frozen=True)
 class ObservedIncident:
     """An incident the cloud opened, as its API lists it (``opened_at`` in device time:
-    the cloud stamps it with the sample that opened it)."""
+    the cloud stamps it with the sample that opened it), with its fix attempts and when
+    a verified fix resolved it."""
 
     device_id: str
     signature: str
     opened_at_s: float
+    fixes: tuple[ObservedFix, ...] = ()
+    resolved_at_s: float | None = None
+
+
+@dataclass(frozen=True)
+class ObservedSetup:
+    """A device's setup checklist as the cloud computes it: activated (every step done)
+    and when, and each step's (id, state, reason) in checklist order."""
+
+    activated: bool
+    activated_at_s: float | None
+    steps: tuple[tuple[str, str, str | None], ...] = ()
+
+
+@dataclass(frozen=True)
+class ObservedOutreach:
+    """An outreach item the cloud created for a device (``created_at`` device time)."""
+
+    device_id: str
+    kind: str
+    created_at_s: float
 
 
 @dataclass(frozen=True)
@@ -137,6 +170,11 @@ class CloudObservation:
     incidents: tuple[ObservedIncident, ...] = ()
     stored_seqs: Mapping[str, Sequence[int]] = field(default_factory=dict)
     error: str | None = None
+    setups: Mapping[str, ObservedSetup | None] = field(default_factory=dict)
+    """Per device, its setup (None: the cloud has no such device); read only when an
+    expectation needs it."""
+    outreach: tuple[ObservedOutreach, ...] | None = None
+    """The fleet's outreach items; None when no expectation asked for them."""
 
 
 @dataclass(frozen=True)
@@ -149,6 +187,11 @@ class RunObservation:
     faults: tuple[AppliedFault, ...] = ()
     telemetry_interval_s: float = 60.0
     cloud: CloudObservation | None = None
+    started_s: float | None = None
+    """Device time (epoch seconds) at the start of the run."""
+    failures: Mapping[str, float] = field(default_factory=dict)
+    """Devices whose worn part failed during the run, and when (device epoch seconds):
+    the simulator's ground truth (:func:`failures_in_run`)."""
 
 
 MAX_DEVICES_IN_WORDS = 5

@@ -26,6 +26,7 @@ from pydantic import ValidationError
 
 from device_agent.clock import Clock, ScaledClock, SystemClock
 from device_agent.settings import ENV_PREFIX
+from firmware_sim.care_expectations import failures_in_run
 from firmware_sim.cloud_reader import observe_cloud
 from firmware_sim.expectation_kinds import IncidentWithin
 from firmware_sim.expectations import (
@@ -300,6 +301,7 @@ async def run_scenario(
         await asyncio.gather(running, *helpers, return_exceptions=True)
         view.close()
         fleet.close()
+    fault_logs = {u.agent.device_id: tuple(u.device.fault_log) for u in fleet.units}
     observed = RunObservation(
         fleet=observed_fleet,
         faults=tuple(
@@ -311,8 +313,15 @@ async def run_scenario(
         cloud=None
         if cloud is None or not scenario.needs_cloud
         else await asyncio.to_thread(
-            observe_cloud, cloud.api_url, cloud.token, observed_fleet.devices, t0 - 1.0
+            observe_cloud,
+            cloud.api_url,
+            cloud.token,
+            observed_fleet.devices,
+            t0 - 1.0,
+            scenario.cloud_reads,
         ),
+        started_s=t0,
+        failures=failures_in_run(fault_logs, ended),
     )
     return ScenarioResult(
         scenario,
@@ -321,7 +330,7 @@ async def run_scenario(
         tuple(sorted({u.device.model for u in fleet.units})),
         tuple(item.check(observed) for item in scenario.expectations),
         summary,
-        {u.agent.device_id: tuple(u.device.fault_log) for u in fleet.units},
+        fault_logs,
         {u.agent.device_id: u.agent.stats.connects for u in fleet.units},
         t0,
     )
@@ -362,11 +371,18 @@ async def run_and_print(
 ) -> ScenarioResult:
     """Run the scenario file (at ``speed`` instead of its own, if given) and print its
     report: the summary line, each failed expectation in words, then PASSED or how many
-    failed."""
+    failed. The devices pin the command key in ``AFTERCARE_COMMAND_KEY``, if set, as an
+    agent would."""
     scenario = load_scenario(path)
     if speed is not None:
         scenario = scenario.model_copy(update={"speed": speed})
-    result = await run_scenario(scenario, mqtt_url_or_default(mqtt_url), cloud=cloud, clock=clock)
+    result = await run_scenario(
+        scenario,
+        mqtt_url_or_default(mqtt_url),
+        cloud=cloud,
+        clock=clock,
+        command_key=os.environ.get(ENV_PREFIX + "COMMAND_KEY") or None,
+    )
     print_verdict(result)
     return result
 

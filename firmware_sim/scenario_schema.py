@@ -273,3 +273,9 @@ class Scenario(_Strict):
     def needs_cloud(self) -> list[tuple[int, ExpectationItem]]:
         """Expectations judged from what the cloud stored (its HTTP API), by position."""
         return [(i, e) for i, e in enumerate(self.expectations) if e.needs_cloud]
+
+    @property
+    def cloud_reads(self) -> frozenset[str]:
+        """What the cloud reader gathers beyond incidents and seqs (``setup``,
+        ``outreach``) for the expectations listed."""
+        return frozenset(r for e in self.expectations for r in e.reads)

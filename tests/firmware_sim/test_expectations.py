@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from firmware_sim.care_expectations import (
+    check_activation_within,
+    check_outreach_before_failure,
+    check_verified_recovery,
+    failures_in_run,
+)
 from firmware_sim.expectations import (
     MAX_DEVICES_NAMED,
     AppliedFault,
     CloudObservation,
     FleetObservation,
+    ObservedFix,
     ObservedIncident,
+    ObservedOutreach,
+    ObservedSetup,
     RunObservation,
     check_all_connected,
     check_every_seq_stored_once,
@@ -16,6 +25,7 @@ from firmware_sim.expectations import (
     check_no_incident_on_healthy,
     check_unacknowledged,
 )
+from firmware_sim.faults import Fault, FaultWindow
 
 FLEET = ("lab-a-00000", "lab-b-00001", "lab-a-00002")
 
@@ -172,3 +182,187 @@ def test_a_cloud_that_could_not_be_read_fails_the_expectations_that_need_it() ->
     failed = check_every_seq_stored_once(run(cloud_error="cannot read the cloud at http://x"))
     assert not failed.passed
     assert failed.detail == "not judged: cannot read the cloud at http://x"
+
+
+# -- recovery, activation and outreach --------------------------------------------------
+
+
+def care(
+    incidents: tuple[ObservedIncident, ...] = (),
+    faults: tuple[AppliedFault, ...] = (),
+    setups: dict[str, ObservedSetup | None] | None = None,
+    outreach: tuple[ObservedOutreach, ...] = (),
+    failures: dict[str, float] | None = None,
+) -> RunObservation:
+    return RunObservation(
+        fleet=FleetObservation((HP, HP2, EV), (), {}, 0),
+        faults=faults,
+        telemetry_interval_s=60.0,
+        cloud=CloudObservation(incidents, {}, setups=setups or {}, outreach=outreach),
+        started_s=T0,
+        failures=failures or {},
+    )
+
+
+STUCK = "sensor-stuck/supply_temp_c"
+TWO_STUCK = (AppliedFault(HP, STUCK, T0), AppliedFault(HP2, STUCK, T0 + 600))
+
+
+def healed(
+    device: str, opened: float, *fixes: ObservedFix, resolved: float | None = None
+) -> ObservedIncident:
+    return ObservedIncident(device, STUCK, opened, fixes, resolved)
+
+
+def fix(verified: bool | None, sent: float) -> ObservedFix:
+    return ObservedFix("recalibrate_sensor", verified, sent, sent + 30)
+
+
+def test_verified_fixes_in_time_hold_with_the_slowest_recovery() -> None:
+    held = check_verified_recovery(
+        care(
+            (
+                healed(HP, T0 + 120, fix(False, T0 + 150), fix(True, T0 + 300), resolved=T0 + 420),
+                healed(HP2, T0 + 700, fix(True, T0 + 800)),  # no resolved_at: its result time
+            ),
+            TWO_STUCK,
+        ),
+        600,
+    )
+    assert held.passed, held.detail
+    assert held.name == "verified recovery within 600 s"
+    assert held.detail == (
+        "a verified fix recovered each of the 2 faulted devices within 600 s "
+        "(after 420 s at the slowest, on lab-hp-00000)"
+    )
+    assert (held.measured, held.limit, held.devices) == (420, 600, ())
+
+
+def test_recovery_fails_naming_why_each_device_did_not_recover_and_how_late() -> None:
+    faults = (*TWO_STUCK, AppliedFault(EV, "connectivity/flapping", T0))
+    failed = check_verified_recovery(
+        care(
+            (
+                healed(HP, T0 + 120, fix(True, T0 + 900), resolved=T0 + 1000),
+                healed(HP2, T0 + 700, fix(False, T0 + 800), fix(None, T0 + 1300)),
+            ),
+            faults,
+        ),
+        600,
+    )
+    assert not failed.passed
+    assert failed.detail == (
+        "2 of 3 faulted devices did not recover: lab-ev-00002 (no incident), "
+        "lab-hp-00001 (2 fixes sent, 1 failed and 1 not verified yet); "
+        "1 device recovered too late: lab-hp-00000 (after 1,000 s, 400 s late)"
+    )
+    assert failed.devices == (EV, HP2, HP)
+    assert (failed.measured, failed.limit) == (1000, 600)
+
+
+def test_a_fault_no_remote_fix_clears_is_not_expected_to_recover() -> None:
+    worn = care(faults=(AppliedFault(HP, "wear-out/compressor", T0),))
+    held = check_verified_recovery(worn, 600)
+    assert held.passed
+    assert "no device had a fault a remote fix can clear" in held.detail
+    no_fix = check_verified_recovery(care((healed(HP, T0 + 60),), TWO_STUCK[:1]), 600)
+    assert (
+        no_fix.detail
+        == "1 of 1 faulted device did not recover: lab-hp-00000 (1 incident, no fix sent)"
+    )
+
+
+def done(device_at: float) -> ObservedSetup:
+    return ObservedSetup(True, device_at, (("network", "done", None),))
+
+
+def test_every_device_activated_in_time_holds_with_the_slowest() -> None:
+    held = check_activation_within(
+        care(setups={HP: done(T0 + 40), HP2: done(T0 + 250), EV: done(T0 + 10)}), 300
+    )
+    assert held.passed
+    assert held.name == "activation within 300 s"
+    assert held.detail == (
+        "all 3 devices activated within 300 s of the start (after 250 s at the slowest, "
+        "on lab-hp-00001)"
+    )
+    assert (held.measured, held.limit) == (250, 300)
+
+
+def test_activation_fails_naming_the_step_that_holds_each_device_up_or_how_late() -> None:
+    stuck_on_owner = ObservedSetup(
+        False,
+        None,
+        (
+            ("network", "done", None),
+            ("calibration", "failed", "calibration: reads 140 C"),
+            ("owner_preferences", "needs_owner", None),
+        ),
+    )
+    failed = check_activation_within(
+        care(setups={HP: done(T0 + 500), HP2: stuck_on_owner, EV: None}), 300
+    )
+    assert not failed.passed
+    assert failed.detail == (
+        "2 of 3 devices not activated: lab-hp-00001 (held up by calibration failed: "
+        "calibration: reads 140 C), lab-ev-00002 (the cloud has no setup for it); "
+        "1 device activated too late: lab-hp-00000 (after 500 s, 200 s late)"
+    )
+    assert failed.devices == (EV, HP2, HP)
+    assert (failed.measured, failed.limit) == (500, 300)
+
+
+def test_outreach_ahead_of_each_failure_holds_with_lead_times() -> None:
+    held = check_outreach_before_failure(
+        care(
+            outreach=(
+                ObservedOutreach(HP, "predictive_maintenance", T0 + 3600),
+                ObservedOutreach(HP, "predictive_maintenance", T0 + 7000),
+                ObservedOutreach(EV, "predictive_maintenance", T0 + 100),
+            ),
+            failures={HP: T0 + 90_000, EV: T0 + 7300},
+        )
+    )
+    assert held.passed
+    assert held.detail == (
+        "an outreach came before the failure on each of the 2 devices whose part failed: "
+        "lead time lab-ev-00002 (7,200 s ahead), lab-hp-00000 (86,400 s ahead)"
+    )
+    assert (held.measured, held.limit) == (0, 0)
+
+
+def test_a_failure_without_outreach_before_it_fails_naming_the_device() -> None:
+    late = ObservedOutreach(HP2, "predictive_maintenance", T0 + 5000)
+    failed = check_outreach_before_failure(
+        care(
+            outreach=(late, ObservedOutreach(HP, "predictive_maintenance", T0)),
+            failures={HP: T0 + 600, HP2: T0 + 4000},
+        )
+    )
+    assert not failed.passed
+    assert failed.detail == (
+        "1 of 2 devices whose part failed had no outreach before the failure: "
+        "lab-hp-00001; the others had one, lead time lab-hp-00000 (600 s ahead)"
+    )
+    assert (failed.devices, failed.measured, failed.limit) == ((HP2,), 1, 0)
+
+
+def test_a_run_where_nothing_failed_says_outreach_was_not_tested() -> None:
+    held = check_outreach_before_failure(care())
+    assert held.passed
+    assert held.measured == 0
+    assert "no device's part failed during the run" in held.detail
+    assert "did not test outreach" in held.detail
+
+
+def test_only_parts_that_failed_before_the_end_and_were_not_replaced_count() -> None:
+    def window(start: float, life: float, end: float | None) -> FaultWindow:
+        fault = Fault.from_signature("wear-out/compressor", start, life)
+        return FaultWindow(fault, fault.kind, fault.signature, start, end, None, start + life)
+
+    logs = {
+        HP: (window(T0, 1000, None),),  # failed at T0 + 1000
+        HP2: (window(T0, 1000, T0 + 500),),  # replaced before it failed
+        EV: (window(T0, 9000, None),),  # still wearing at the end
+    }
+    assert failures_in_run(logs, T0 + 5000) == {HP: T0 + 1000}

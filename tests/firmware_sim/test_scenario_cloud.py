@@ -2,10 +2,11 @@
 opens its incident within the intervals the scenario allows, no healthy device gets one,
 every seq is stored once though a device lost its network for a while, and an
 expectation that cannot hold fails with a report naming it, the device and the amount,
-in the JSON and JUnit files CI reads.
+in the JSON and JUnit files CI reads. A fix the cloud's playbook sends and the telemetry
+verifies is a verified recovery; the setup and outreach the cloud reports are read too.
 
-Device time runs 600 times faster than real time, shared by the fleet and the cloud
-through one ScaledClock (see tests/e2e/test_detection.py).
+Device time runs 600 (healing: 300) times faster than real time, shared by the fleet and
+the cloud through one ScaledClock (see tests/e2e/test_detection.py).
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from cloud.heal.signing import CommandSigner
 from device_agent.clock import ScaledClock, SystemClock
 from firmware_sim.cloud_reader import read_stored_seqs
 from firmware_sim.recording import ReportFiles, run_and_record
+from firmware_sim.scenario import load_scenario, run_scenario
 from firmware_sim.upload import RecordTarget
 from tests.conftest import Broker, cloud_settings, running_cloud
 
@@ -121,3 +124,61 @@ async def test_a_scheduled_fault_is_judged_from_the_clouds_incidents_and_reporte
     assert devices["lab-evcharger-ec11-00002"].firmware != "4.3.0-rc1"
     (run,) = cloud.service.repos.sim_runs.find()
     assert not run.report.passed, "the report is recorded in the cloud too"
+
+
+HEALING = """\
+name: stuck sensor healed
+fleet:
+  seed: 3
+  id_prefix: heal-
+  telemetry_interval_s: 60
+  models:
+    - {model: heatpump-hp200, count: 1}
+duration_s: 8400          # 140 intervals: 65 to learn normal, then the fault and its fix
+speed: 300                # at 600 the fixes' verification misses the late telemetry
+faults:
+  - at_s: 3900
+    devices: {ids: [heatpump-hp200-00000]}
+    fault: sensor-stuck/supply_temp_c
+expect:
+  - {kind: verified_recovery, within_s: 4500}
+  - {kind: verified_recovery, within_s: 60}
+  - {kind: activation_within, within_s: 300}
+  - {kind: outreach_before_failure}
+"""
+
+
+async def test_a_fix_the_cloud_verifies_is_a_verified_recovery_and_too_slow_one_names_the_delay(
+    broker: Broker, database_url: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "healing.yaml"
+    path.write_text(HEALING)
+    clock = ScaledClock(SystemClock().now(), SPEED)
+    settings = cloud_settings(broker, database_url, tmp_path)
+    key = CommandSigner.load_or_create(Path(settings.command_key_path)).public_key_text
+    async with running_cloud(settings, clock) as cloud:
+        token = cloud.service.repos.tokens.issue("service")
+        target = RecordTarget(cloud.base_url + "/api/v1", token, "ci job 8")
+        result = await run_scenario(
+            load_scenario(path), broker.url, cloud=target, clock=clock, command_key=key
+        )
+    healed = "heal-heatpump-hp200-00000"
+    windows = result.fault_logs[healed]
+    assert [w.cleared_by for w in windows] == ["recalibrate_sensor"], "the device ran the fix"
+    held, too_slow, activation, outreach = result.expectations
+    assert held.passed, held.detail
+    assert held.detail.startswith("a verified fix recovered the faulted device within 4,500 s")
+    assert held.measured is not None
+    assert 60 < held.measured <= 4500
+    assert not too_slow.passed
+    assert too_slow.devices == (healed,)
+    late = f"after {held.measured:,.0f} s, {held.measured - 60:,.0f} s late"
+    assert too_slow.detail == f"1 device recovered too late: {healed} ({late})"
+    assert not activation.passed, "nobody ticked the owner's steps"
+    assert activation.devices == (healed,)
+    assert activation.detail == (
+        f"1 of 1 device not activated: {healed} (held up by owner_preferences needs_owner)"
+    )
+    assert outreach.passed
+    assert outreach.measured == 0
+    assert "no device's part failed during the run" in outreach.detail

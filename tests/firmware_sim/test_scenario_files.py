@@ -268,3 +268,30 @@ async def test_a_broker_restart_happens_at_its_device_time_when_the_run_controls
     assert 1200 <= restarted_at - result.device_start_s < 1200 + 120
     assert all(n >= 2 for n in result.connects.values()), result.connects
     assert result.expectations[0].passed, result.expectations[0].detail
+
+
+def test_recovery_activation_and_outreach_expectations_parse_and_say_what_the_cloud_must_give(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "care.yaml"
+    path.write_text(
+        GOOD.replace(
+            "  - {kind: max_unacknowledged_samples, limit: 0}\n",
+            "  - {kind: verified_recovery, within_s: 600}\n"
+            "  - {kind: activation_within, within_s: 300}\n"
+            "  - {kind: outreach_before_failure}\n",
+        )
+    )
+    scenario = load_scenario(path)
+    assert [e.kind for e in scenario.expectations] == [
+        "all_connected",
+        "verified_recovery",
+        "activation_within",
+        "outreach_before_failure",
+    ]
+    assert [i for i, _ in scenario.needs_cloud] == [1, 2, 3]
+    assert scenario.cloud_reads == {"setup", "outreach"}
+    refused = refusal(
+        tmp_path, "fleet: {devices: 2}\nduration_s: 60\nexpect:\n  - {kind: verified_recovery}\n"
+    )
+    assert "scenario.yaml:4: expect[0].within_s: Field required" in refused
