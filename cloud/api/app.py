@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 
 from fastapi import APIRouter, FastAPI
@@ -72,7 +73,8 @@ def create_api(
     app.state.broker_accounts = broker_accounts
     app.state.checklists = checklists if checklists is not None else Checklists.load()
     app.state.sla = sla if sla is not None else SlaPolicy(4 * 3600.0, 3 * 86_400.0)
-    app.state.live = LiveHub(ChangeReader(repos.engine), live_poll_s)
+    describe = functools.partial(events.describe_change, repos)
+    app.state.live = LiveHub(ChangeReader(repos.engine), live_poll_s, describe)
     install_error_handlers(app)
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(devices.router)

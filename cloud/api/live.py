@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from cloud.db.changes import Change, ChangeKind, ChangeReader
@@ -71,14 +71,25 @@ def sse_frame(event: str, data: object, event_id: int | None = None) -> bytes:
 KEEPALIVE = b": keepalive\n\n"
 
 
-class LiveHub:
-    """Reads changes while at least one stream is open and hands each to every stream's
-    queue. ``close`` ends every stream (the server is stopping)."""
+Live = tuple[Change, object]
+"""A change and what its event says (built once, whoever listens)."""
 
-    def __init__(self, reader: ChangeReader, poll_s: float = 1.0) -> None:
+
+class LiveHub:
+    """Reads changes while at least one stream is open, describes each once (``describe``:
+    the event's data, None to leave it out) and hands it to every stream's queue.
+    ``close`` ends every stream (the server is stopping)."""
+
+    def __init__(
+        self,
+        reader: ChangeReader,
+        poll_s: float = 1.0,
+        describe: Callable[[Change], object | None] | None = None,
+    ) -> None:
         self.reader = reader
         self.poll_s = poll_s
-        self._queues: set[asyncio.Queue[Change | None]] = set()
+        self.describe = describe or (lambda change: change.data)
+        self._queues: set[asyncio.Queue[Live | None]] = set()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self.failed_reads = 0
@@ -88,8 +99,8 @@ class LiveHub:
         return len(self._queues)
 
     @contextlib.asynccontextmanager
-    async def subscribe(self) -> AsyncIterator[asyncio.Queue[Change | None]]:
-        queue: asyncio.Queue[Change | None] = asyncio.Queue(QUEUE_LIMIT)
+    async def subscribe(self) -> AsyncIterator[asyncio.Queue[Live | None]]:
+        queue: asyncio.Queue[Live | None] = asyncio.Queue(QUEUE_LIMIT)
         if self._closed:
             queue.put_nowait(None)
         self._queues.add(queue)
@@ -110,18 +121,22 @@ class LiveHub:
     async def _poll(self) -> None:
         while self._queues and not self._closed:
             try:
-                changes = await asyncio.to_thread(self.reader.read)
+                described = await asyncio.to_thread(self._read)
             except Exception:
                 self.failed_reads += 1
                 log.exception("reading changes for live updates failed; retrying")
-                changes = []
-            for change in changes:
+                described = []
+            for live in described:
                 for queue in list(self._queues):
-                    self._offer(queue, change)
+                    self._offer(queue, live)
             await asyncio.sleep(self.poll_s)
 
+    def _read(self) -> list[Live]:
+        described = ((change, self.describe(change)) for change in self.reader.read())
+        return [(change, data) for change, data in described if data is not None]
+
     @staticmethod
-    def _offer(queue: asyncio.Queue[Change | None], item: Change | None) -> None:
+    def _offer(queue: asyncio.Queue[Live | None], item: Live | None) -> None:
         """A full queue is a listener too slow to follow: it gets an end marker, and the
         page reloads what it shows and listens again."""
         try:

@@ -61,22 +61,20 @@ async def _events(
     async with hub.subscribe() as queue:
         while not await request.is_disconnected():
             try:
-                change = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
+                live = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
             except TimeoutError:
                 yield KEEPALIVE
                 continue
-            if change is None:
+            if live is None:
                 yield sse_frame("resync", {})
                 return
+            change, data = live
             if audience.owner_id is not None and (
                 time.monotonic() - owned_at > OWNED_REFRESH_S or change.kind == "device"
             ):
                 owned = await asyncio.to_thread(_owned, repos, audience)
                 owned_at = time.monotonic()
             if not audience.may_see(change, owned):
-                continue
-            data = await asyncio.to_thread(_payload, repos, change)
-            if data is None:
                 continue
             number += 1
             yield sse_frame(change.kind, data, number)
@@ -88,7 +86,10 @@ def _owned(repos: Repositories, audience: Audience) -> frozenset[str]:
     return frozenset(d.id for d in repos.telemetry.list_devices(owner_id=audience.owner_id))
 
 
-def _payload(repos: Repositories, change: Change) -> object | None:
+def describe_change(repos: Repositories, change: Change) -> object | None:
+    """What a change's event says: the incident or run as the API returns it (read once
+    per change, for every listener), else the change's own columns; None when it is
+    gone."""
     if change.kind == "sim_run":
         run = repos.sim_runs.get(int(change.key))
         return None if run is None else SimRunOut.of(run).model_dump(mode="json")

@@ -22,7 +22,6 @@ import httpx
 import pytest
 
 from cloud.mqtt.broker import free_port
-from tests.conftest import IN_CI
 
 BINARY = "/usr/bin/victoria-metrics"
 END = "4102444800"
@@ -100,12 +99,8 @@ def _binary() -> str | None:
 @pytest.fixture
 def victoria_metrics(tmp_path: Path) -> Iterator[VictoriaMetrics]:
     binary = _binary()
-    if binary is None:
-        if IN_CI:
-            pytest.fail(
-                "CI=true but victoria-metrics is not installed (apt-get install victoria-metrics)"
-            )
-        pytest.skip("victoria-metrics is not installed (apt-get install victoria-metrics)")
+    if binary is None:  # no stand-in for a real InfluxDB write API: never a skip
+        pytest.fail("victoria-metrics is not installed (apt-get install victoria-metrics)")
     server = VictoriaMetrics(binary, tmp_path)
     server.start()
     yield server
