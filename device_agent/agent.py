@@ -30,7 +30,7 @@ from device_agent.diagnostics import COLLECT_DIAGNOSTICS, Diagnostics
 from device_agent.enrolment import CredentialStore, Enrolment, tls_parameters
 from device_agent.hal import Hal, ReportsEvents
 from device_agent.link import Link
-from device_agent.outbox import InvalidReading, Outbox
+from device_agent.outbox import InvalidReading, Outbox, ReportKind
 from device_agent.provisioning import IssuedCredentials, ProvisioningFailed
 from device_agent.selfcheck import (
     FACTS_EVENT,
@@ -166,7 +166,7 @@ class Agent:
             ts=self.clock.now() if ts is None else ts,
             detail=dict(detail or {}),
         )
-        self.outbox.add_report("event", event.event_id, contract.encode(event))
+        self._keep_report("event", event.event_id, contract.encode(event))
         return event.event_id
 
     def check_setup(self, trigger: str = RESET) -> list[str]:
@@ -285,10 +285,16 @@ class Agent:
 
     def _send_bundle(self, bundle: DiagnosticBundle) -> None:
         """Diagnostics travel like results: durably, until the cloud has stored them."""
-        self.outbox.add_report("diagnostics", bundle.bundle_id, contract.encode(bundle))
+        self._keep_report("diagnostics", bundle.bundle_id, contract.encode(bundle))
 
     def _report_result(self, result: contract.CommandResult) -> None:
-        self.outbox.add_report("result", result.command_id, contract.encode(result))
+        self._keep_report("result", result.command_id, contract.encode(result))
+
+    def _keep_report(self, kind: ReportKind, report_id: str, payload: bytes) -> None:
+        """Durably, then sent at once: a command result that waits for the next flush
+        keeps the cloud's fix timeout running (and, on a fast clock, runs it out)."""
+        self.outbox.add_report(kind, report_id, payload)
+        self.uplink.report_waiting()
 
     async def _sample_forever(self) -> None:
         interval_s = self.settings.telemetry_interval_s

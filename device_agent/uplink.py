@@ -59,6 +59,11 @@ class Uplink:
         self._sent_upto = -1
         self._in_flight: deque[_InFlight] = deque()
         self._report_sent_at: dict[tuple[ReportKind, str], float] = {}
+        self._reports_waiting = asyncio.Event()
+
+    def report_waiting(self) -> None:
+        """A report was just kept: the publish loop sends it now, not at the next flush."""
+        self._reports_waiting.set()
 
     @property
     def device_id(self) -> str:
@@ -101,6 +106,7 @@ class Uplink:
         while True:
             honour_cancellation()  # the publishes below may have dropped a stop
             overdue = loop.time() - settings.ack_timeout_s
+            self._reports_waiting.clear()  # before sending: one kept meanwhile wakes us
             resent = await self._resend_overdue(client, overdue)
             await self._send_reports(client, overdue)
             oldest = self.outbox.pending(limit=1)
@@ -113,7 +119,15 @@ class Uplink:
                 if len(batch) == settings.batch_max_samples:
                     continue
             if not resent:
-                await asyncio.sleep(settings.flush_interval_s)
+                await self._idle(settings.flush_interval_s)
+
+    async def _idle(self, seconds: float) -> None:
+        """Until the next flush, or a report kept before then."""
+        try:
+            async with asyncio.timeout(seconds):  # not wait_for: see cancellation.py
+                await self._reports_waiting.wait()
+        except TimeoutError:
+            pass
 
     async def _resend_overdue(self, client: aiomqtt.Client, sent_before: float) -> bool:
         """Resend what is left unacknowledged of every batch sent before ``sent_before``;

@@ -11,6 +11,7 @@ database. Every step is written as it happens.
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import threading
@@ -161,22 +162,39 @@ class RemediationWorker:
 
     # -- the thread ---------------------------------------------------------------------
     def _run(self) -> None:
+        """Everything already queued is taken in before the clock's deadlines fire: a
+        result or a sample that waited in the queue while the (scaled) clock moved on
+        must count, not be overtaken by the timeout it answers."""
         while True:
             try:
-                item: _Samples | _Results | _Disputed | _Tick | None = self._inbox.get(
-                    timeout=self.poll_s
-                )
+                first = self._inbox.get(timeout=self.poll_s)
             except queue.Empty:
-                item = _Tick()
-            if item is None:
-                return
-            try:
-                self._handle(item)
-            except Exception:
-                self.stats.errors += 1
-                log.exception("remediation step failed")
+                first = _Tick()
+            items = [first, *self._queued()]
+            for item in items:
+                if item is None:
+                    return
+                self._guarded(functools.partial(self._take, item))
+            self._guarded(self._advance_clock)
 
-    def _handle(self, item: _Samples | _Results | _Disputed | _Tick) -> None:
+    def _queued(self, at_most: int = 10_000) -> list[_Samples | _Results | _Disputed | None]:
+        taken: list[_Samples | _Results | _Disputed | None] = []
+        while len(taken) < at_most:
+            try:
+                taken.append(self._inbox.get_nowait())
+            except queue.Empty:
+                break
+        return taken
+
+    def _guarded(self, step: Callable[[], None]) -> None:
+        try:
+            step()
+        except Exception:
+            self.stats.errors += 1
+            log.exception("remediation step failed")
+
+    def _take(self, item: _Samples | _Results | _Disputed | _Tick) -> None:
+        """One input: samples of a watched device, command results, an owner's dispute."""
         steps: list[Step] = []
         if isinstance(item, _Disputed):
             self._disputed(item)
@@ -195,10 +213,16 @@ class RemediationWorker:
                     campaign.result(
                         result.device_id, result.command_id, result.state, result.detail, result.ts
                     )
+        if steps:
+            self._carry_out(steps, self.clock.now())
+
+    def _advance_clock(self) -> None:
+        """New incidents, deadlines, campaigns; then which devices' samples are needed."""
         now = self.clock.now()
         # The database is read at most once per poll_s, not per scored batch: with many
         # devices under remediation, samples arrive far more often than people act.
         poll = time.monotonic() >= self._next_poll
+        steps: list[Step] = []
         if poll:
             self._next_poll = time.monotonic() + self.poll_s
             steps += self._new_incidents(now)
@@ -357,16 +381,20 @@ class RemediationWorker:
 
     def _send(self, step: SendFix, now: float) -> None:
         remediation, attempt = step.remediation, step.attempt
+        self._save(remediation, attempt)
+        self._move(remediation.incident_id, "mitigating", now)
+        # Stamped when it leaves, after the writes above: the device's expiry and the
+        # result timeout must not lose the time the database took (many device seconds
+        # on a fast clock).
+        attempt.sent_at = self.clock.now()
         signed = self.signer.issue(
             remediation.device_id,
             attempt.action,
             attempt.params,
-            now=now,
+            now=attempt.sent_at,
             ttl_s=max(attempt.timeout_s, 60.0),
             command_id=attempt.command_id,
         )
-        self._save(remediation, attempt)
-        self._move(remediation.incident_id, "mitigating", now)
         self.publish(
             contract.topic(remediation.device_id, Channel.COMMANDS), contract.encode(signed)
         )
