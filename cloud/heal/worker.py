@@ -66,11 +66,6 @@ class _Disputed:
     reason: str
 
 
-@dataclass(frozen=True)
-class _Tick:
-    pass
-
-
 @dataclass
 class RemediationStats:
     sent: int = 0
@@ -167,10 +162,9 @@ class RemediationWorker:
         must count, not be overtaken by the timeout it answers."""
         while True:
             try:
-                first = self._inbox.get(timeout=self.poll_s)
+                items = [self._inbox.get(timeout=self.poll_s), *self._queued()]
             except queue.Empty:
-                first = _Tick()
-            items = [first, *self._queued()]
+                items = []
             for item in items:
                 if item is None:
                     return
@@ -193,7 +187,7 @@ class RemediationWorker:
             self.stats.errors += 1
             log.exception("remediation step failed")
 
-    def _take(self, item: _Samples | _Results | _Disputed | _Tick) -> None:
+    def _take(self, item: _Samples | _Results | _Disputed) -> None:
         """One input: samples of a watched device, command results, an owner's dispute."""
         steps: list[Step] = []
         if isinstance(item, _Disputed):
