@@ -212,6 +212,7 @@ class CloudService:
                 sla=self._sla_policy(),
                 live_poll_s=self.settings.live_poll_s,
                 export_counters=self.export.counters if self.export is not None else None,
+                backlog=self.backlog,
             )
             self.scoring.start()
             stack.push_async_callback(asyncio.to_thread, self.scoring.stop)
@@ -252,6 +253,9 @@ class CloudService:
             admin.grant_role(self.settings.mqtt_username, CLOUD_ROLE)
         if self.settings.bootstrap_username is not None:
             admin.grant_role(self.settings.bootstrap_username, BOOTSTRAP_ROLE)
+
+    def backlog(self) -> dict[str, int]:
+        return {"ingest": self.ingest.backlog, "scoring": self.scoring.backlog}
 
     def worker_health(self) -> dict[str, bool]:
         """What /healthz reports beside the database: the broker session, and whether the

@@ -9,6 +9,7 @@ Standard library HTTP only, like :mod:`firmware_sim.upload`; every failure becom
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -23,9 +24,9 @@ from firmware_sim.expectations import (
     ObservedOutreach,
     ObservedSetup,
 )
-from firmware_sim.upload import TIMEOUT_S, api_base
+from firmware_sim.upload import API_SUFFIX, TIMEOUT_S, api_base
 
-__all__ = ["CloudUnreadable", "observe_cloud"]
+__all__ = ["CloudUnreadable", "observe_cloud", "wait_settled"]
 
 PAGE = 10_000
 """Samples per telemetry request (the API's largest page)."""
@@ -53,6 +54,29 @@ def _get(api_url: str, token: str, path: str, query: dict[str, Any]) -> Any:
         raise CloudUnreadable(f"the cloud answered {exc.code} at {url}") from None
     except (urllib.error.URLError, OSError, ValueError) as exc:
         raise CloudUnreadable(f"cannot read the cloud at {url}: {exc}") from None
+
+
+def wait_settled(api_url: str, timeout_s: float = 30.0, poll_s: float = 0.05) -> bool:
+    """Until the cloud's ``/healthz`` says ingest and scoring hold nothing back (its
+    ``backlog``), so the incidents the run's samples will open are open before they are
+    read: on a fast clock, or a loaded machine, scoring may trail the fleet's last
+    acknowledged sample. False when it did not settle in ``timeout_s`` or does not say
+    (an older cloud); the run is read as it is then."""
+    url = api_base(api_url).removesuffix(API_SUFFIX) + "/healthz"
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
+                backlog = json.loads(response.read()).get("backlog")
+        except urllib.error.HTTPError as exc:  # 503 while degraded: still a body
+            backlog = json.loads(exc.read() or b"{}").get("backlog")
+        except (urllib.error.URLError, OSError, ValueError):
+            backlog = None
+        if isinstance(backlog, dict) and not any(backlog.values()):
+            return True
+        if backlog is None or time.monotonic() >= deadline:
+            return False
+        time.sleep(poll_s)
 
 
 def _epoch(text: str) -> float:
@@ -161,6 +185,7 @@ def observe_cloud(
     """The fleet's incidents and stored seqs, plus each device's setup and the fleet's
     outreach items when ``reads`` names them; an unreadable cloud gives an observation
     whose ``error`` says why (the expectations that need it fail with that reason)."""
+    wait_settled(api_url)
     try:
         incidents = read_incidents(api_url, token, device_ids, since_s)
         stored = {d: read_stored_seqs(api_url, token, d, since_s) for d in device_ids}

@@ -45,6 +45,9 @@ class FleetSpec:
     telemetry_interval_s: float = 5.0
     flush_interval_s: float = 2.0
     ack_timeout_s: float = 10.0
+    pace_s: float = LINK_POLL_S
+    """Real seconds over which the agents' starts are spread, and between two looks at
+    the devices' links (outages begin and end at this pace)."""
     outbox_max_samples: int = 100_000
     reconnect_max_s: float = 30.0
     fault_rate_per_device_day: float = 0.0
@@ -201,24 +204,24 @@ class Fleet:
         self.unit(device_id).device.inject(fault)
 
     async def run(self) -> None:
-        """Run every agent, spreading their starts over a second so a big fleet does not
-        connect in one burst."""
+        """Run every agent, spreading their starts over ``pace_s`` so a big fleet does
+        not connect in one burst."""
         async with asyncio.TaskGroup() as tasks:
             for index, unit in enumerate(self.units):
-                tasks.create_task(self._run_unit(unit, index / max(1, len(self.units))))
+                delay_s = self.spec.pace_s * index / max(1, len(self.units))
+                tasks.create_task(self._run_unit(unit, delay_s))
             tasks.create_task(self._follow_links())
 
     async def _run_unit(self, unit: SimulatedUnit, delay_s: float) -> None:
         await asyncio.sleep(delay_s)
         while not unit.device.installed():  # a mid-run install: no agent until then
-            await asyncio.sleep(LINK_POLL_S)
+            await asyncio.sleep(self.spec.pace_s)
         await unit.agent.run()
 
     def cut_network(self, device_ids: Sequence[str], start_s: float, end_s: float) -> None:
         """The devices lose their network from ``start_s`` to ``end_s`` (device time): an
         outage outside the device, so their agents lose the broker as on a radio loss and
-        keep sampling into their outboxes. Followed at the link poll's pace (a second of
-        real time)."""
+        keep sampling into their outboxes. Followed at ``pace_s`` (real time)."""
         for device_id in device_ids:
             self.unit(device_id)  # raises KeyError for a device not in the fleet
         self._outages.append((frozenset(device_ids), start_s, end_s))
@@ -232,7 +235,7 @@ class Fleet:
             for unit in self.units:
                 down = self._network_down(unit.agent.device_id, now)
                 unit.agent.link.set(unit.device.link_up() and not down)
-            await asyncio.sleep(LINK_POLL_S)
+            await asyncio.sleep(self.spec.pace_s)
 
     async def wait_connected(self, timeout_s: float) -> None:
         """Until every agent has a session; raises TimeoutError naming the stragglers."""

@@ -53,14 +53,25 @@ class Outage:
     end_s: float
 
 
+def real_time_pace(telemetry_interval_s: float, speed: float) -> float:
+    """Real seconds between the agents' flushes and the fleet's looks at its links: half
+    a telemetry interval of device time, within [0.05 s, 2 s]. A fixed pace would, on a
+    fast clock, hold samples and command results back for many intervals and start
+    devices or end outages far from when the scenario said."""
+    return min(2.0, max(0.05, telemetry_interval_s / speed / 2))
+
+
 def fleet_spec(scenario: Scenario, mqtt_url: str) -> FleetSpec:
     fleet = scenario.fleet
+    pace_s = real_time_pace(fleet.telemetry_interval_s, scenario.speed)
     spec = FleetSpec(
         devices=fleet.size,
         mqtt_url=mqtt_url,
         id_prefix=fleet.id_prefix,
         seed=fleet.seed,
         telemetry_interval_s=fleet.telemetry_interval_s,
+        flush_interval_s=pace_s,
+        pace_s=pace_s,
     )
     groups = fleet.groups
     if groups:

@@ -44,6 +44,9 @@ HealthChecks = Callable[[], Mapping[str, bool]]
 ExportCounters = Callable[[], Mapping[str, int]]
 """The time-series export's counters for /healthz (reported, never judged)."""
 
+Backlog = Callable[[], Mapping[str, int]]
+"""What the pipeline still holds for /healthz: ``ingest`` messages, ``scoring`` batches."""
+
 
 def create_api(
     repos: Repositories,
@@ -54,6 +57,7 @@ def create_api(
     live_poll_s: float = 1.0,
     *,
     export_counters: ExportCounters | None = None,
+    backlog: Backlog | None = None,
 ) -> FastAPI:
     """The HTTP API over the cloud's repositories; ``worker_health`` feeds /healthz;
     ``broker_accounts``, when the cloud manages the broker, lets a release revoke the
@@ -61,7 +65,7 @@ def create_api(
     ones by default); ``sla`` the support requests' service levels (4 h to a first
     response, 3 days to a resolution by default); ``live_poll_s`` how often the live
     updates read the database's changes while a page listens; ``export_counters``,
-    when the cloud exports to InfluxDB, are shown on /healthz."""
+    when the cloud exports to InfluxDB, are shown on /healthz, as is ``backlog``."""
     app = FastAPI(
         title="Aftercare",
         version="0.1.0",
@@ -70,6 +74,7 @@ def create_api(
     app.state.repos = repos
     app.state.health = worker_health
     app.state.export_counters = export_counters
+    app.state.backlog = backlog
     app.state.broker_accounts = broker_accounts
     app.state.checklists = checklists if checklists is not None else Checklists.load()
     app.state.sla = sla if sla is not None else SlaPolicy(4 * 3600.0, 3 * 86_400.0)

@@ -34,6 +34,7 @@ from device_agent.clock import ScaledClock, SystemClock
 from firmware_sim.faults import Fault
 from firmware_sim.fleet import Fleet, FleetSpec
 from firmware_sim.models import MODELS
+from firmware_sim.scenario_plan import real_time_pace
 
 POLL_S = 0.25
 """Real seconds between two looks at the API while waiting."""
@@ -122,13 +123,15 @@ class LocalStack:
         if self.options.devices == 0:
             return None
         key = CommandSigner.load_or_create(Path(settings.command_key_path)).public_key_text
+        pace_s = real_time_pace(self.options.telemetry_interval_s, self.options.speed)
         return FleetSpec(
             devices=self.options.devices,
             mqtt_url=broker.url,
             models=list(self.options.models or sorted(MODELS)),
             seed=self.options.seed,
             telemetry_interval_s=self.options.telemetry_interval_s,
-            flush_interval_s=0.5,
+            flush_interval_s=min(0.5, pace_s),
+            pace_s=pace_s,
             ack_timeout_s=2.0,
             reconnect_max_s=1.0,
             fault_rate_per_device_day=self.options.fault_rate_per_device_day,

@@ -28,9 +28,22 @@ class IngestBuffer:
         self._lock = threading.Condition()
         self.blocked_puts = 0
         """How often the network thread had to wait for room (back-pressure applied)."""
+        self._in_hand = 0
 
     def __len__(self) -> int:
         return len(self._items)
+
+    @property
+    def unfinished(self) -> int:
+        """Messages waiting, plus those of the batch taken and not yet ``finished``: a
+        reader that sees 0 knows every message received so far is written."""
+        with self._lock:
+            return len(self._items) + self._in_hand
+
+    def finished(self) -> None:
+        """The batch last taken is dealt with (stored, refused or failed)."""
+        with self._lock:
+            self._in_hand = 0
 
     @property
     def bytes(self) -> int:
@@ -69,6 +82,7 @@ class IngestBuffer:
                 if remaining <= 0 or not self._lock.wait(remaining):
                     break
             taken = [self._items.popleft() for _ in range(min(max_messages, len(self._items)))]
+            self._in_hand = len(taken)
             self._bytes -= sum(len(m.payload) for m in taken)
             self._lock.notify_all()
             return taken

@@ -101,6 +101,11 @@ class IngestWorker:
         return self.mqtt.wait_connected(timeout_s)
 
     @property
+    def backlog(self) -> int:
+        """Messages received and not yet written (with their listeners told)."""
+        return self.buffer.unfinished
+
+    @property
     def writer_alive(self) -> bool:
         return self._writer.is_alive()
 
@@ -142,6 +147,7 @@ class IngestWorker:
                 # carry on (the batch was not acknowledged, so devices will resend).
                 self.stats.writer_errors += 1
                 log.exception("ingest batch of %d messages failed", len(messages))
+            self.buffer.finished()
             self._last_progress = time.monotonic()
 
     def process(self, messages: list[RawMessage]) -> StoredBatch:

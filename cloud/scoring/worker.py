@@ -114,6 +114,8 @@ class ScoringWorker:
         self._dirty: set[str] = set()
         self._next_checkpoint = time.monotonic() + checkpoint_interval_s
         self._queue: queue.Queue[StoredBatch | None] = queue.Queue(queue_max)
+        self._unscored = 0
+        self._count_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="scoring")
 
     def start(self) -> None:
@@ -141,7 +143,16 @@ class ScoringWorker:
     def submit(self, stored: StoredBatch) -> None:
         """Ingest listener: queue a stored batch for scoring; waits while the queue is
         full, which slows ingest down instead of growing memory."""
+        with self._count_lock:
+            self._unscored += 1
         self._queue.put(stored)
+
+    @property
+    def backlog(self) -> int:
+        """Stored batches not yet scored (queued or being scored): at 0, every incident
+        the samples stored so far will open is open."""
+        with self._count_lock:
+            return self._unscored
 
     def _run(self) -> None:
         while True:
@@ -160,6 +171,9 @@ class ScoringWorker:
                 self.stats.errors += 1
                 log.exception("scoring a batch failed")
             finally:
+                if stored is not None:
+                    with self._count_lock:
+                        self._unscored -= 1
                 self._queue.task_done()
 
     def note_links(self, changes: list[LinkChange]) -> None:

@@ -8,7 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from cloud.api.deps import ReposDep
-from cloud.api.schemas.health import ExportOut, HealthOut
+from cloud.api.schemas.health import BacklogOut, ExportOut, HealthOut
 
 router = APIRouter(tags=["health"])
 
@@ -24,6 +24,7 @@ def healthz(request: Request, response: Response, repos: ReposDep) -> HealthOut:
     workers = dict(request.app.state.health())
     ok = database and all(workers.values())  # the export is reported, not judged
     export_counters = request.app.state.export_counters
+    backlog = request.app.state.backlog
     if not ok:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     return HealthOut(
@@ -36,4 +37,5 @@ def healthz(request: Request, response: Response, repos: ReposDep) -> HealthOut:
         delivery=workers.get("delivery"),
         support=workers.get("support"),
         export=ExportOut(**export_counters()) if export_counters is not None else None,
+        backlog=BacklogOut(**backlog()) if backlog is not None else None,
     )

@@ -21,6 +21,17 @@ class ExportOut(BaseModel):
     in_flight: int
 
 
+class BacklogOut(BaseModel):
+    """What the pipeline has received and not yet dealt with. Both 0: every message
+    received so far is stored and scored, so the incidents it will open are open (a
+    test harness waits for this before it reads the outcome of a run)."""
+
+    ingest: int
+    """Messages received and not yet written."""
+    scoring: int
+    """Stored batches not yet scored."""
+
+
 class HealthOut(BaseModel):
     status: str
     database: bool
@@ -37,3 +48,5 @@ class HealthOut(BaseModel):
     """The support worker (diagnostics, SLA clocks) is alive."""
     export: ExportOut | None = None
     """The time-series export's counters (None when export is off)."""
+    backlog: BacklogOut | None = None
+    """What ingest and scoring still hold (None when the API runs without them)."""
