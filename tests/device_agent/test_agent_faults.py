@@ -48,7 +48,9 @@ def _signer(tmp_path: Path) -> CommandSigner:
     return CommandSigner.load_or_create(tmp_path / SIGNER_FILE)
 
 
-def _agent(broker: Broker, tmp_path: Path, device_id: str = "boiler-1") -> Agent:
+def _agent(
+    broker: Broker, tmp_path: Path, device_id: str = "boiler-1", flush_interval_s: float = 0.1
+) -> Agent:
     readings = tmp_path / "readings.json"
     sensors = tmp_path / "sensors.py"
     sensors.write_text(SENSORS)
@@ -58,7 +60,7 @@ def _agent(broker: Broker, tmp_path: Path, device_id: str = "boiler-1") -> Agent
         device_id=device_id,
         mqtt_url=broker.url,
         telemetry_interval_s=0.1,
-        flush_interval_s=0.1,
+        flush_interval_s=flush_interval_s,
         ack_timeout_s=1.0,
         reconnect_max_s=0.5,
         outbox_path=str(tmp_path / "outbox.db"),
@@ -84,6 +86,12 @@ async def _running(agent: Agent) -> AsyncIterator[Agent]:
         yield agent
     finally:
         await stop_task(task)
+
+
+def _results(cloud: RunningCloud) -> list[tuple[str, str]]:
+    with cloud.service.repos.engine.connect() as conn:
+        rows = conn.execute(select(command_results.c.command_id, command_results.c.state))
+        return [(r.command_id, r.state) for r in rows]
 
 
 async def _publish(broker: Broker, topic: str, payload: bytes, retain: bool = False) -> None:
@@ -154,17 +162,28 @@ async def test_a_command_whose_link_drops_while_it_runs_is_still_reported(
         agent.link.set(False)  # the radio drops while the valve is being flushed
         await asyncio.sleep(2.0)
         agent.link.set(True)
-        engine = cloud.service.repos.engine
-
-        def reported() -> list[tuple[str, str]]:
-            with engine.connect() as conn:
-                rows = conn.execute(select(command_results.c.command_id, command_results.c.state))
-                return [(r.command_id, r.state) for r in rows]
-
-        await wait_until(lambda: reported() != [], 15)
-        assert reported() == [("cmd-1", "done")]
+        await wait_until(lambda: _results(cloud) != [], 15)
+        assert _results(cloud) == [("cmd-1", "done")]
         await wait_until(lambda: agent.outbox.pending_reports() == [], 5)
         assert agent.outbox.pending_reports() == [], "the cloud acknowledged the result"
+
+
+async def test_a_command_result_leaves_at_once_not_at_the_next_flush(
+    broker: Broker, cloud: RunningCloud, tmp_path: Path
+) -> None:
+    """The cloud's fix timeout runs while the result waits: a result is sent when it is
+    kept, whatever the telemetry flush interval."""
+    agent = _agent(broker, tmp_path, flush_interval_s=60.0)
+    async with _running(agent):
+        await asyncio.sleep(0.5)  # the first flush is over: the next is a minute away
+        command = _signer(tmp_path).issue(
+            "boiler-1", "flush_valve", now=time.time(), command_id="cmd-quick"
+        )
+        await _publish(
+            broker, contract.topic("boiler-1", Channel.COMMANDS), contract.encode(command)
+        )
+        await wait_until(lambda: _results(cloud) != [], 10)  # the action itself takes 1.5 s
+        assert _results(cloud) == [("cmd-quick", "done")]
 
 
 async def test_events_reach_the_database_once_through_a_cloud_outage(

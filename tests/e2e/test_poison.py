@@ -140,11 +140,18 @@ async def test_healthz_says_when_ingest_is_stalled(
                 stalled = await api.get("/healthz")
             transaction.rollback()
         await wait_until(lambda: stored_seqs(engine, "d1") == [0, 1])
-        async with cloud.client() as api:
-            recovered = await api.get("/healthz")
+        settled = {"ingest": 0, "scoring": 0}
+        for _ in range(50):  # stored, then scored: the backlog empties
+            async with cloud.client() as api:
+                recovered = await api.get("/healthz")
+            if recovered.json()["backlog"] == settled:
+                break
+            await asyncio.sleep(0.1)
     assert stalled.status_code == 503, stalled.text
     assert stalled.json()["ingest"] is False
     assert stalled.json()["database"] is True
+    assert stalled.json()["backlog"]["ingest"] == 2, "both messages wait for the lock"
+    assert recovered.json()["backlog"] == settled
     assert stored_seqs(engine, "d1") == [0, 1]
     assert recovered.status_code == 200, recovered.text
 

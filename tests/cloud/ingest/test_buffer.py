@@ -43,3 +43,14 @@ def test_take_gathers_up_to_a_batch_and_returns_nothing_when_idle() -> None:
     assert len(buffer.take(2, 0.01)) == 2
     assert len(buffer.take(2, 0.01)) == 1
     assert buffer.bytes == 0
+
+
+def test_a_batch_taken_counts_as_unfinished_until_the_writer_is_done_with_it() -> None:
+    buffer = IngestBuffer(max_bytes=1000, max_messages=100)
+    for _ in range(3):
+        buffer.put(_message(10))
+    assert buffer.unfinished == 3
+    assert len(buffer.take(2, 0.01)) == 2
+    assert (len(buffer), buffer.unfinished) == (1, 3), "two in the writer's hands"
+    buffer.finished()
+    assert buffer.unfinished == 1
