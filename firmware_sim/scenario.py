@@ -37,6 +37,7 @@ from firmware_sim.expectations import (
 )
 from firmware_sim.faults import FaultWindow
 from firmware_sim.fleet import Fleet
+from firmware_sim.owners import OwnerActions, unbox_at
 from firmware_sim.progress import ProgressView, open_progress
 from firmware_sim.scenario_plan import (
     PlannedFault,
@@ -111,6 +112,11 @@ class EnvironmentControl(Protocol):
 
     async def restart_cloud(self, down_s: float) -> None: ...
 
+    async def box_codes(self, identities: Sequence[tuple[str, str]]) -> dict[str, str]:
+        """Register ``(model, device_id)`` as a manufacturing batch would; returns the
+        claim code printed on each device's box."""
+        ...
+
 
 def check_runnable(
     scenario: Scenario, cloud: RecordTarget | None, control: EnvironmentControl | None
@@ -126,6 +132,12 @@ def check_runnable(
                     f"this run starts and can restart; this run targets an external {what}, "
                     "which it cannot restart: remove the event"
                 )
+    if scenario.owners is not None and (control is None or cloud is None):
+        problems.append(
+            f"{scenario.where(('owners',))}: the simulated owners claim their devices with "
+            "the codes from their boxes, which only a cloud this run starts can make: "
+            "drop --mqtt-url, or remove the owners section"
+        )
     if cloud is None:
         for index, item in scenario.needs_cloud:
             problems.append(
@@ -274,6 +286,7 @@ async def run_scenario(
     fleet, t0 = prepared.fleet, prepared.t0
     restarts = _Restarts(scenario, clock, t0)
     view, every_s = open_progress(scenario.duration_s, scenario.fleet.size)
+    owners = await _owners(scenario, prepared, cloud, control, clock)
     running = asyncio.create_task(fleet.run())
     helpers = [
         asyncio.create_task(
@@ -293,10 +306,10 @@ async def run_scenario(
         view.close()
         await restarts.finish()
         observed_fleet = await _observe_fleet(fleet, scenario.drain_s)
-        summary = _report(scenario, fleet)
+        summary = _report(scenario, fleet, owners)
     finally:
-        for helper in helpers:
-            helper.cancel()
+        for task in [*helpers, *([owners] if owners else [])]:
+            task.cancel()
         running.cancel()
         await asyncio.gather(running, *helpers, return_exceptions=True)
         view.close()
@@ -336,7 +349,23 @@ async def run_scenario(
     )
 
 
-def _report(scenario: Scenario, fleet: Fleet) -> str:
+async def _owners(
+    scenario: Scenario,
+    prepared: _Prepared,
+    cloud: RecordTarget | None,
+    control: EnvironmentControl | None,
+    clock: Clock,
+) -> asyncio.Task[OwnerActions] | None:
+    """The simulated owners' unboxing, due at ``owners.steps_after_s`` (None without an
+    owners section; check_runnable made sure there is a cloud and control with one)."""
+    if scenario.owners is None or cloud is None or control is None:
+        return None
+    codes = await control.box_codes(prepared.fleet.spec.identities())
+    at_s = prepared.t0 + scenario.owners.steps_after_s
+    return asyncio.create_task(unbox_at(cloud.api_url, codes, at_s, clock, scenario.speed))
+
+
+def _report(scenario: Scenario, fleet: Fleet, owners: asyncio.Task[OwnerActions] | None) -> str:
     taken = sum(u.agent.stats.samples_taken for u in fleet.units)
     connects = sum(u.agent.stats.connects for u in fleet.units)
     resends = sum(u.agent.stats.resends for u in fleet.units)
@@ -345,6 +374,9 @@ def _report(scenario: Scenario, fleet: Fleet) -> str:
         f"{connects} connects, {resends} resends, "
         f"{fleet.unacknowledged()} unacknowledged"
     )
+    if owners is not None:
+        done = owners.done() and not owners.cancelled() and owners.exception() is None
+        summary += "; " + (owners.result().summary() if done else "the owners had not acted yet")
     print(summary, flush=True)
     return summary
 

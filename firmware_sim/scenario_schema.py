@@ -36,6 +36,7 @@ __all__ = [
     "FleetSection",
     "ModelGroup",
     "NetworkOutage",
+    "OwnersSection",
     "Scenario",
     "WearOutSection",
 ]
@@ -234,11 +235,21 @@ ExpectSection = Annotated[
 ]
 
 
+class OwnersSection(_Strict):
+    """Every device has an owner who unboxes it ``steps_after_s`` device seconds into
+    the run: opens an account, claims the device with the code from its box and does
+    the owner's setup steps (preferences, warranty) in the owner API. Needs a cloud the
+    run starts: the box codes are made when the run registers the fleet."""
+
+    steps_after_s: float = Field(default=60.0, ge=0)
+
+
 class Scenario(_Strict):
     name: str = "scenario"
     fleet: FleetSection
     duration_s: float = Field(gt=0)
     speed: float = Field(default=1.0, gt=0, le=10_000)
+    owners: OwnersSection | None = None
     events: list[EnvironmentEvent] = Field(default_factory=list)
     faults: list[FaultEntry] = Field(default_factory=list)
     expect: ExpectSection = Field(default_factory=Expectations)

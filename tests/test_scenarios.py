@@ -19,7 +19,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
-IN_CI = ("delivery_under_outage.yaml", "detection.yaml", "healing.yaml")
+IN_CI = (
+    "delivery_under_outage.yaml",
+    "detection.yaml",
+    "healing.yaml",
+    "activation.yaml",
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(150)]
 

@@ -19,13 +19,14 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from asyncio import FIRST_COMPLETED
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from cloud.app import CloudService
 from cloud.harness.broker import LocalBroker, local_broker
-from cloud.harness.identities import register_fleet
+from cloud.harness.identities import register_boxes, register_fleet
 from cloud.harness.options import StackOptions
 from cloud.harness.waiting import Incident, matching, not_met, verified_fix
 from cloud.heal.signing import CommandSigner
@@ -206,6 +207,13 @@ class LocalStack:
             await cloud.__aenter__()
             self._cloud = cloud
             await self._serve(cloud)
+
+    async def box_codes(self, identities: Sequence[tuple[str, str]]) -> dict[str, str]:
+        """Register ``(model, device_id)`` in this cloud's factory registry, a batch per
+        model as a factory would, and return each box's claim code (a scenario's
+        simulated owners claim with them). Devices registered before keep their record
+        and have no code to give: ValueError names them."""
+        return await asyncio.to_thread(register_boxes, self.cloud.repos.factory, identities)
 
     @property
     def mqtt_url(self) -> str:

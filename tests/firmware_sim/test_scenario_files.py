@@ -169,6 +169,22 @@ async def test_a_restart_or_a_cloud_expectation_the_run_cannot_carry_out_is_refu
     ]
 
 
+async def test_simulated_owners_need_a_cloud_the_run_starts(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """Their box codes are made when the run registers the fleet in its own cloud."""
+    path = tmp_path / "owners.yaml"
+    path.write_text(
+        "fleet: {devices: 2}\nduration_s: 600\nspeed: 100\nowners: {steps_after_s: 30}\n"
+    )
+    with pytest.raises(ScenarioError) as refused:
+        await run_scenario(load_scenario(path), broker.url)
+    assert str(refused.value).startswith(
+        "owners.yaml:4: owners: the simulated owners claim their devices with the codes "
+        "from their boxes, which only a cloud this run starts can make"
+    )
+
+
 async def test_the_fault_schedule_and_an_outage_happen_on_device_time(
     broker: Broker, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
