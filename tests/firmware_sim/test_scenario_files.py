@@ -169,9 +169,7 @@ async def test_a_restart_or_a_cloud_expectation_the_run_cannot_carry_out_is_refu
     ]
 
 
-async def test_simulated_owners_need_a_cloud_the_run_starts(
-    broker: Broker, tmp_path: Path
-) -> None:
+async def test_simulated_owners_need_a_cloud_the_run_starts(broker: Broker, tmp_path: Path) -> None:
     """Their box codes are made when the run registers the fleet in its own cloud."""
     path = tmp_path / "owners.yaml"
     path.write_text(
