@@ -190,10 +190,15 @@ def check_activation_within(observed: RunObservation, within_s: float) -> Expect
     return ExpectationResult(name, False, "; ".join(parts) + more, named, slowest, within_s)
 
 
+WARNING_KINDS = frozenset({"wear_out", "incident_escalated"})
+"""Outreach that warns of a failing part: a wear forecast, or a fault self-healing could
+not clear. A setup reminder or a feedback question does not announce a failure."""
+
+
 def check_outreach_before_failure(observed: RunObservation) -> ExpectationResult:
-    """Every device whose worn part failed during the run had an outreach item created
-    before the failure; the measure is how many failed unannounced (limit 0), the words
-    give each lead time."""
+    """Every device whose worn part failed during the run had an outreach item that
+    warns of it (:data:`WARNING_KINDS`) created before the failure; the measure is how
+    many failed unannounced (limit 0), the words give each lead time."""
     name = "outreach_before_failure"
     unjudged = _unjudged(name, observed)
     if unjudged is not None:
@@ -209,7 +214,11 @@ def check_outreach_before_failure(observed: RunObservation) -> ExpectationResult
     items = observed.cloud.outreach or ()
     leads: dict[str, float] = {}
     for device, at in failed.items():
-        before = [o.created_at_s for o in items if o.device_id == device and o.created_at_s < at]
+        before = [
+            o.created_at_s
+            for o in items
+            if o.device_id == device and o.created_at_s < at and o.kind in WARNING_KINDS
+        ]
         if before:
             leads[device] = at - min(before)
     unannounced = [d for d in failed if d not in leads]

@@ -132,6 +132,14 @@ def check_runnable(
                     f"this run starts and can restart; this run targets an external {what}, "
                     "which it cannot restart: remove the event"
                 )
+    if control is None:
+        for part in ("reliability_lab", "cloud_settings"):
+            if getattr(scenario, part):
+                problems.append(
+                    f"{scenario.where((part,))}: {part} is given to a cloud this run "
+                    "starts; this run targets an external cloud: drop --mqtt-url, or "
+                    f"remove {part}"
+                )
     if scenario.owners is not None and (control is None or cloud is None):
         problems.append(
             f"{scenario.where(('owners',))}: the simulated owners claim their devices with "

@@ -37,6 +37,7 @@ __all__ = [
     "ModelGroup",
     "NetworkOutage",
     "OwnersSection",
+    "ReliabilityLabSection",
     "Scenario",
     "WearOutSection",
 ]
@@ -244,12 +245,33 @@ class OwnersSection(_Strict):
     steps_after_s: float = Field(default=60.0, ge=0)
 
 
+class ReliabilityLabSection(_Strict):
+    """Run-to-failure histories of the fleet's models, given to the cloud this run
+    starts as a manufacturer's test rigs would give them, so its remaining-life model
+    can forecast before any device of the fleet has failed: ``devices`` rig units per
+    model on their own ``seed``, healthy for ``healthy_days`` and then wearing out
+    with a Weibull life (``scale_days``, ``shape``, ``min_days``; by default the
+    fleet's ``wear_out`` spread)."""
+
+    devices: int = Field(default=24, ge=2, le=500)
+    seed: int = 1
+    healthy_days: tuple[float, float] = (0.2, 0.4)
+    scale_days: float | None = Field(default=None, gt=0)
+    shape: float | None = Field(default=None, gt=0)
+    min_days: float | None = Field(default=None, gt=0)
+
+
 class Scenario(_Strict):
     name: str = "scenario"
     fleet: FleetSection
     duration_s: float = Field(gt=0)
     speed: float = Field(default=1.0, gt=0, le=10_000)
     owners: OwnersSection | None = None
+    reliability_lab: ReliabilityLabSection | None = None
+    cloud_settings: dict[str, Any] = Field(default_factory=dict)
+    """Settings of the cloud this run starts, by their ``AFTERCARE_*`` names in lower
+    case without the prefix (``rul_period_s: 600``): a product whose parts live hours
+    in the scenario needs the cloud to judge wear in minutes, not its default hours."""
     events: list[EnvironmentEvent] = Field(default_factory=list)
     faults: list[FaultEntry] = Field(default_factory=list)
     expect: ExpectSection = Field(default_factory=Expectations)
@@ -279,6 +301,16 @@ class Scenario(_Strict):
         ):
             return self.expect.drain_timeout_s
         return self.drain_timeout_s
+
+    @model_validator(mode="after")
+    def _a_lab_knows_its_life_spread(self) -> Scenario:
+        lab = self.reliability_lab
+        if lab is not None and self.fleet.wear_out is None and lab.scale_days is None:
+            raise ValueError(
+                "reliability_lab: how long the lab's parts live: give its scale_days "
+                "(with shape and min_days) or fleet.wear_out"
+            )
+        return self
 
     @property
     def needs_cloud(self) -> list[tuple[int, ExpectationItem]]:

@@ -167,7 +167,7 @@ def _register_unclaimed(registry: FactoryRegistry) -> list[dict[str, str]]:
 async def run_demo(options: DemoOptions) -> int:
     """Run until Ctrl-C, SIGTERM or ``duration_s``; returns the exit code."""
     from cloud.app import CloudService, PortInUse
-    from cloud.cli.demo_wear import ReliabilityLab
+    from cloud.cli.demo_wear import reliability_lab
     from cloud.harness.identities import register_fleet
     from cloud.heal.signing import CommandSigner
     from cloud.settings import CloudSettings
@@ -212,7 +212,7 @@ async def run_demo(options: DemoOptions) -> int:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         try:
-            async with CloudService(settings, clock, wear_runs=ReliabilityLab()) as cloud:
+            async with CloudService(settings, clock, wear_runs=reliability_lab()) as cloud:
                 if broker.provisioning:
                     identities = await asyncio.to_thread(register_fleet, cloud.repos.factory, spec)
                     boot = broker.bootstrap or BrokerLogin()

@@ -19,7 +19,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from asyncio import FIRST_COMPLETED
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -30,6 +30,7 @@ from cloud.harness.identities import register_boxes, register_fleet
 from cloud.harness.options import StackOptions
 from cloud.harness.waiting import Incident, matching, not_met, verified_fix
 from cloud.heal.signing import CommandSigner
+from cloud.planning.wear import RunSource
 from cloud.settings import CloudSettings
 from device_agent.clock import ScaledClock, SystemClock
 from firmware_sim.faults import Fault
@@ -50,10 +51,20 @@ class LocalStack:
     """Starts on enter, stops (every task cancelled and awaited) on exit."""
 
     def __init__(
-        self, options: StackOptions | None = None, clock: ScaledClock | None = None
+        self,
+        options: StackOptions | None = None,
+        clock: ScaledClock | None = None,
+        *,
+        cloud_overrides: Mapping[str, Any] | None = None,
+        wear_runs: RunSource | None = None,
     ) -> None:
         """``clock``: device time shared with what else runs beside the stack (a scenario
-        runner's fleet); a new one at ``options.speed`` when None."""
+        runner's fleet); a new one at ``options.speed`` when None. ``cloud_overrides``:
+        cloud settings by field name, over the stack's own (a ValidationError names a
+        bad one when the stack starts); ``wear_runs``: run-to-failure histories the
+        cloud's remaining-life models learn from."""
+        self.cloud_overrides = dict(cloud_overrides or {})
+        self.wear_runs = wear_runs
         self.options = options or StackOptions()
         self.clock = clock or ScaledClock(SystemClock().now(), self.options.speed)
         self._stack = contextlib.AsyncExitStack()
@@ -77,7 +88,7 @@ class LocalStack:
             settings = self._settings(broker, folder)
             self._settings_used = settings
             spec = self._fleet_spec(broker, settings)
-            cloud = CloudService(settings, self.clock)
+            cloud = CloudService(settings, self.clock, wear_runs=self.wear_runs)
             await cloud.__aenter__()
             self._cloud = cloud
             stack.push_async_callback(self._close_cloud)
@@ -105,7 +116,7 @@ class LocalStack:
         self._cloud = None
 
     def _settings(self, broker: LocalBroker, folder: Path) -> CloudSettings:
-        return CloudSettings(
+        own = dict(
             mqtt_url=broker.url,
             mqtt_username=broker.cloud.username,
             mqtt_password=broker.cloud.password,
@@ -119,6 +130,7 @@ class LocalStack:
             command_key_path=str(folder / "command_key.pem"),
             database_url=self.options.database_url or f"sqlite:///{folder / 'aftercare.db'}",
         )
+        return CloudSettings.model_validate({**own, **self.cloud_overrides})
 
     def _fleet_spec(self, broker: LocalBroker, settings: CloudSettings) -> FleetSpec | None:
         if self.options.devices == 0:
@@ -203,7 +215,7 @@ class LocalStack:
             await self.clock.sleep(down_s)
             settings = settings.model_copy(update={"http_port": port})
             self._settings_used = settings
-            cloud = CloudService(settings, self.clock)
+            cloud = CloudService(settings, self.clock, wear_runs=self.wear_runs)
             await cloud.__aenter__()
             self._cloud = cloud
             await self._serve(cloud)

@@ -316,9 +316,9 @@ def test_outreach_ahead_of_each_failure_holds_with_lead_times() -> None:
     held = check_outreach_before_failure(
         care(
             outreach=(
-                ObservedOutreach(HP, "predictive_maintenance", T0 + 3600),
-                ObservedOutreach(HP, "predictive_maintenance", T0 + 7000),
-                ObservedOutreach(EV, "predictive_maintenance", T0 + 100),
+                ObservedOutreach(HP, "wear_out", T0 + 3600),
+                ObservedOutreach(HP, "wear_out", T0 + 7000),
+                ObservedOutreach(EV, "wear_out", T0 + 100),
             ),
             failures={HP: T0 + 90_000, EV: T0 + 7300},
         )
@@ -332,10 +332,10 @@ def test_outreach_ahead_of_each_failure_holds_with_lead_times() -> None:
 
 
 def test_a_failure_without_outreach_before_it_fails_naming_the_device() -> None:
-    late = ObservedOutreach(HP2, "predictive_maintenance", T0 + 5000)
+    late = ObservedOutreach(HP2, "wear_out", T0 + 5000)
     failed = check_outreach_before_failure(
         care(
-            outreach=(late, ObservedOutreach(HP, "predictive_maintenance", T0)),
+            outreach=(late, ObservedOutreach(HP, "wear_out", T0)),
             failures={HP: T0 + 600, HP2: T0 + 4000},
         )
     )
@@ -345,6 +345,22 @@ def test_a_failure_without_outreach_before_it_fails_naming_the_device() -> None:
         "lab-hp-00001; the others had one, lead time lab-hp-00000 (600 s ahead)"
     )
     assert (failed.devices, failed.measured, failed.limit) == ((HP2,), 1, 0)
+
+
+def test_a_setup_reminder_or_a_feedback_question_does_not_announce_a_failure() -> None:
+    failed = check_outreach_before_failure(
+        care(
+            outreach=(
+                ObservedOutreach(HP, "setup_stuck", T0),
+                ObservedOutreach(HP, "feedback_question", T0 + 10),
+            ),
+            failures={HP: T0 + 600},
+        )
+    )
+    assert not failed.passed
+    escalated = ObservedOutreach(HP, "incident_escalated", T0 + 20)
+    held = check_outreach_before_failure(care(outreach=(escalated,), failures={HP: T0 + 600}))
+    assert held.passed, "a fault self-healing could not clear warns the owner too"
 
 
 def test_a_run_where_nothing_failed_says_outreach_was_not_tested() -> None:

@@ -17,13 +17,14 @@ from cloud.db.outreach_facts import OutreachFacts
 from cloud.db.planner_marks import PlannerMarks
 from cloud.db.rul_history import RulHistory
 from cloud.db.telemetry import TelemetryStore
+from cloud.harness.reliability import SimulatedLab
 from cloud.ingest.triage import RawMessage, triage
 from cloud.outreach.planner import OutreachPolicy
 from cloud.planning.wear import WearForecaster, WearSettings
 from cloud.planning.worker import PlanningWorker
-from cloud.rul.features import DeviceHistory, training_runs
+from cloud.rul.features import DeviceHistory
 from cloud.rul.search import SearchGrid
-from cloud.rul.wear_spec import WearSpec, load_wear_spec
+from cloud.rul.wear_spec import load_wear_spec
 from device_agent import contract
 from device_agent.clock import ManualClock
 from device_agent.contract import Channel
@@ -40,14 +41,10 @@ SPREAD = LifeSpread()  # weeks of wear before the compressor gives out
 LEAD_S = 2 * DAY_S
 
 
-class ReliabilityLab:
+def reliability_lab() -> SimulatedLab:
     """Run-to-failure histories of another population, as a manufacturer would have."""
-
-    def runs(self, spec: WearSpec, period_s: float, now: float) -> list[np.ndarray]:
-        lab = run_to_failure(HP, 10, seed=1, interval_s=INTERVAL_S, spread=SPREAD, workers=1,
-                             healthy_days=(1.0, 5.0))  # fmt: skip
-        histories = [DeviceHistory(r.device_id, r.ts, r.metrics, r.failure_s) for r in lab]
-        return training_runs(histories, spec, period_s)
+    return SimulatedLab([HP], SPREAD, devices=10, seed=1, interval_s=INTERVAL_S,
+                        healthy_days=(1.0, 5.0))  # fmt: skip
 
 
 @pytest.fixture
@@ -111,7 +108,7 @@ def test_a_wearing_device_is_raised_at_least_the_lead_time_before_it_fails(
     facts = OutreachFacts(engine)
     forecaster = WearForecaster(
         [load_wear_spec(HP)],
-        ReliabilityLab(),
+        reliability_lab(),
         RulHistory(engine),
         facts.owners_of,
         WearSettings(
