@@ -79,20 +79,12 @@ class RecoveryCheck:
         return self.verdict
 
     def tick(self, now: float) -> Verdict:
-        """Time passing without samples: a device gone quiet cannot prove recovery.
-
-        Judged at ``deadline + hold_s``, the last moment a recovery that started in the
-        window could have held, not at the deadline itself: samples taken inside the
-        window may still be on their way (outbox, broker, ingest, scoring), and on a
-        clock that runs faster than real time that trip spans many device seconds.
-        Samples that do arrive are judged by their own timestamps in ``observe``."""
-        if self.verdict != "pending" or now <= self.deadline + self.rule.hold_s:
-            return self.verdict
-        if self.recovered_since is None:
-            return self._fail(
-                f"no recovery in the telemetry {self.rule.within_s:.0f} s after the fix"
-            )
-        return self._fail("the telemetry stopped before recovery had held")
+        """Time passing without samples: a device gone quiet cannot prove recovery."""
+        if self.verdict == "pending" and self.recovered_since is None:
+            return self._check_deadline(now, "no recovery in the telemetry")
+        if self.verdict == "pending" and now > self.deadline + self.rule.hold_s:
+            return self._fail("the telemetry stopped before recovery had held")
+        return self.verdict
 
     def _check_deadline(self, now: float, why: str) -> Verdict:
         if now > self.deadline:

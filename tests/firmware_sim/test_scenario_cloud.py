@@ -135,7 +135,7 @@ fleet:
   models:
     - {model: heatpump-hp200, count: 1}
 duration_s: 8400          # 140 intervals: 65 to learn normal, then the fault and its fix
-speed: 300                # at 600 the fixes' verification misses the late telemetry
+speed: 600
 faults:
   - at_s: 3900
     devices: {ids: [heatpump-hp200-00000]}

@@ -31,9 +31,8 @@ def _run_batch(campaign: Campaign, now: float, failing: set[str]) -> float:
             leaky = target.device_id in failing
             found = frozenset({"memory-leak/firmware"}) if leaky else frozenset()
             campaign.observe(target.device_id, now + 10 + 60 * minute, {}, found)
-    # judged once a recovery starting by the window's end could have held (within + hold)
-    campaign.tick(now + 450)
-    return now + 450
+    campaign.tick(now + 400)
+    return now + 400
 
 
 def test_a_canary_goes_first_then_batches_after_a_pause() -> None:

@@ -76,20 +76,3 @@ def test_a_load_reduction_is_judged_once_it_has_worn_off() -> None:
     assert check.recovered_since is None
     _feed(check, end, 20, CHARGING_HOT)
     assert check.verdict == "failed"
-
-
-def test_samples_from_inside_the_window_that_arrive_late_still_count() -> None:
-    """On a fast clock the samples of the window reach the cloud after the clock has
-    passed its end: the clock alone must not fail the fix before they could arrive."""
-    rule = Verification.model_validate({"within_s": 300, "hold_s": 120})
-    check = RecoveryCheck(rule, SIG, T0)
-    assert check.tick(T0 + 400) == "pending", "past the window, not past its last hold"
-    _feed(check, T0 + 240, 3, IDLE)  # taken at +240..+360, delivered only now
-    assert check.verdict == "verified"
-
-
-def test_a_device_gone_quiet_fails_once_no_recovery_could_have_held() -> None:
-    rule = Verification.model_validate({"within_s": 300, "hold_s": 120})
-    check = RecoveryCheck(rule, SIG, T0)
-    assert check.tick(T0 + 421) == "failed"
-    assert "no recovery in the telemetry 300 s after the fix" in check.reason
