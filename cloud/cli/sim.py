@@ -19,6 +19,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run.add_argument("scenario", type=Path, help="scenario YAML file")
     run.add_argument(
         "--mqtt-url",
+        "--mqtt",
         help="mqtt://host:port (AFTERCARE_MQTT_URL) of a running deployment; without it the "
         "run starts its own broker and cloud in this process (restart events need those)",
     )

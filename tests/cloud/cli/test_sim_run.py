@@ -28,11 +28,12 @@ def test_an_unusable_scenario_or_option_exits_2_saying_where(
     good.write_text(
         "fleet: {devices: 2}\nduration_s: 60\nexpect: [{kind: every_seq_stored_once}]\n"
     )
-    external = ["--mqtt-url", "mqtt://127.0.0.1:1"]  # refused before anything connects
-    assert main(["sim", "run", str(good), *external]) == 2
-    assert "good.yaml:3: expect[0]: every_seq_stored_once is judged from what the cloud" in (
-        capsys.readouterr().err
-    )
+    for flag in ("--mqtt-url", "--mqtt"):  # the spelling and the long one
+        external = [flag, "mqtt://127.0.0.1:1"]  # refused before anything connects
+        assert main(["sim", "run", str(good), *external]) == 2
+        assert "good.yaml:3: expect[0]: every_seq_stored_once is judged from what the cloud" in (
+            capsys.readouterr().err
+        )
     api = ["--api", "http://127.0.0.1:1/api/v1", "--token", "t"]
     assert main(["sim", "run", str(good), *api]) == 2, "an external cloud needs its broker"
     assert "--api targets a running cloud: give its broker too" in capsys.readouterr().err
