@@ -179,21 +179,17 @@ async def run_demo(options: DemoOptions) -> int:
         folder.mkdir(parents=True, exist_ok=True)
         broker = stack.enter_context(_demo_broker(options.broker, folder))
         mqtt_url = broker.url
-        settings = CloudSettings(
-            mqtt_url=mqtt_url,
-            mqtt_username=broker.cloud.username,
-            mqtt_password=broker.cloud.password,
-            dynsec_admin_username=broker.admin.username if broker.admin else None,
-            dynsec_admin_password=broker.admin.password if broker.admin else None,
-            provisioning=broker.provisioning,
-            bootstrap_username=broker.bootstrap.username if broker.bootstrap else None,
-            http_port=options.port,
-            model_dir=str(folder / "models"),
-            command_key_path=str(folder / "command_key.pem"),
-            database_url=os.environ.get(
-                ENV_PREFIX + "DATABASE_URL", f"sqlite:///{folder / 'aftercare-demo.db'}"
-            ),
-            **DEMO_OUTREACH,
+        settings = CloudSettings.model_validate(
+            dict(
+                broker.cloud_settings(),
+                http_port=options.port,
+                model_dir=str(folder / "models"),
+                command_key_path=str(folder / "command_key.pem"),
+                database_url=os.environ.get(
+                    ENV_PREFIX + "DATABASE_URL", f"sqlite:///{folder / 'aftercare-demo.db'}"
+                ),
+                **DEMO_OUTREACH,
+            )
         )
         clock = ScaledClock(SystemClock().now(), options.speed)
         signer = CommandSigner.load_or_create(Path(settings.command_key_path))

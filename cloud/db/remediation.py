@@ -67,7 +67,9 @@ class RemediationStore:
         self.change_listeners = IncidentListeners()
 
     def opened_after(self, last_id: int) -> list[NewIncident]:
-        """Incidents opened since ``last_id`` and still open: the loop's work."""
+        """Incidents opened since ``last_id`` and still open: the loop's work. An open
+        incident with an escalation reason was reopened for people (its owner disputed
+        the fix that closed it), not for the loop: it is left out, across restarts too."""
         query = (
             select(
                 incidents.c.id,
@@ -76,7 +78,11 @@ class RemediationStore:
                 incidents.c.signature,
                 incidents.c.opened_at,
             )
-            .where(incidents.c.id > last_id, incidents.c.status == "open")
+            .where(
+                incidents.c.id > last_id,
+                incidents.c.status == "open",
+                incidents.c.escalation.is_(None),
+            )
             .order_by(incidents.c.id)
         )
         with self.engine.connect() as conn:

@@ -35,6 +35,19 @@ class LocalBroker:
     start: Callable[[], object] | None = None
     """Brings a stopped broker back on the same port, its accounts kept."""
 
+    def cloud_settings(self) -> dict[str, object]:
+        """The cloud settings this broker implies: where it is, the cloud's login, and
+        the admin and bootstrap logins when the cloud manages its accounts."""
+        return {
+            "mqtt_url": self.url,
+            "mqtt_username": self.cloud.username,
+            "mqtt_password": self.cloud.password,
+            "dynsec_admin_username": self.admin.username if self.admin else None,
+            "dynsec_admin_password": self.admin.password if self.admin else None,
+            "provisioning": self.provisioning,
+            "bootstrap_username": self.bootstrap.username if self.bootstrap else None,
+        }
+
 
 def _quiet(message: str) -> None:
     """The default for ``announce``: a test harness prints nothing of its own."""

@@ -117,13 +117,7 @@ class LocalStack:
 
     def _settings(self, broker: LocalBroker, folder: Path) -> CloudSettings:
         own = dict(
-            mqtt_url=broker.url,
-            mqtt_username=broker.cloud.username,
-            mqtt_password=broker.cloud.password,
-            dynsec_admin_username=broker.admin.username if broker.admin else None,
-            dynsec_admin_password=broker.admin.password if broker.admin else None,
-            provisioning=broker.provisioning,
-            bootstrap_username=broker.bootstrap.username if broker.bootstrap else None,
+            broker.cloud_settings(),
             http_host="127.0.0.1",
             http_port=self.options.http_port,
             model_dir=str(folder / "models"),

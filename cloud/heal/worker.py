@@ -105,7 +105,6 @@ class RemediationWorker:
         self.stats = RemediationStats()
         self._inbox: queue.Queue[_Samples | _Results | _Disputed | None] = queue.Queue()
         self._last_incident = 0
-        self._reopened: set[int] = set()
         self._next_poll = 0.0
         self._watched: frozenset[str] = frozenset()
         self._thread = threading.Thread(target=self._run, name="remediation")
@@ -319,7 +318,7 @@ class RemediationWorker:
         steps: list[Step] = []
         for incident in self.store.opened_after(self._last_incident):
             self._last_incident = incident.id
-            if incident.id in self.engine.active or incident.id in self._reopened:
+            if incident.id in self.engine.active:
                 continue
             steps += self.engine.start(
                 incident.id, incident.device_id, incident.model or "", incident.signature, now
@@ -337,9 +336,6 @@ class RemediationWorker:
             counts = self.store.dispute(item.model, item.signature, verified[-1].action)
             key = (counts.model, counts.signature, counts.action)
             self.engine.records[key] = FixRecord(counts.successes, counts.failures)
-        # Reopened for people, not as new work for the loop: the fix it disputes was the
-        # loop's verified best.
-        self._reopened.add(item.incident_id)
         if self.store.reopen(item.incident_id, self.clock.now(), item.reason):
             log.info("incident=%s reopened: %s", item.incident_id, item.reason)
 
