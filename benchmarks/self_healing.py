@@ -127,6 +127,7 @@ async def simulate(args: argparse.Namespace) -> Outcome:
             metrics = device.read_metrics()
             if step < train_at:
                 history.add(device.model, now, metrics)
+            diagnosers[device_id].hold(tracker.open_signatures(device_id))
             findings = diagnosers[device_id].observe(now, metrics)
             for decision in tracker.observe(device_id, now, findings):
                 if isinstance(decision, IncidentOpened):
@@ -145,17 +146,13 @@ async def simulate(args: argparse.Namespace) -> Outcome:
             pending += engine.observe(device_id, now, metrics, found)
             outcome.samples += 1
         pending += engine.tick(now)
-        for delivered in [d for d in deliveries if d.due_s <= now and link_up[d.device_id]]:
-            deliveries.remove(delivered)
-            result = await by_id[delivered.device_id].run_action(delivered.action, delivered.params)
-            state = "done" if result.ok else "failed"
-            pending += engine.result(
-                delivered.device_id, delivered.command_id, state, result.detail, now
-            )
         _carry_out(pending, incidents, deliveries, now + args.command_delay)
+        await _deliver_until(
+            now + args.interval, clock, deliveries, by_id, link_up, engine, incidents, args
+        )
         if step == train_at:
             fleet_models.update(history.fit(now))
-        clock.advance(args.interval)
+        clock.advance(now + args.interval - clock.now())
         if step % max(1, steps // 10) == 0:
             print(f"  {step / steps:4.0%} simulated", file=sys.stderr, flush=True)
     outcome.end_s = clock.now()
@@ -163,6 +160,38 @@ async def simulate(args: argparse.Namespace) -> Outcome:
     for device in fleet:
         outcome.faults += [(device.device_id, w) for w in device.fault_log]
     return outcome
+
+
+async def _deliver_until(
+    until_s: float,
+    clock: ManualClock,
+    deliveries: list[Delivery],
+    by_id: Mapping[str, SimulatedDevice],
+    link_up: Mapping[str, bool],
+    engine: RemediationEngine,
+    incidents: dict[int, Incident],
+    args: argparse.Namespace,
+) -> None:
+    """Run each command on its device when it arrives, ``--command-delay`` after it was
+    sent, and hand the device's result to the engine at once (as the agent reports it);
+    a fix that failed outright makes the next one, which arrives a delay later. A
+    device whose link is down gets its commands once it is back."""
+    while True:
+        due = [d for d in deliveries if d.due_s < until_s and link_up[d.device_id]]
+        if not due:
+            return
+        at = min(d.due_s for d in due)
+        clock.advance(max(0.0, at - clock.now()))
+        now = clock.now()
+        pending: list[Step] = []
+        for delivered in [d for d in due if d.due_s <= at]:
+            deliveries.remove(delivered)
+            result = await by_id[delivered.device_id].run_action(delivered.action, delivered.params)
+            state = "done" if result.ok else "failed"
+            pending += engine.result(
+                delivered.device_id, delivered.command_id, state, result.detail, now
+            )
+        _carry_out(pending, incidents, deliveries, now + args.command_delay)
 
 
 def _inject(fleet: Sequence[SimulatedDevice], args: argparse.Namespace) -> None:

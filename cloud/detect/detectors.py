@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -79,9 +79,19 @@ class SurpriseDetector:
         aligned[:, order] = values
         return aligned
 
-    def step_many(self, ts: np.ndarray, values: np.ndarray) -> BatchReadings:
-        """Judge then learn a batch from :meth:`matrix` (one kernel call)."""
-        return self.state.run(ts, values, judge=True, learn=True)
+    def step_many(
+        self, ts: np.ndarray, values: np.ndarray, held: Collection[str] = ()
+    ) -> BatchReadings:
+        """Judge then learn a batch from :meth:`matrix` (one kernel call); the ``held``
+        metrics are judged without being learned."""
+        mask = None
+        if held:
+            mask = np.zeros(values.shape[1], dtype=np.bool_)
+            for name in held:
+                column = self.columns.get(name)
+                if column is not None and column < len(mask):
+                    mask[column] = True
+        return self.state.run(ts, values, judge=True, learn=True, held=mask)
 
     def readings(
         self, out: BatchReadings, i: int, at_least: float = 0.0

@@ -273,6 +273,7 @@ def run_batch(
     values: np.ndarray,
     judge: bool,
     learn: bool,
+    held: np.ndarray,
     surprise: np.ndarray,
     z: np.ndarray,
     view: np.ndarray,
@@ -283,7 +284,8 @@ def run_batch(
     Non-finite values carry no evidence and teach nothing. Outputs per (sample, metric):
     ``surprise`` (NaN where there is no reading: missing value, metric warming up, or not
     judging), ``z``, ``view`` (index into FEATURES) and ``baseline`` (level before
-    learning). With ``learn`` false no state changes.
+    learning). With ``learn`` false no state changes; a metric whose ``held[m]`` is set
+    is judged but teaches nothing.
     """
     feats = np.empty(N_VIEWS, dtype=np.float64)
     warmup = cfg[_WARMUP]
@@ -302,5 +304,5 @@ def run_batch(
                 z[i, m] = z_best
                 view[i, m] = k
                 baseline[i, m] = p[LEVEL]
-            if learn:
+            if learn and not held[m]:
                 _learn(cfg, p, recent[m], prof[m], bins[m], tpar[m], tails[m], t, v, feats, z_best)

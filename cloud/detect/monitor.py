@@ -12,7 +12,7 @@ never mutates its input, no I/O and no clock reads (time comes with each sample)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -132,11 +132,16 @@ class StreamMonitor:
         return self._assess(times, values, batch)
 
     def update_columns(
-        self, times: Sequence[float], names: Sequence[str], values: np.ndarray
+        self,
+        times: Sequence[float],
+        names: Sequence[str],
+        values: np.ndarray,
+        held: Collection[str] = (),
     ) -> list[Assessment]:
         """:meth:`update_many` for a batch already in a matrix (rows = samples, columns =
         ``names``, NaN = absent): the same assessments, without a mapping per sample.
-        For monitors of one metric at a time (``multivariate=False``)."""
+        For monitors of one metric at a time (``multivariate=False``). The ``held``
+        metrics are judged but not learned from: their baselines stay as they were."""
         if self.pca is not None or self.config.multivariate:
             raise ValueError("update_columns serves per-metric monitors only")
         stamps = np.asarray(times, dtype=np.float64)
@@ -148,18 +153,19 @@ class StreamMonitor:
             present = ~np.isnan(values[0])
             self.metrics = tuple(n for n, here in zip(names, present, strict=True) if here)
         aligned = self.univariate.align(names, values) if self.config.univariate else None
-        return self._assess(stamps, aligned, None)
+        return self._assess(stamps, aligned, None, held)
 
     def _assess(
         self,
         times: np.ndarray,
         values: np.ndarray | None,
         batch: list[tuple[float, Mapping[str, float]]] | None,
+        held: Collection[str] = (),
     ) -> list[Assessment]:
         univariate = self.univariate
         out = None
         if values is not None:
-            out = univariate.step_many(times, values)
+            out = univariate.step_many(times, values, held)
             best = np.fmax.reduce(out.surprise, axis=1, initial=0.0).tolist()
         else:
             best = [0.0] * len(times)

@@ -159,9 +159,20 @@ class UnivariateState:
         """How many values metric row ``m`` has learned."""
         return int(self.params[m, kernel.N])
 
-    def run(self, ts: np.ndarray, values: np.ndarray, *, judge: bool, learn: bool) -> BatchReadings:
-        """Judge and/or learn a (samples, metrics) batch; NaN = missing. See run_batch."""
+    def run(
+        self,
+        ts: np.ndarray,
+        values: np.ndarray,
+        *,
+        judge: bool,
+        learn: bool,
+        held: np.ndarray | None = None,
+    ) -> BatchReadings:
+        """Judge and/or learn a (samples, metrics) batch; NaN = missing. ``held``: per
+        metric row, judge but do not learn. See run_batch."""
         shape = values.shape
+        if held is None:
+            held = np.zeros(shape[1], dtype=np.bool_)
         out = BatchReadings(
             np.empty(shape), np.zeros(shape), np.zeros(shape, dtype=np.int8), np.zeros(shape)
         )
@@ -177,6 +188,7 @@ class UnivariateState:
             values,
             judge,
             learn,
+            held,
             out.surprise,
             out.z,
             out.view,

@@ -26,7 +26,7 @@ import functools
 import math
 import operator
 from collections import defaultdict, deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -77,6 +77,10 @@ def _no_fleet_model() -> FleetModel | None:
 class DeviceDiagnoser:
     """Findings for one device, sample by sample."""
 
+    _held: frozenset[str] = frozenset()
+    """Metrics an open incident is about: judged, but not learned from. Set by the
+    caller before each batch from the tracker's open incidents, so never checkpointed."""
+
     def __init__(
         self, profile: ModelProfile, fleet_model: FleetModelSource = _no_fleet_model
     ) -> None:
@@ -100,6 +104,26 @@ class DeviceDiagnoser:
         self._streaks: dict[str, tuple[str, deque[float]]] = {}
         """Per learned source: the metric it found most deviant lately, and its signed
         deviations on the anomalous samples in a row since."""
+
+    def hold(self, signatures: Iterable[str]) -> None:
+        """Stop learning what is normal for the metrics these signatures (the device's
+        open incidents) are about, until they are no longer passed. A fault that lasts
+        would otherwise become the device's new normal within hours: a drifting sensor
+        or a compressor running hot would no longer be found, the incident would close
+        with the fault still there, and a fix that did nothing would look verified."""
+        self._held = frozenset(
+            metric for signature in signatures for metric in self._metrics_of(signature)
+        )
+
+    def _metrics_of(self, signature: str) -> set[str]:
+        """The metrics whose deviation the profile names ``signature``, or the metric a
+        ``kind/metric`` signature names."""
+        metrics = {m for (m, _), meant in self.profile.meaning.items() if meant == signature}
+        metrics |= {limit.metric for limit in self.profile.limits if limit.signature == signature}
+        _, _, named = signature.partition("/")
+        if named in self._shapes.metrics:
+            metrics.add(named)
+        return metrics
 
     def observe_firmware(self, version: str, at: float) -> None:
         """The firmware the device reports. A new version is a new normal (control
@@ -143,13 +167,13 @@ class DeviceDiagnoser:
             values = np.full((len(samples), len(self._shapes.metrics)), np.nan)
             values[:, columns] = raw
         counters = self._shapes.counters()  # as the batch begins, like the detectors
-        shapes = self._shapes.observe(values)
+        shapes = self._shapes.observe(values, self._held)
         if self.monitor is None:
             config = device_monitor_config(int(np.count_nonzero(~np.isnan(raw[0]))))
             self.monitor = StreamMonitor(config=config)
             self._alert_surprise = config.policy.threshold
         assessments = self.monitor.update_columns(
-            [ts for ts, _ in samples], self._shapes.metrics, shapes.view
+            [ts for ts, _ in samples], self._shapes.metrics, shapes.view, self._held
         )
         model = self.fleet_model()
         fleet_scores = None
@@ -199,6 +223,9 @@ class DeviceDiagnoser:
                     if isinstance(metric, str) and rows.value(index, metric) is not None:
                         normal[index, column[metric]] = False
             results.append(findings)
+        for j, metric in enumerate(self._shapes.metrics):
+            if metric in self._held:
+                normal[:, j] = False
         bands = self._shapes.learn_bands(values, normal)
         return [self._with_bands(findings, bands[s]) for s, findings in enumerate(results)]
 

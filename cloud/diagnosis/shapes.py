@@ -27,7 +27,7 @@ metric of every sample. Causal: each sample sees only the past and itself.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -97,10 +97,14 @@ class ShapeBank:
             )
         return [self._index[name] for name in names]
 
-    def observe(self, values: np.ndarray) -> BatchShapes:
-        """Run a batch (rows = samples, columns = this bank's metrics, NaN = absent)."""
+    def observe(self, values: np.ndarray, held: Collection[str] = ()) -> BatchShapes:
+        """Run a batch (rows = samples, columns = this bank's metrics, NaN = absent);
+        the ``held`` metrics teach the spike detector nothing."""
         out = np.empty((values.shape[0], values.shape[1], 9), dtype=np.float64)
-        k.shapes(values, self._floats, self._ints, self._resting, self._recent, self._window, out)
+        mask = np.array([m in held for m in self.metrics], dtype=np.bool_)
+        k.shapes(
+            values, self._floats, self._ints, self._resting, self._recent, self._window, mask, out
+        )
         return BatchShapes(
             view=out[:, :, 0],
             counter=out[:, :, 1],

@@ -124,6 +124,10 @@ class IncidentTracker:
         resolve and is not opened twice."""
         self._states.setdefault(device_id, {})[signature] = TrackerState(open=True)
 
+    def open_signatures(self, device_id: str) -> frozenset[str]:
+        """The signatures of the device's open incidents."""
+        return frozenset(s for s, st in self._states.get(device_id, {}).items() if st.open)
+
     def states_of(self, device_id: str) -> dict[str, TrackerState]:
         """A device's signatures in progress (for a checkpoint)."""
         return dict(self._states.get(device_id, {}))

@@ -66,8 +66,9 @@ ALLOWED: dict[str, type] = {
         TrackerState,
     )
 }
-TRANSIENT = {"DeviceDiagnoser": frozenset({"fleet_model", "profile"})}
-"""Attributes wired by the scoring worker, not learned: re-injected on restore."""
+TRANSIENT = {"DeviceDiagnoser": frozenset({"fleet_model", "profile", "_held"})}
+"""Attributes wired by the scoring worker, not learned: re-injected on restore (the
+held metrics before every batch)."""
 BUILTIN_FACTORIES: dict[str, type] = {"float": float, "int": int, "list": list}
 PACK_AT = 16
 """Lists of at least this many floats travel as packed float64, not as decimal text."""

@@ -226,3 +226,41 @@ def test_a_batch_gives_the_findings_of_its_samples_one_by_one() -> None:
     ]
     assert in_batches == one_by_one
     assert any("sensor-stuck/temp_c" in f for f in in_batches)
+
+
+def test_a_fault_that_lasts_stays_found_while_its_incident_holds_the_baseline() -> None:
+    """A shifted reading becomes the device's new normal within hours, unless the
+    open incident holds that metric's baseline: then it is found until it ends."""
+    rows = _healthy(1500 + 720)
+    shifted = [dict(r, temp_c=r["temp_c"] + 8) for r in rows[1500:]]
+    found_late = {}
+    for held in (False, True):
+        diagnoser = DeviceDiagnoser(profile_for(None))
+        _run(diagnoser, rows[:1500])
+        results: list[dict[str, Finding]] = []
+        open_incidents: set[str] = set()  # what the tracker would hold open
+        for i, row in enumerate(shifted):
+            results.append(diagnoser.observe(T0 + (1500 + i) * STEP_S, row))
+            if held:
+                open_incidents |= _signatures(results[-1:])
+                diagnoser.hold(open_incidents)
+        found_late[held] = sum(1 for f in results[-120:] if _signatures([f]))
+    assert found_late[False] == 0, "without holding, the shift was learned as normal"
+    assert found_late[True] == 120, "held, every sample of the last two hours shows it"
+
+
+def test_a_sensor_that_keeps_spiking_stays_found_while_its_incident_is_open() -> None:
+    rows = _healthy(1500 + 1440)
+    rng = random.Random(3)
+    spiky = [dict(r, temp_c=r["temp_c"] + (30 if rng.random() < 0.12 else 0)) for r in rows[1500:]]
+    last_hours = {}
+    for held in (False, True):
+        diagnoser = DeviceDiagnoser(profile_for(None))
+        _run(diagnoser, rows[:1500])
+        if held:
+            diagnoser.hold({"spike/temp_c"})
+        results = _run(diagnoser, spiky, start=1500)
+        fresh = [f["spike/temp_c"].fresh for f in results[-720:] if "spike/temp_c" in f]
+        last_hours[held] = sum(fresh)
+    assert last_hours[False] == 0, "unheld, a day of spikes makes them look usual"
+    assert last_hours[True] >= 20, "held, the spikes of the last 12 hours are still found"
