@@ -15,8 +15,9 @@ Safety, in the order it is checked:
   auto-fixed, until ``breaker_cooldown_s``. Single attempts do not count: trying the
   wrong fix first is how the fleet learns, and the next fix may well work;
 - a fix is only sent while its preconditions hold on the device's latest readings (a
-  reading not reported does not count as holding); the loop waits for them at most
-  ``precondition_wait_s``, then escalates;
+  reading not reported does not count as holding); the loop waits for them at most the
+  playbook's ``wait_s`` of the fixes left (``precondition_wait_s`` where none is given),
+  then escalates;
 - at most ``max_commands_per_hour`` commands per device;
 - each fix at most its playbook ``max_attempts`` per incident.
 """
@@ -292,7 +293,9 @@ class RemediationEngine:
         ]
         if ready and self._may_send(remediation.device_id, now):
             return [self._send(remediation, ready, now)]
-        if now - remediation.waiting_since > self.limits.precondition_wait_s:
+        waits = [remediation.fixes[place].wait_s for place in left]
+        patience = max((w for w in waits if w is not None), default=None)
+        if now - remediation.waiting_since > (patience or self.limits.precondition_wait_s):
             why = "preconditions never held" if not ready else "the device's command limit"
             return self._escalate(remediation, f"no fix could be sent: {why}")
         return []

@@ -7,7 +7,10 @@ learns from outcomes which fix works. Each fix says:
 
 - ``action`` and ``params``: what the device runs (``{metric}`` stands for the metric of a
   sensor signature, so ``sensor-stuck/*`` covers every sensor);
-- ``preconditions``: readings that must hold when it is sent (not while a car charges);
+- ``preconditions``: readings that must hold when it is sent (not while a car charges),
+  and ``wait_s``, how long they may take to hold before the incident goes to people
+  (the engine's default when not given: a charging session lasts hours, a reboot
+  window minutes);
 - ``timeout_s``: how long the device may take to report it;
 - ``verify``: what recovery looks like in the telemetry: the signature no longer found,
   and optionally metrics back within bounds, for ``hold_s``, starting within ``within_s``
@@ -109,6 +112,8 @@ class Fix(_Strict):
     action: Action
     params: dict[str, Scalar] = Field(default_factory=dict)
     preconditions: tuple[Condition, ...] = ()
+    wait_s: float | None = Field(default=None, gt=0, le=7 * 86_400)
+    """How long the preconditions may take to hold; None: the engine's limit."""
     timeout_s: float = Field(default=120.0, gt=0, le=3600)
     max_attempts: int = Field(default=1, ge=1, le=5)
     verify: Verification

@@ -149,6 +149,45 @@ def test_a_fix_waits_for_its_preconditions_and_escalates_if_they_never_hold() ->
     assert "preconditions never held" in escalated.reason
 
 
+def test_a_fix_waits_as_long_as_its_playbook_says_for_its_preconditions() -> None:
+    """A charger whose car charges all evening: the connector reset waits for the car
+    to go (the playbook's wait_s), then is sent; beyond that wait, people take over."""
+    rule = RULE.model_dump()
+    reset = Fix.model_validate(
+        {
+            "action": "reset_connector",
+            "verify": rule,
+            "preconditions": [{"metric": "current_a", "max": 1.0}],
+            "wait_s": 6 * 3600,
+        }
+    )
+    books = Playbooks([Playbook(model=MODEL, signatures={SIG: (reset,)})])
+    charging = {"connector_temp_c": 80.0, "current_a": 16.0}
+    idle = {"connector_temp_c": 80.0, "current_a": 0.0}
+    engine = RemediationEngine(books, rng=random.Random(1))
+    engine.observe("ev-1", T0, charging, frozenset({SIG}))
+    assert engine.start(1, "ev-1", MODEL, SIG, T0) == []
+    evening = _samples(engine, T0 + 60, 5 * 60, charging, frozenset({SIG}))
+    assert evening == [], "five hours of charging: still waiting, not escalated"
+    later = T0 + 60 + 5 * 3600
+    assert _sent(_samples(engine, later, 1, idle, frozenset({SIG}))).attempt.action == (
+        "reset_connector"
+    )
+
+    engine = RemediationEngine(books, rng=random.Random(1))
+    engine.observe("ev-1", T0, charging, frozenset({SIG}))
+    engine.start(2, "ev-1", MODEL, SIG, T0)
+    escalated_at = None
+    for i in range(1, 7 * 60):
+        steps = engine.observe("ev-1", T0 + 60 * i, charging, frozenset({SIG}))
+        if any(isinstance(s, Escalated) for s in steps):
+            (escalated,) = steps
+            assert isinstance(escalated, Escalated)
+            assert "preconditions never held" in escalated.reason
+            escalated_at = 60 * i
+    assert escalated_at == 6 * 3600 + 60, "escalated once the playbook's wait ran out"
+
+
 def test_commands_per_device_are_rate_limited() -> None:
     engine = _engine(limits=SafetyLimits(max_commands_per_hour=2))
     engine.observe("ev-1", T0, HOT, frozenset({SIG}))
