@@ -8,6 +8,11 @@ returns (sign and publish a command, store an attempt, resolve or escalate an in
 comes, a recovery that never shows.
 
 Safety, in the order it is checked:
+- a fault that comes back within ``recurrence_s`` of a fix verified on the same device
+  was not fixed: the telemetry only looked healthy for the hold. The verdict is taken
+  back (the fleet's record of that fix counts a failure, not a success) and the incident
+  goes to people, like one whose every fix failed, instead of the same fix being
+  "verified" again and again;
 - a device whose fixes all failed for a signature is left to people for
   ``handed_over_s``: its next incident of it escalates at once;
 - a signature whose remediations keep failing on device after device (every fix tried, none
@@ -135,6 +140,11 @@ class SafetyLimits:
     breaker_failures: int = 8
     """...and how many among them that tried every fix in vain trip it."""
     breaker_cooldown_s: float = 86_400.0
+    recurrence_s: float = 86_400.0
+    """A fault back this soon after a verified fix on the same device means the fix did
+    not hold (faults that last until fixed come back within hours of a fix that only
+    masked them: a restart that emptied a leaking heap, a cleaning that cooled a broken
+    compressor for a while)."""
     handed_over_s: float = 7 * 86_400.0
     """How long a device whose fixes all failed for a signature is left to people (about
     the time to book and make a service visit): a new incident of it escalates at once
@@ -165,6 +175,8 @@ class RemediationEngine:
         self._handed_over: dict[tuple[str, str], float] = {}
         """When (device, signature) was escalated with every fix tried."""
         self._tripped_until: dict[tuple[str, str], float] = {}
+        self._verified: dict[tuple[str, str], tuple[float, str]] = {}
+        """When (device, signature) was last healed, and by which action."""
 
     # -- inputs -----------------------------------------------------------------------
     def start(
@@ -177,6 +189,15 @@ class RemediationEngine:
         self.active[incident_id] = remediation
         if not fixes:
             return self._escalate(remediation, "no playbook fix for this signature")
+        healed_at, action = self._verified.pop((device_id, signature), (float("-inf"), ""))
+        if now - healed_at < self.limits.recurrence_s:
+            self._unlearn((model, signature, action))
+            self._remediation_ended(remediation, healed=False, now=now)
+            return self._escalate(
+                remediation,
+                f"it came back {now - healed_at:.0f} s after {action} was verified: "
+                "that fix did not hold",
+            )
         handed_over = self._handed_over.get((device_id, signature), float("-inf"))
         if now < handed_over + self.limits.handed_over_s:
             return self._escalate(
@@ -257,6 +278,7 @@ class RemediationEngine:
         if attempt.verified:
             remediation.status = "healed"
             self.active.pop(remediation.incident_id, None)
+            self._verified[(remediation.device_id, remediation.signature)] = (now, attempt.action)
             self._remediation_ended(remediation, healed=True, now=now)
             return [AttemptChanged(remediation, attempt), Healed(remediation, attempt)]
         attempt.detail = check.reason
@@ -335,6 +357,13 @@ class RemediationEngine:
             record.successes += 1
         else:
             record.failures += 1
+
+    def _unlearn(self, key: FixKey) -> None:
+        """A verified success that did not hold: count it as the failure it was."""
+        record = self.records.setdefault(key, FixRecord())
+        if record.successes > 0:
+            record.successes -= 1
+        record.failures += 1
 
     def _remediation_ended(self, remediation: Remediation, *, healed: bool, now: float) -> None:
         """Feed the breaker. It counts devices, not incidents: one broken part that keeps

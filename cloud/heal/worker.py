@@ -352,7 +352,7 @@ class RemediationWorker:
                     self._judged(step.remediation, step.attempt, now)
             elif isinstance(step, Healed):
                 self._save(step.remediation, step.attempt)
-                self._learned(step.remediation, step.attempt)
+                self._learned(step.remediation, step.attempt.action)
                 self._move(step.remediation.incident_id, "resolved", now)
                 self.stats.healed += 1
                 log.info(
@@ -362,8 +362,10 @@ class RemediationWorker:
                     step.attempt.action,
                 )
             elif isinstance(step, Escalated):
-                for attempt in step.remediation.attempts:
-                    self._learned(step.remediation, attempt)
+                # every fix of the signature: a fault back after a verified fix takes
+                # that fix's success back, though this incident sent nothing
+                for action in {fix.action for fix in step.remediation.fixes}:
+                    self._learned(step.remediation, action)
                 self._move(step.remediation.incident_id, "escalated", now, step.reason)
                 self.stats.escalated += 1
                 log.info(
@@ -449,8 +451,8 @@ class RemediationWorker:
                     "incident=%s fix outcome listener %r failed", outcome.incident_id, listener
                 )
 
-    def _learned(self, remediation: Remediation, attempt: Attempt) -> None:
-        key = (remediation.model, remediation.signature, attempt.action)
+    def _learned(self, remediation: Remediation, action: str) -> None:
+        key = (remediation.model, remediation.signature, action)
         record = self.engine.records.get(key)
         if record is not None:
             self.store.save_counts([FixCounts(*key, record.successes, record.failures)])

@@ -87,6 +87,38 @@ def test_a_fix_is_healed_only_once_recovery_has_held_in_the_telemetry() -> None:
     assert engine.records[(MODEL, SIG, "derate_current")] == FixRecord(successes=201)
 
 
+def _healed_once(engine: RemediationEngine) -> float:
+    """Incident 7 on ev-1 healed by derating; returns when it was verified."""
+    engine.observe("ev-1", T0, HOT, frozenset({SIG}))
+    send = _sent(engine.start(7, "ev-1", MODEL, SIG, T0))
+    engine.result("ev-1", send.attempt.command_id, "done", "ok", T0 + 30)
+    steps = _samples(engine, T0 + 60, 3, COOL)
+    assert any(isinstance(s, Healed) for s in steps)
+    return T0 + 180
+
+
+def test_a_fault_back_soon_after_a_verified_fix_takes_the_verdict_back_and_goes_to_people() -> None:
+    """The telemetry looked healthy for the hold, then the fault returned: the fix only
+    masked it. Sending it again would be "verified" again, and again."""
+    engine = _engine()
+    healed_at = _healed_once(engine)
+    assert engine.records[(MODEL, SIG, "derate_current")] == FixRecord(successes=201)
+    back = healed_at + 3 * 3600
+    (escalated,) = engine.start(8, "ev-1", MODEL, SIG, back)
+    assert isinstance(escalated, Escalated)
+    assert "came back 10800 s after derate_current was verified" in escalated.reason
+    assert engine.records[(MODEL, SIG, "derate_current")] == FixRecord(200, 1)
+    (later,) = engine.start(9, "ev-1", MODEL, SIG, back + 3600)
+    assert isinstance(later, Escalated)
+    assert "it is with service" in later.reason
+
+    engine = _engine()
+    healed_at = _healed_once(engine)
+    engine.observe("ev-1", healed_at + 2 * 86_400, HOT, frozenset({SIG}))
+    steps = engine.start(8, "ev-1", MODEL, SIG, healed_at + 2 * 86_400)
+    assert _sent(steps).attempt.action == "derate_current", "days later: a new fault"
+
+
 def test_done_without_recovery_is_no_fix_the_next_is_tried_then_escalation() -> None:
     engine = _engine()
     engine.observe("ev-1", T0, HOT, frozenset({SIG}))
