@@ -63,7 +63,7 @@ class TokenStore:
             raise ValueError("an owner token needs an owner_id")
         if ttl_s is not None and ttl_s <= 0:
             raise ValueError("a token's ttl_s must be positive")
-        token = secrets.token_urlsafe(32)
+        token = _new_token()
         now = self.clock.now()
         with self.engine.begin() as conn:
             conn.execute(
@@ -92,3 +92,13 @@ class TokenStore:
             if row.role == role and (role != "owner" or row.owner_id is not None):
                 return Principal(role=role, owner_id=row.owner_id if role == "owner" else None)
         return None
+
+
+def _new_token() -> str:
+    """A random bearer token that never starts with ``-``: tokens are pasted into command
+    lines (``aftercare sim run --token T``), where one that did would be read as an option
+    (about one token in 64 of URL-safe base64)."""
+    while True:
+        token = secrets.token_urlsafe(32)
+        if not token.startswith("-"):
+            return token
