@@ -195,7 +195,7 @@ def simulate(
             diagnosers[device.device_id].observe_firmware(device.firmware, clock.now())
             if step < train_at_step or (retrain_steps and train_at_step >= 0):
                 history.add(device.model, clock.now(), metrics)
-            diagnosers[device.device_id].hold(tracker.open_signatures(device.device_id))
+            diagnosers[device.device_id].hold(tracker.suspected(device.device_id))
             findings = diagnosers[device.device_id].observe(clock.now(), metrics)
             for decision in tracker.observe(device.device_id, clock.now(), findings):
                 if isinstance(decision, IncidentOpened):

@@ -127,7 +127,7 @@ async def simulate(args: argparse.Namespace) -> Outcome:
             metrics = device.read_metrics()
             if step < train_at:
                 history.add(device.model, now, metrics)
-            diagnosers[device_id].hold(tracker.open_signatures(device_id))
+            diagnosers[device_id].hold(tracker.suspected(device_id))
             findings = diagnosers[device_id].observe(now, metrics)
             for decision in tracker.observe(device_id, now, findings):
                 if isinstance(decision, IncidentOpened):

@@ -78,8 +78,8 @@ class DeviceDiagnoser:
     """Findings for one device, sample by sample."""
 
     _held: frozenset[str] = frozenset()
-    """Metrics an open incident is about: judged, but not learned from. Set by the
-    caller before each batch from the tracker's open incidents, so never checkpointed."""
+    """Metrics a suspected fault is about: judged, but not learned from. Set by the
+    caller before each batch from the tracker, so never checkpointed."""
 
     def __init__(
         self, profile: ModelProfile, fleet_model: FleetModelSource = _no_fleet_model
@@ -107,7 +107,8 @@ class DeviceDiagnoser:
 
     def hold(self, signatures: Iterable[str]) -> None:
         """Stop learning what is normal for the metrics these signatures (the device's
-        open incidents) are about, until they are no longer passed. A fault that lasts
+        open incidents, and those building up to one) are about, until they are no longer
+        passed. A fault that lasts
         would otherwise become the device's new normal within hours: a drifting sensor
         or a compressor running hot would no longer be found, the incident would close
         with the fault still there, and a fix that did nothing would look verified."""

@@ -124,9 +124,14 @@ class IncidentTracker:
         resolve and is not opened twice."""
         self._states.setdefault(device_id, {})[signature] = TrackerState(open=True)
 
-    def open_signatures(self, device_id: str) -> frozenset[str]:
-        """The signatures of the device's open incidents."""
-        return frozenset(s for s, st in self._states.get(device_id, {}).items() if st.open)
+    def suspected(self, device_id: str) -> frozenset[str]:
+        """The device's signatures with an open incident or evidence building up towards
+        one: what its detectors must not learn as normal while the tracker decides (a
+        learned baseline follows a step within about as many samples as a learned-only
+        incident needs to open)."""
+        return frozenset(
+            s for s, st in self._states.get(device_id, {}).items() if st.open or st.above > 0
+        )
 
     def states_of(self, device_id: str) -> dict[str, TrackerState]:
         """A device's signatures in progress (for a checkpoint)."""

@@ -216,7 +216,7 @@ class ScoringWorker:
             return []
         self._last_ts[device_id] = last_ts
         diagnoser = self._diagnoser(device_id)
-        diagnoser.hold(self.tracker.open_signatures(device_id))
+        diagnoser.hold(self.tracker.suspected(device_id))
         found = diagnoser.observe_many([(s.ts, s.metrics) for s in runs])
         model = self._models[device_id]
         decisions: list[tuple[Decision, str | None]] = []
