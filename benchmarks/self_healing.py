@@ -18,7 +18,9 @@ incidents whose first fix was verified, in the first and last quarter of the run
 ``escalated_unfixable`` (found broken parts handed to people), ``false_healed`` (faults
 marked healed that the simulator says persist) and ``unsafe_executed`` (actions run from
 forged, tampered, replayed, expired, retained or misaddressed commands, sent through the
-real agent's command path).
+real agent's command path). After them: ``faults``, ``seconds`` and
+``first_fix_ceiling_q4``, the best ``first_fix_q4`` the simulator allows (a right fix
+works only as often as its remedy says, and a broken part never).
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ from device_agent.contract import Channel, Command, Scalar
 from device_agent.hal import ActionOutcome
 from device_agent.settings import AgentSettings
 from firmware_sim.fault_plan import plan_faults
-from firmware_sim.faults import FaultWindow
+from firmware_sim.faults import FaultWindow, remedy_for
 from firmware_sim.models import SimulatedDevice
 
 SETTLE_S = 12 * 3600.0
@@ -250,6 +252,9 @@ class Scores:
     false_healed: int = 0
     q1: float = float("nan")
     q4: float = float("nan")
+    ceiling_q4: float = float("nan")
+    """The best first-fix share the last quarter's faults allow: the simulator's success
+    chance of the right fix for a remotely fixable fault, 0 for a broken part."""
 
 
 def score(outcome: Outcome, interval_s: float) -> Scores:
@@ -293,7 +298,24 @@ def score(outcome: Outcome, interval_s: float) -> Scores:
     if judged:
         scores.q1 = statistics.fmean(bool(i.first_fix_verified) for i in judged[:quarter])
         scores.q4 = statistics.fmean(bool(i.first_fix_verified) for i in judged[-quarter:])
+        windows: dict[tuple[str, str], list[FaultWindow]] = {}
+        for device_id, window in outcome.faults:
+            windows.setdefault((device_id, window.signature), []).append(window)
+        scores.ceiling_q4 = statistics.fmean(
+            _best_first_fix(windows.get((i.device_id, i.signature), []), i.opened_at)
+            for i in judged[-quarter:]
+        )
     return scores
+
+
+def _best_first_fix(windows: Sequence[FaultWindow], at_s: float) -> float:
+    """The chance that the right fix, sent first, clears the fault behind an incident
+    opened at ``at_s`` (the latest fault of its signature begun by then)."""
+    begun = [w for w in windows if w.start_s <= at_s]
+    if not begun:
+        return 0.0  # no such fault: nothing could have been fixed
+    fault = max(begun, key=lambda w: w.start_s).fault
+    return remedy_for(fault).success if fault.remote_fix else 0.0
 
 
 class _Recording:
@@ -410,6 +432,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "unsafe_executed": unsafe,
         "faults": counted,
         "seconds": round(time.perf_counter() - started, 1),
+        "first_fix_ceiling_q4": scores.ceiling_q4,
     }
     print(" ".join(f"{k}={_fmt(v)}" for k, v in fields.items()))
 
