@@ -253,8 +253,9 @@ class Scores:
     q1: float = float("nan")
     q4: float = float("nan")
     ceiling_q4: float = float("nan")
-    """The best first-fix share the last quarter's faults allow: the simulator's success
-    chance of the right fix for a remotely fixable fault, 0 for a broken part."""
+    """The best first-fix share the last quarter's incidents allow: the simulator's success
+    chance of the right fix for a remotely fixable fault, 0 for a broken part, 1 for an
+    incident with no fault behind it."""
 
 
 def score(outcome: Outcome, interval_s: float) -> Scores:
@@ -309,12 +310,13 @@ def score(outcome: Outcome, interval_s: float) -> Scores:
 
 
 def _best_first_fix(windows: Sequence[FaultWindow], at_s: float) -> float:
-    """The chance that the right fix, sent first, clears the fault behind an incident
-    opened at ``at_s`` (the latest fault of its signature begun by then)."""
-    begun = [w for w in windows if w.start_s <= at_s]
-    if not begun:
-        return 0.0  # no such fault: nothing could have been fixed
-    fault = max(begun, key=lambda w: w.start_s).fault
+    """The chance that the right fix, sent first, is verified for an incident opened at
+    ``at_s``: its remedy's success for a fault still on then, 0 for a broken part, and 1
+    where no fault of the signature was on (healthy telemetry verifies any fix)."""
+    on = [w for w in windows if w.start_s <= at_s and (w.end_s is None or w.end_s > at_s)]
+    if not on:
+        return 1.0
+    fault = max(on, key=lambda w: w.start_s).fault
     return remedy_for(fault).success if fault.remote_fix else 0.0
 
 
