@@ -87,7 +87,9 @@ async def test_incidents_reach_listeners_as_they_open_and_owners_hear_only_their
     assert {i["device_id"] for i in team.of("incident")} == {"hp-1", "ev-1"}
     heard = team.of("incident")[0]
     assert {"signature", "status", "fix_attempts", "evidence_window"} <= set(heard)
-    assert [i["device_id"] for i in owner.of("incident")] == ["hp-1"]
+    # the loop may escalate hp-1's incident (no playbook fix) before or after it is
+    # first read: the owner then also hears that change, still only of hp-1
+    assert {i["device_id"] for i in owner.of("incident")} == {"hp-1"}
 
 
 async def test_a_stopping_server_tells_its_listeners_to_reload(cloud: RunningCloud) -> None:
