@@ -87,10 +87,7 @@ class SurpriseDetector:
         mask = None
         if held:
             mask = np.zeros(values.shape[1], dtype=np.bool_)
-            for name in held:
-                column = self.columns.get(name)
-                if column is not None and column < len(mask):
-                    mask[column] = True
+            mask[[self.columns[name] for name in held if name in self.columns]] = True
         return self.state.run(ts, values, judge=True, learn=True, held=mask)
 
     def readings(

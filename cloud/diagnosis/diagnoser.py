@@ -108,10 +108,10 @@ class DeviceDiagnoser:
     def hold(self, signatures: Iterable[str]) -> None:
         """Stop learning what is normal for the metrics these signatures (the device's
         open incidents, and those building up to one) are about, until they are no longer
-        passed. A fault that lasts
-        would otherwise become the device's new normal within hours: a drifting sensor
-        or a compressor running hot would no longer be found, the incident would close
-        with the fault still there, and a fix that did nothing would look verified."""
+        passed. A fault that lasts would otherwise become the device's new normal within
+        hours: a drifting sensor or a compressor running hot would no longer be found, the
+        incident would close with the fault still there, and a fix that did nothing would
+        look verified."""
         self._held = frozenset(
             metric for signature in signatures for metric in self._metrics_of(signature)
         )
@@ -224,9 +224,8 @@ class DeviceDiagnoser:
                     if isinstance(metric, str) and rows.value(index, metric) is not None:
                         normal[index, column[metric]] = False
             results.append(findings)
-        for j, metric in enumerate(self._shapes.metrics):
-            if metric in self._held:
-                normal[:, j] = False
+        if self._held:
+            normal[:, self._shapes.columns(sorted(self._held & set(self._shapes.metrics)))] = False
         bands = self._shapes.learn_bands(values, normal)
         return [self._with_bands(findings, bands[s]) for s, findings in enumerate(results)]
 

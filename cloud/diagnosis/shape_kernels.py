@@ -201,11 +201,11 @@ def _repeat(f: np.ndarray, i: np.ndarray, resting: np.ndarray, j: int, value: fl
 
 @njit(cache=True)
 def _spike_seen(
-    f: np.ndarray, i: np.ndarray, recent: np.ndarray, j: int, value: float, held: bool
+    f: np.ndarray, i: np.ndarray, recent: np.ndarray, j: int, value: float, frozen: bool
 ) -> bool:
     """Whether the previous value was an isolated spike (far from both neighbours, which
     agree with each other); learns the usual sample-to-sample change otherwise, unless
-    ``held`` (two spikes in a row are no isolated spike, and would teach it their jump)."""
+    ``frozen`` (two spikes in a row are no isolated spike, and would teach it their jump)."""
     n = i[j, I_S_RECENT]
     if n == 3:
         recent[j, 0] = recent[j, 1]
@@ -229,7 +229,7 @@ def _spike_seen(
     if spike:
         f[j, F_S_LAST_EXC] = excursion
         f[j, F_S_LAST_PEAK] = peak
-    elif not held:
+    elif not frozen:
         i[j, I_S_SAMPLES] += 1
         rate = max(SPIKE_RATE, 1.0 / i[j, I_S_SAMPLES])
         f[j, F_S_MAD] += rate * (abs(after - peak) - f[j, F_S_MAD])
@@ -243,14 +243,14 @@ def _spike_record(
     window: np.ndarray,
     j: int,
     spike: bool,
-    held: bool,
+    frozen: bool,
     out: np.ndarray,
 ) -> None:
     """Keep an accepted verdict in the window; ``out`` gets (score, count, peak, span):
     the recent spike count against what the stream's own base rate makes likely (a
     Poisson bound), the value at the largest spike in the window, and the samples since
     its oldest spike, this one included (the stretch the score was gathered over). A
-    ``held`` metric (under an open incident) does not teach the base rate: a sensor that
+    ``frozen`` metric (a fault on it is suspected) does not teach the base rate: a sensor that
     keeps spiking would otherwise make its own spikes look usual within a day."""
     head = i[j, I_S_HEAD]
     window[j, 0, head] = 1.0 if spike else 0.0
@@ -274,7 +274,7 @@ def _spike_record(
             exc, pk = window[j, 1, k], window[j, 2, k]
             if exc > best_exc or (exc == best_exc and pk > best_peak):
                 best_exc, best_peak = exc, pk
-    if i[j, I_S_SAMPLES] >= WARMUP_SAMPLES and not held:
+    if i[j, I_S_SAMPLES] >= WARMUP_SAMPLES and not frozen:
         f[j, F_S_BASE_RATE] += SPIKE_RATE / 10.0 * ((1.0 if spike else 0.0) - f[j, F_S_BASE_RATE])
     expected = f[j, F_S_BASE_RATE] * held
     bound = max(3.0, expected + 4.0 * math.sqrt(expected) + 1.0)
@@ -292,7 +292,7 @@ def shapes(
     resting: np.ndarray,
     recent: np.ndarray,
     window: np.ndarray,
-    held: np.ndarray,
+    frozen: np.ndarray,
     out: np.ndarray,
 ) -> None:
     """One device's batch (rows = samples, columns = metrics, NaN = absent) through the
@@ -304,8 +304,8 @@ def shapes(
     limits), 3 the run length, 4 the spike score (only for jumps seen on one metric
     alone: several at once are physics), 5 spikes in the window, 6 the largest spike's
     value, 7 the samples the spikes in the window span, 8 whether this sample itself
-    added a spike (the window's older spikes only carry evidence forward). ``held[j]``:
-    metric ``j`` is under an open incident: it teaches neither the usual sample-to-sample
+    added a spike (the window's older spikes only carry evidence forward). ``frozen[j]``:
+    a fault on metric ``j`` is suspected: it teaches neither the usual sample-to-sample
     change nor the base rate of spikes.
     """
     samples, metrics = values.shape
@@ -322,7 +322,7 @@ def shapes(
         for j in range(metrics):
             jumps[j] = False
             if not math.isnan(values[s, j]):
-                jumps[j] = _spike_seen(f, i, recent, j, values[s, j], held[j])
+                jumps[j] = _spike_seen(f, i, recent, j, values[s, j], frozen[j])
                 jumped += jumps[j]
         for j in range(metrics):
             stuck[j] = 0.0
@@ -341,7 +341,7 @@ def shapes(
                 continue
             spiked = jumps[j] and jumped == 1
             out[s, j, 8] = 1.0 if spiked else 0.0
-            _spike_record(f, i, window, j, spiked, held[j], record)
+            _spike_record(f, i, window, j, spiked, frozen[j], record)
             out[s, j, 4], out[s, j, 5], out[s, j, 6] = record[0], record[1], record[2]
             out[s, j, 7] = record[3]
             if stuck[j] > 0.0 and i[j, I_C_VERDICT] != 1:

@@ -101,7 +101,9 @@ class ShapeBank:
         """Run a batch (rows = samples, columns = this bank's metrics, NaN = absent);
         the ``held`` metrics teach the spike detector nothing."""
         out = np.empty((values.shape[0], values.shape[1], 9), dtype=np.float64)
-        mask = np.array([m in held for m in self.metrics], dtype=np.bool_)
+        mask = np.zeros(len(self.metrics), dtype=np.bool_)
+        if held:
+            mask[[j for j, m in enumerate(self.metrics) if m in held]] = True
         k.shapes(
             values, self._floats, self._ints, self._resting, self._recent, self._window, mask, out
         )
