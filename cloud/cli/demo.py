@@ -166,7 +166,7 @@ def _register_unclaimed(registry: FactoryRegistry) -> list[dict[str, str]]:
 
 async def run_demo(options: DemoOptions) -> int:
     """Run until Ctrl-C, SIGTERM or ``duration_s``; returns the exit code."""
-    from cloud.app import CloudService, PortInUse
+    from cloud.app import CloudService, PortInUse, bind_http_socket
     from cloud.cli.demo_wear import reliability_lab
     from cloud.harness.identities import register_fleet
     from cloud.heal.signing import CommandSigner
@@ -174,6 +174,8 @@ async def run_demo(options: DemoOptions) -> int:
     from device_agent.clock import ScaledClock, SystemClock
     from firmware_sim.fleet import Fleet, FleetSpec
 
+    if options.port:  # a taken port is told before the broker starts: nothing to wind down
+        bind_http_socket(CloudSettings.model_fields["http_host"].default, options.port).close()
     with contextlib.ExitStack() as stack:
         folder = options.out or Path(stack.enter_context(tempfile.TemporaryDirectory()))
         folder.mkdir(parents=True, exist_ok=True)
