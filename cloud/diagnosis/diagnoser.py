@@ -48,6 +48,9 @@ LEARNING_PERIOD_S = 86_400.0
 """Device time before the learned baselines may name a fault: what a device does once a
 day (a hot-water run, an evening charge) is new to it until it has lived a whole day.
 Limits and shapes need no such wait."""
+NAMED_SHARE = 0.5
+"""A fleet finding is named by a metric the profile gives a meaning to when that
+metric's residual is at least this share of the largest one (see ``_named_first``)."""
 EXTRA_SURPRISE = 1.0
 """A device is judged on every metric at every sample, so the per-test bar is raised by
 log10(#metrics) (Bonferroni) plus this much, for about one false alarm in several
@@ -80,6 +83,10 @@ class DeviceDiagnoser:
     _held: frozenset[str] = frozenset()
     """Metrics a suspected fault is about: judged, but not learned from. Set by the
     caller before each batch from the tracker, so never checkpointed."""
+    _suspected: frozenset[str] = frozenset()
+    """The suspected signatures themselves (set with :attr:`_held`): a metric suspected
+    of drifting stays ``sensor-drift/<metric>`` whichever way it deviates next, so one
+    drift stays one incident."""
 
     def __init__(
         self, profile: ModelProfile, fleet_model: FleetModelSource = _no_fleet_model
@@ -112,8 +119,9 @@ class DeviceDiagnoser:
         hours: a drifting sensor or a compressor running hot would no longer be found, the
         incident would close with the fault still there, and a fix that did nothing would
         look verified."""
+        self._suspected = frozenset(signatures)
         self._held = frozenset(
-            metric for signature in signatures for metric in self._metrics_of(signature)
+            metric for signature in self._suspected for metric in self._metrics_of(signature)
         )
 
     def _metrics_of(self, signature: str) -> set[str]:
@@ -130,7 +138,8 @@ class DeviceDiagnoser:
         """The firmware the device reports. A new version is a new normal (control
         loops, memory use, CPU load all move with it), so what the learned detectors
         know is dropped and their learning period starts again at ``at``, and slopes are
-        measured afresh; limits and the other shape detectors keep watching throughout.
+        measured afresh (what is usual for a slope is kept); limits and the other shape
+        detectors keep watching throughout.
         Without this, the step a rollout puts into free memory reads as a leak on every
         updated device."""
         if self._firmware is not None and version != self._firmware:
@@ -138,7 +147,8 @@ class DeviceDiagnoser:
             self._first_ts = at
             self._shapes.forget_bands()
             self._streaks.clear()
-            self._trends.clear()  # a one-off step across the update is no trend
+            for trend in self._trends.values():  # a one-off step across it is no trend
+                trend.restart_window()
         self._firmware = version
 
     def observe_link(self, at: float, online: bool) -> None:
@@ -444,6 +454,7 @@ class DeviceDiagnoser:
                     "z": round(top.z, 2),
                     "others": {c.metric: round(c.z, 2) for c in candidates[:5] if c is not top},
                 },
+                learned=True,
             ),
         )
 
@@ -462,7 +473,7 @@ class DeviceDiagnoser:
         if judged.surprise < self._alert_surprise or not residuals:
             self._streaks.pop("fleet", None)
             return
-        metric, residual = residuals[0]
+        metric, residual = self._named_first(residuals)
         drifting = self._persists("fleet", metric, residual)
         _keep(
             findings,
@@ -477,8 +488,22 @@ class DeviceDiagnoser:
                     "expected": model.expected(metrics).get(metric),
                     "residual": round(residual, 2),
                 },
+                learned=True,
             ),
         )
+
+    def _named_first(self, residuals: Sequence[tuple[str, float]]) -> tuple[str, float]:
+        """The deviation that names the fleet finding: the largest residual, unless one
+        nearly as large (at least half of it) is one the profile gives a meaning to. A
+        named fault moves other metrics too (a leaking heap thrashes the CPU), and the
+        one it names is the cause a service engineer can act on, not its consequence."""
+        top = residuals[0]
+        for metric, residual in residuals:
+            if abs(residual) < NAMED_SHARE * abs(top[1]):
+                break
+            if (metric, "high" if residual > 0 else "low") in self.profile.meaning:
+                return metric, residual
+        return top
 
     def _persists(self, source: str, metric: str, signed: float) -> bool:
         """Whether ``source`` has found ``metric`` off in the same direction for
@@ -495,7 +520,11 @@ class DeviceDiagnoser:
         profile's meaning first, else ``kind/metric`` (``anomaly`` by default)."""
         direction: Direction = "high" if signed > 0 else "low"
         meaning = self.profile.meaning.get((metric, direction))
-        return meaning or f"{kind or 'anomaly'}/{metric}"
+        if meaning:
+            return meaning
+        if f"sensor-drift/{metric}" in self._suspected:
+            kind = "sensor-drift"  # the same drift, still wandering off either way
+        return f"{kind or 'anomaly'}/{metric}"
 
 
 class _Rows:

@@ -40,6 +40,12 @@ class TrendTracker:
         self.tail_par = new_tail_params(TAIL_HISTORY, TAIL_REFIT_EVERY, 0.05, 100, 0.0)
         self.tail = np.zeros(tail_row_len(TAIL_HISTORY, TAIL_REFIT_EVERY, 0.05))
 
+    def restart_window(self) -> None:
+        """Measure the slope afresh from the next value, keeping what was learned of the
+        metric's usual slopes (a tail learned anew would take hours and, thin at first,
+        would call ordinary wander a fault)."""
+        self.state[[_COUNT, _HEAD, _SUM_Y, _SUM_XY]] = 0.0
+
     def update(self, value: float) -> float:
         """Surprise of the current trend, signed by its direction (0 while learning)."""
         return float(self.update_many(np.array([value]))[0])

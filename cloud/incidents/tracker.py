@@ -33,6 +33,11 @@ class Finding:
     the last hour, spikes in the last 30 samples) goes on being reported from older
     evidence: it keeps an incident open, but it says nothing of whether a fix applied
     since then worked."""
+    learned: bool = False
+    """Whether only a learned detector (a baseline, the fleet model) vouches for it: its
+    bar is what a short history held, not the fault's own shape or a specified limit,
+    so it must persist as long as the signatures only such detectors name
+    (:data:`SLOW_EVIDENCE`) before it opens an incident, whatever the name."""
 
 
 def signatures_seen(findings: Mapping[str, Finding], bar: float) -> frozenset[str]:
@@ -98,6 +103,10 @@ class TrackerState:
     peak: float = 0.0
     worst: Finding | None = None
     worst_deviation: float = -1.0
+    symptom: bool = False
+    """Whether this run of evidence began while a named incident of the device was open:
+    it stays that fault's symptom while it lasts, even if the named evidence pauses (a
+    leak's trend restarts its window while the exhausted heap still loads the CPU)."""
 
 
 class IncidentTracker:
@@ -171,12 +180,15 @@ class IncidentTracker:
     def _step(
         self, device_id: str, signature: str, ts: float, score: float, finding: Finding | None
     ) -> Decision | None:
-        config = self.slow_config if signature.startswith(SLOW_EVIDENCE) else self.config
+        learned = finding is not None and finding.learned
+        slow = learned or signature.startswith(SLOW_EVIDENCE)
+        config = self.slow_config if slow else self.config
         state = self._states.setdefault(device_id, {}).setdefault(signature, TrackerState())
         if score >= config.open_threshold:
             if state.above == 0:
                 state.first_above_ts = ts
                 state.worst, state.worst_deviation = None, -1.0
+                state.symptom = self._symptom(device_id, signature)
             persisted = finding.persisted if finding is not None else 1
             state.above = max(state.above + 1, persisted)
             state.below = 0
@@ -193,6 +205,7 @@ class IncidentTracker:
             not state.open
             and state.above >= config.open_after
             and finding is not None
+            and not state.symptom
             and not self._symptom(device_id, signature)
         ):
             state.open = True

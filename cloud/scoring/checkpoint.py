@@ -66,7 +66,7 @@ ALLOWED: dict[str, type] = {
         TrackerState,
     )
 }
-TRANSIENT = {"DeviceDiagnoser": frozenset({"fleet_model", "profile", "_held"})}
+TRANSIENT = {"DeviceDiagnoser": frozenset({"fleet_model", "profile", "_held", "_suspected"})}
 """Attributes wired by the scoring worker, not learned: re-injected on restore (the
 held metrics before every batch)."""
 BUILTIN_FACTORIES: dict[str, type] = {"float": float, "int": int, "list": list}

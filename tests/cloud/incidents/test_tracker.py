@@ -71,6 +71,46 @@ def test_learned_only_findings_on_a_device_with_a_named_incident_are_symptoms() 
     assert [d.signature for d in elsewhere] == ["anomaly/cpu_load_pct"]
 
 
+def test_a_named_fault_vouched_for_only_by_a_learned_detector_must_persist_as_long() -> None:
+    """The fleet model finding a compressor hotter than it expects names an overheat, but
+    its bar is what its history held (a warm spell it never saw makes every cool-down look
+    hot): that must last as long as any learned-only evidence. A limit opens at once."""
+    tracker = IncidentTracker(TrackerConfig(open_after=3), TrackerConfig(open_after=15))
+    learned = Finding(SIG, 0.9, {"detector": "fleet"}, learned=True)
+    limit = Finding(SIG, 0.9, {"detector": "limit"})
+
+    def opened_at(device: str, finding: Finding) -> list[int]:
+        return [i for i in range(20) if tracker.observe(device, float(i), {SIG: finding})]
+
+    assert opened_at("d1", learned) == [14]
+    assert opened_at("d2", limit) == [2]
+
+
+def test_a_symptom_stays_one_after_its_named_incident_resolves_while_it_lasts() -> None:
+    """A leaking heap loads the CPU; when the leak's own evidence pauses (its trend
+    restarts after a reboot) the CPU evidence that began under it opens nothing. A new
+    run of CPU evidence, with no named incident open, is judged on its own."""
+    tracker = IncidentTracker(
+        TrackerConfig(open_after=1, close_after=2), TrackerConfig(open_after=5, close_after=2)
+    )
+    leak = Finding("memory-leak/firmware", 0.9)
+    cpu = Finding("sensor-drift/cpu_load_pct", 0.9, learned=True)
+    decisions = tracker.observe("d1", 0.0, {leak.signature: leak, cpu.signature: cpu})
+    for i in range(1, 30):
+        decisions += tracker.observe("d1", float(i), {cpu.signature: cpu})
+    assert [(type(d), d.signature) for d in decisions] == [
+        (IncidentOpened, "memory-leak/firmware"),
+        (IncidentResolved, "memory-leak/firmware"),
+    ]
+    tracker.observe("d1", 30.0, {})  # the CPU calms down for a sample
+    later = [
+        d for i in range(31, 40) for d in tracker.observe("d1", float(i), {cpu.signature: cpu})
+    ]
+    assert [(type(d), d.signature) for d in later] == [
+        (IncidentOpened, "sensor-drift/cpu_load_pct")
+    ]
+
+
 def test_evidence_that_already_spans_several_samples_opens_at_once() -> None:
     """A run of repeats is its own persistence: the tracker counts the samples it spans."""
     tracker = IncidentTracker()
