@@ -48,9 +48,6 @@ LEARNING_PERIOD_S = 86_400.0
 """Device time before the learned baselines may name a fault: what a device does once a
 day (a hot-water run, an evening charge) is new to it until it has lived a whole day.
 Limits and shapes need no such wait."""
-NAMED_SHARE = 0.5
-"""A fleet finding is named by a metric the profile gives a meaning to when that
-metric's residual is at least this share of the largest one (see ``_named_first``)."""
 EXTRA_SURPRISE = 1.0
 """A device is judged on every metric at every sample, so the per-test bar is raised by
 log10(#metrics) (Bonferroni) plus this much, for about one false alarm in several
@@ -473,7 +470,7 @@ class DeviceDiagnoser:
         if judged.surprise < self._alert_surprise or not residuals:
             self._streaks.pop("fleet", None)
             return
-        metric, residual = self._named_first(residuals)
+        metric, residual = residuals[0]
         drifting = self._persists("fleet", metric, residual)
         _keep(
             findings,
@@ -491,19 +488,6 @@ class DeviceDiagnoser:
                 learned=True,
             ),
         )
-
-    def _named_first(self, residuals: Sequence[tuple[str, float]]) -> tuple[str, float]:
-        """The deviation that names the fleet finding: the largest residual, unless one
-        nearly as large (at least half of it) is one the profile gives a meaning to. A
-        named fault moves other metrics too (a leaking heap thrashes the CPU), and the
-        one it names is the cause a service engineer can act on, not its consequence."""
-        top = residuals[0]
-        for metric, residual in residuals:
-            if abs(residual) < NAMED_SHARE * abs(top[1]):
-                break
-            if (metric, "high" if residual > 0 else "low") in self.profile.meaning:
-                return metric, residual
-        return top
 
     def _persists(self, source: str, metric: str, signed: float) -> bool:
         """Whether ``source`` has found ``metric`` off in the same direction for

@@ -266,25 +266,6 @@ def test_a_sensor_that_keeps_spiking_stays_found_while_its_incident_is_open() ->
     assert last_hours[True] >= 20, "held, the spikes of the last 12 hours are still found"
 
 
-def test_a_fleet_finding_is_named_by_the_cause_the_profile_knows_not_its_consequence() -> None:
-    """Near exhaustion a leaking heap thrashes the CPU, and the CPU may break the fleet's
-    relationships a little more than free memory does: the finding is still the leak.
-    A named metric far behind the largest deviation does not take the name."""
-    diagnoser = DeviceDiagnoser(profile_for(None))
-    assert diagnoser._named_first([("cpu_load_pct", 5.9), ("mem_free_kb", -4.1)]) == (
-        "mem_free_kb",
-        -4.1,
-    )
-    assert diagnoser._named_first([("cpu_load_pct", 5.9), ("mem_free_kb", -1.2)]) == (
-        "cpu_load_pct",
-        5.9,
-    )
-    assert diagnoser._named_first([("cpu_load_pct", 5.9), ("mem_free_kb", 4.1)]) == (
-        "cpu_load_pct",
-        5.9,
-    ), "more free memory than expected is no leak"
-
-
 def test_a_metric_suspected_of_drifting_keeps_that_name_whichever_way_it_deviates() -> None:
     """A drift that ends (the sensor recalibrates itself) jumps back past its held
     baseline: that is the same incident going on, not a new anomaly beside it."""
