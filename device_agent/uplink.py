@@ -122,7 +122,10 @@ class Uplink:
                 await self._idle(settings.flush_interval_s)
 
     async def _idle(self, seconds: float) -> None:
-        """Until the next flush, or a report kept before then."""
+        """Until the next flush, or a report kept before then. A stop that a publish just
+        above dropped is honoured first: waiting out a long flush interval with it would
+        leave the agent running that long after it was told to stop."""
+        honour_cancellation()
         try:
             async with asyncio.timeout(seconds):  # not wait_for: see cancellation.py
                 await self._reports_waiting.wait()

@@ -87,9 +87,8 @@ def test_seeds_parse_and_realism_is_on_by_default():
 def test_fleet_models_are_retrained_daily_like_the_cloud_unless_told_to_train_once():
     assert parse_args([]).retrain_hours == 24.0 == CloudSettings().retrain_interval_s / 3600
     assert parse_args(["--retrain-hours", "0"]).retrain_hours == 0.0
-    line = last_line([SeedResult(1)], 1.0, True, None)
-    assert line.split()[-1] == "retrain_hours=0"
-    assert last_line([SeedResult(1)], 1.0, True).split()[-1] == "retrain_hours=24"
+    assert "retrain_hours=0" in last_line([SeedResult(1)], 1.0, True, None).split()
+    assert "retrain_hours=24" in last_line([SeedResult(1)], 1.0, True).split()
 
 
 def test_a_mid_run_install_is_heard_only_from_its_install_and_counted_from_then():
