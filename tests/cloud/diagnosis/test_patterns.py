@@ -1,11 +1,13 @@
-"""Shape detectors on synthetic series: stuck sensors and isolated spikes."""
+"""Shape detectors on synthetic series: stuck sensors, isolated spikes and trends."""
 
 from __future__ import annotations
 
 import random
 
 import numpy as np
+import pytest
 
+from cloud.diagnosis.patterns import TrendTracker
 from cloud.diagnosis.shapes import BatchShapes, ShapeBank
 
 
@@ -110,3 +112,18 @@ def test_a_spike_finding_spans_the_samples_since_its_oldest_spike() -> None:
     spiked[12] += 30
     found = _run(bank, spiked)
     assert found.spike_span[13, 0] == 8  # the spike at 5 is recognised at 6: samples 6..13
+
+
+def test_a_restarted_trend_window_measures_afresh_but_keeps_the_usual_slopes() -> None:
+    """After a firmware update the slope is measured from the next sample on, while
+    what the metric's slopes usually are stays learned: a tail learned anew from a
+    few hours would call ordinary wander a leak."""
+    tracker = TrendTracker()
+    tracker.update_many(np.array(_noisy(3000)))
+    before = tracker.state.copy()
+    tracker.restart_window()
+    after = tracker.update_many(np.array(_noisy(tracker.window, seed=2)))
+    assert np.all(after[: tracker.window - 1] == 0.0), "no slope until the window refills"
+    assert abs(after[-1]) < 3.0, "ordinary wander right after it is not unusual"
+    assert tracker.state[0] > before[0], "the count of slopes learned carries on"
+    assert tracker.state[1:3].tolist() == pytest.approx(before[1:3].tolist(), rel=0.05)
