@@ -100,7 +100,6 @@ async def test_a_low_rating_after_a_verified_fix_reopens_it_and_lowers_its_poste
         clock,
         policy=OutreachPolicy(feedback_delay_s=3600),
     )
-    remediation.start()
     try:
         async with api(repos) as client:
             token = await sign_up(client, "ann@example.com")
@@ -110,6 +109,10 @@ async def test_a_low_rating_after_a_verified_fix_reopens_it_and_lowers_its_poste
             repos.telemetry.set_owner(HP, principal.owner_id)
             owner = bearer(repos.tokens.issue("owner", principal.owner_id))
             incident_id = _healed_incident(repos)
+            # The fix was verified before this worker started. Started earlier, its first
+            # poll could catch the incident in the instant it was recorded open and plan a
+            # fix for it (CI, once: the incident was then never "resolved" to reopen).
+            remediation.start()
 
             clock.advance(1200)
             assert planner.plan_once() == 0, "not asked before the fix had time to hold"
