@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from firmware_sim.faults import Fault, FaultKind, FaultWindow
+from firmware_sim.models import MetricSpec
 
 EVIDENT_SCALES = 3.0
 """A deviation of three of a metric's scales (its typical significant change, as the
@@ -52,14 +53,15 @@ class EvidenceLog:
         active: Iterable[Fault],
         readings: Mapping[str, float],
         twin_readings: Mapping[str, float],
-        scales: Mapping[str, float],
+        specs: Mapping[str, MetricSpec],
         now: float,
     ) -> None:
+        """``specs``: the device model's metrics (their scales size a deviation)."""
         for fault in active:
             key = (device_id, fault.signature, fault.start_s)
             if key in self.first:
                 continue
-            if _shows(fault, readings, twin_readings, scales):
+            if _shows(fault, readings, twin_readings, specs):
                 self.first[key] = now
 
     def evident_at(self, device_id: str, window: FaultWindow) -> float | None:
@@ -70,15 +72,15 @@ def _shows(
     fault: Fault,
     readings: Mapping[str, float],
     twin_readings: Mapping[str, float],
-    scales: Mapping[str, float],
+    specs: Mapping[str, MetricSpec],
 ) -> bool:
     metrics = acts_on(fault)
     if fault.kind is FaultKind.SENSOR_STUCK or not metrics:
         return True
     for metric in metrics:
-        value, truth, scale = readings.get(metric), twin_readings.get(metric), scales.get(metric)
-        if value is None or truth is None or not scale:
+        value, truth, spec = readings.get(metric), twin_readings.get(metric), specs.get(metric)
+        if value is None or truth is None or spec is None:
             continue
-        if abs(value - truth) >= EVIDENT_SCALES * scale:
+        if abs(value - truth) >= EVIDENT_SCALES * spec.scale:
             return True
     return False

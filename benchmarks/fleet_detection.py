@@ -259,8 +259,9 @@ def _note_evidence(
     truth = twin.read_metrics()
     active = device.active_faults()
     if active:
-        scales = {name: spec.scale for name, spec in device.METRICS.items()}
-        evidence.observe(device.device_id, active, metrics, truth, scales, device.clock.now())
+        evidence.observe(
+            device.device_id, active, metrics, truth, device.METRICS, device.clock.now()
+        )
 
 
 class _History:
@@ -329,21 +330,21 @@ def score(
             i for i, inc in enumerate(outcome.incidents) if _matches(inc, device_id, window, end_s)
         ]
         duration = (window.end_s or end_s) - window.start_s
-        row = rows[window.signature]
         evident_s = outcome.evidence.evident_at(device_id, window)
         if hits:
             matched.update(hits)
             first = min(outcome.incidents[i].opened_at for i in hits)
+            row = rows[window.signature]
             row.tp += 1
             row.delays.append((first - window.start_s) / interval_s)
             row.evident_tp += 1
             shown = window.start_s if evident_s is None else evident_s
             row.evident_delays.append(max(0.0, first - shown) / interval_s)
-        else:
+        else:  # a fault too short to count and never shown leaves no row
             if duration >= MIN_FAULT_S:
-                row.fn += 1
+                rows[window.signature].fn += 1
             if evident_s is not None:
-                row.evident_fn += 1
+                rows[window.signature].evident_fn += 1
     for i, incident in enumerate(outcome.incidents):
         if i not in matched and incident.opened_at >= counted_from_s:
             rows[incident.signature].fp += 1

@@ -31,7 +31,9 @@ def _run(
         twin.link_up()
         readings, truth = device.read_metrics(), twin.read_metrics()
         worst.append(max(abs(readings[m] - truth[m]) / scales[m] for m in readings))
-        log.observe(device.device_id, device.active_faults(), readings, truth, scales, clock.now())
+        log.observe(
+            device.device_id, device.active_faults(), readings, truth, device.METRICS, clock.now()
+        )
         clock.advance(STEP_S)
     return log, worst
 
