@@ -215,6 +215,10 @@ class DeviceDiagnoser:
                     # The fleet finds this sample ordinary: the device's own baselines
                     # deviate because it is in a state its short history holds rarely
                     # (a charging session, a cold snap), not because something broke.
+                    # Unless a detector that knows the fault's own shape names the same
+                    # fault: then the fleet merely holds other devices that sit where
+                    # this one fell (a weak site's signal, where a flapping link drops).
+                    self._corroborated_baselines(assessment, explained, findings, rows, index)
                     self._streaks.pop("baseline", None)
                 else:
                     self._baselines(assessment, explained, findings, rows.finite(index))
@@ -455,6 +459,25 @@ class DeviceDiagnoser:
             ),
         )
 
+    def _corroborated_baselines(
+        self,
+        assessment: Assessment,
+        explained: set[str],
+        findings: dict[str, Finding],
+        rows: _Rows,
+        index: int,
+    ) -> None:
+        """The baselines' finding of a sample the fleet finds ordinary, kept only where a
+        detector that is not learned already names the same signature in it."""
+        named = {signature for signature, f in findings.items() if not f.learned}
+        if not named or not assessment.is_anomaly:
+            return
+        own: dict[str, Finding] = {}
+        self._baselines(assessment, explained, own, rows.finite(index))
+        for signature, finding in own.items():
+            if signature in named:
+                _keep(findings, finding)
+
     def _fleet(
         self,
         model: FleetModel,
@@ -599,7 +622,16 @@ def _severity(surprise: float) -> float:
 
 
 def _keep(findings: dict[str, Finding], finding: Finding) -> None:
-    """Keep the strongest finding per signature."""
+    """Keep the strongest finding per signature. Where a learned detector and one that
+    knows the fault's own shape, limit or presence name the same signature at once, the
+    signature is vouched for by more than a short history (a link reported weak and seen
+    dropping is flapping), so the kept finding is not learned-only, whichever is stronger."""
     current = findings.get(finding.signature)
-    if current is None or finding.score > current.score:
+    if current is None:
         findings[finding.signature] = finding
+        return
+    kept = finding if finding.score > current.score else current
+    learned = current.learned and finding.learned
+    if kept.learned != learned:
+        kept = dataclasses.replace(kept, learned=learned)
+    findings[finding.signature] = kept

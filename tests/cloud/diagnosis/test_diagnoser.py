@@ -274,3 +274,35 @@ def test_a_metric_suspected_of_drifting_keeps_that_name_whichever_way_it_deviate
     diagnoser.hold({"sensor-drift/temp_c"})
     assert diagnoser._name("temp_c", -3.0, "") == "sensor-drift/temp_c"
     assert diagnoser._name("mem_free_kb", -3.0, "") == "memory-leak/firmware"
+
+
+def test_a_weak_signal_the_fleet_knows_is_flapping_once_the_link_drops() -> None:
+    """Weak sites put other chargers at -90 dBm, so the fleet model finds this one's fall
+    from -60 to -90 ordinary and its baselines' finding is set aside, until the broker
+    sees the link drop: then two detectors name the flapping link, its evidence is no
+    longer the baselines' alone, and it opens as fast as the drop's own (not after the
+    long wait of a learned-only finding)."""
+    rng = random.Random(7)
+
+    def with_signal(rows: list[dict[str, float]], dbm: float) -> list[dict[str, float]]:
+        return [dict(row, rssi_dbm=dbm + rng.gauss(0, 1.0)) for row in rows]
+
+    fleet_rows = with_signal(_healthy(2 * 1440, seed=4), -60.0)
+    fleet_rows += with_signal(_healthy(2 * 1440, seed=5), -90.0)
+    model = FleetModel.fit("charger", fleet_rows)
+    rows = _healthy(3 * 1440, seed=3)
+    before, weak = with_signal(rows[: 2 * 1440], -60.0), with_signal(rows[2 * 1440 :], -90.0)
+
+    def flapping(drop: bool) -> list[Finding]:
+        diagnoser = DeviceDiagnoser(profile_for(None), lambda: model)
+        _run(diagnoser, before)
+        if drop:
+            diagnoser.observe_link(T0 + (2 * 1440 - 1) * STEP_S, online=False)
+        found = _run(diagnoser, weak[:5], start=2 * 1440)
+        return [f["connectivity/flapping"] for f in found if "connectivity/flapping" in f]
+
+    assert flapping(drop=False) == []
+    named = flapping(drop=True)
+    assert len(named) == 5
+    assert all(f.score > 0.9 and not f.learned for f in named)
+    assert named[0].explanation["detector"] == "level"
