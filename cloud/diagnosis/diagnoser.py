@@ -36,7 +36,7 @@ from cloud.diagnosis.patterns import TrendTracker
 from cloud.diagnosis.profiles import Direction, ModelProfile
 from cloud.diagnosis.shapes import BatchShapes, ShapeBank
 from cloud.incidents.tracker import Finding
-from cloud.learning import FleetModel
+from cloud.learning import FleetModel, FleetScores
 
 FLAP_WINDOW_S = 3600.0
 FLAPS = 3
@@ -195,6 +195,11 @@ class DeviceDiagnoser:
         beyond = self._beyond_limits(raw, names)
         any_beyond: list[bool] = np.logical_or.reduce(beyond, axis=1).tolist()
         fleet_score = None if fleet_scores is None else fleet_scores.score.tolist()
+        relation_best = (
+            [0.0] * len(samples)
+            if fleet_scores is None or not fleet_scores.loo_surprise.size
+            else fleet_scores.loo_surprise.max(axis=1).tolist()
+        )
         ordinary = 10.0**-self.monitor.config.policy.release
         normal = ~np.isnan(values)
         results = []
@@ -227,6 +232,8 @@ class DeviceDiagnoser:
                         self._fleet(model, rows.finite(index), explained, findings)
                     else:
                         self._streaks.pop("fleet", None)
+                    if relation_best[index] >= self._alert_surprise:
+                        self._relation(model, fleet_scores, index, rows, explained, findings)
             if findings or assessment.is_anomaly:
                 suspect = {f.explanation.get("metric") for f in findings.values()}
                 if assessment.is_anomaly:
@@ -506,6 +513,49 @@ class DeviceDiagnoser:
                     "metric": metric,
                     "value": metrics.get(metric),
                     "expected": model.expected(metrics).get(metric),
+                    "residual": round(residual, 2),
+                },
+                learned=True,
+            ),
+        )
+
+    def _relation(
+        self,
+        model: FleetModel,
+        scores: FleetScores,
+        index: int,
+        rows: _Rows,
+        explained: set[str],
+        findings: dict[str, Finding],
+    ) -> None:
+        """The metric furthest from what the sample's other metrics predict by the fleet's
+        relationships, where that distance is rarer than the alert bar among healthy
+        devices: a compressor running 20 °C hotter than its speed, lift and weather call
+        for, which the fleet model's subspace statistics take for a busy compressor.
+        Named only where the profile gives that direction a meaning: a relation the
+        linear model only approximates (efficiency in a warm spell) bends at the edges
+        of what the fleet has seen, and the fleet model's own statistics still report a
+        sample that is unusual as a whole."""
+        surprise = scores.loo_surprise[index]
+        beyond = np.where(surprise >= self._alert_surprise, scores.loo_excess[index], -1.0)
+        j = int(np.argmax(np.nan_to_num(beyond, nan=-1.0)))
+        metric = model.metrics[j]
+        residual = float(scores.loo[index, j])
+        name = self.profile.meaning.get((metric, "high" if residual > 0 else "low"))
+        if metric in explained or name is None:
+            return
+        metrics = rows.finite(index)
+        _keep(
+            findings,
+            Finding(
+                name,
+                _severity(float(surprise[j])),
+                {
+                    "detector": "relation",
+                    "surprise": round(float(surprise[j]), 2),
+                    "metric": metric,
+                    "value": metrics.get(metric),
+                    "expected": _round(model.expected(metrics).get(metric, math.nan)),
                     "residual": round(residual, 2),
                 },
                 learned=True,

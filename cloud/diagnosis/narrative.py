@@ -150,6 +150,12 @@ def sentence(
         return f"{name} spiked to {value} {_times(count)} within {lasting}{normal}."
     if detector == "trend":
         return f"{name} has been moving steadily for {lasting}, now at {value}{normal}."
+    if detector in ("relation", "fleet") and isinstance(evidence.get("expected"), float | int):
+        expected = _number(evidence.get("expected"), unit)
+        return (
+            f"{name} reached {value} where devices like it read about {expected} in the "
+            f"same conditions, for {lasting}{normal}."
+        )
     if _inside(evidence):
         return (
             f"{name} has been unusual for the time of day for {lasting}, at {value}"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["TAIL_START", "TailCdf"]
+__all__ = ["TAIL_START", "TailCdf", "tail_surprise"]
 
 TAIL_START = 0.99
 """Probability above which the exponential tail replaces the empirical CDF."""
@@ -76,3 +76,17 @@ class TailCdf:
         if not isinstance(u, float) or not isinstance(beta, float):
             raise ValueError("calibration u and beta must be floats")
         return cls(quantiles, u, beta)
+
+
+def tail_surprise(
+    values: NDArray[np.float64], u: NDArray[np.float64], beta: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """−log10 of the healthy share beyond each value under :class:`TailCdf`'s exponential
+    tail, for many calibrations at once (column ``j`` of ``values`` against ``u[j]``,
+    ``beta[j]``); 0 at or below the tail's start and where a value is NaN, at most 12.
+    What a detector compares with its alert bar, which always lies in the tail: the
+    body's surprises stay under 2, so they are not computed value by value."""
+    with np.errstate(invalid="ignore"):
+        beyond = values > u
+        surprise = -np.log10(1.0 - TAIL_START) + (values - u) / (beta * np.log(10.0))
+    return np.where(beyond, np.minimum(surprise, -np.log10(_MIN_TAIL_P)), 0.0)

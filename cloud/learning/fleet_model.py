@@ -14,6 +14,11 @@ per device model; a new device is covered from its first sample.
   largest SPE, refit; gross outliers are left out when learning the thresholds.
 - Thresholds: the ``threshold_quantile`` of training T² and SPE. The normalised score is
   the empirical CDF of the training statistic ``max(T²/T²_lim, SPE/SPE_lim)``.
+- Relations, metric by metric: each metric that the others predict well is also judged
+  by its distance from that leave-one-out prediction, calibrated per metric on the
+  healthy history (:func:`related_metrics`). A compressor running hot for its speed
+  moves along a direction the fleet also moves in, so T² and SPE take it for a busy
+  compressor while its own relation to speed and lift is plainly broken.
 - Missing metrics at score time: the sample is projected onto the model with the metrics
   it has (least squares on the present coordinates); SPE then sums over fewer metrics, so
   a sparse sample is judged conservatively, never rejected.
@@ -31,7 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from cloud.learning.calibration import TailCdf
+from cloud.learning.calibration import TailCdf, tail_surprise
 from cloud.learning.errors import NotEnoughHistory
 from cloud.learning.subspace import Subspace, fit_subspace
 
@@ -43,6 +48,10 @@ MAX_SURPRISE = 12.0
 
 _MAX_COLUMN_MAPS = 1024
 _ColumnMap = tuple[list[int], list[int]]
+
+MIN_EXPLAINED = 0.5
+"""Share of a metric's variance the other metrics must predict for its distance from
+that prediction to be evidence (the prediction explains more than it leaves)."""
 
 _GROSS_FACTOR = 6.0
 """Rows whose T² or SPE exceed this many times the 90th percentile are treated as faults
@@ -99,6 +108,17 @@ class FleetScores:
     spe: NDArray[np.float64]
     is_anomaly: NDArray[np.bool_]
     residuals: Matrix
+    loo: Matrix
+    """Per metric, how far it lies from what the sample's other metrics predict
+    (standardised units, signed; NaN where absent): see :meth:`Subspace.loo_residuals`."""
+    loo_surprise: Matrix
+    """−log10 of the healthy fleet's share of samples whose metric lay as far from its
+    prediction, where that share is under 1 % (0 otherwise, where absent, or where the
+    model was saved without that calibration)."""
+    loo_excess: Matrix
+    """That distance over the healthy fleet's 99th percentile of it: which metric is
+    furthest off when several reach the surprise cap (a hot compressor also puts the
+    speed its temperature predicts off). NaN where there is no calibration."""
 
 
 class FleetModel:
@@ -114,8 +134,15 @@ class FleetModel:
         *,
         n_samples: int,
         threshold_quantile: float,
+        loo_calibration: Mapping[str, TailCdf] | None = None,
     ) -> None:
         self.device_model = device_model
+        self.loo_calibration = dict(loo_calibration or {})
+        """Per metric the relations predict (see :func:`related_metrics`), how far from
+        its prediction healthy training samples lay."""
+        unknown = set(self.loo_calibration) - set(subspace.metrics)
+        if unknown:
+            raise ValueError(f"leave-one-out calibration for unknown metrics {sorted(unknown)}")
         self.subspace = subspace
         self.metrics = subspace.metrics
         self.t2_limit = float(t2_limit)
@@ -124,6 +151,10 @@ class FleetModel:
         self.n_samples = n_samples
         self.threshold_quantile = threshold_quantile
         self._index = {m: i for i, m in enumerate(self.metrics)}
+        self._unrelated: NDArray[np.bool_] | None = None
+        tails = [self.loo_calibration.get(m) for m in self.metrics]
+        self._loo_p99 = np.array([max(c.u, 1e-12) if c else np.nan for c in tails])
+        self._loo_beta = np.array([c.beta if c else np.nan for c in tails])
         self._column_maps: dict[tuple[tuple[str, ...], frozenset[str]], _ColumnMap] = {}
         """Per batch layout, where its columns go: a device's batches share one layout."""
 
@@ -178,6 +209,8 @@ class FleetModel:
         inlier = (t2 <= _GROSS_FACTOR * np.quantile(t2, 0.9)) & (
             spe <= _GROSS_FACTOR * np.quantile(spe, 0.9)
         )
+        standardised = subspace.standardise(data[inlier])
+        related, loo = related_metrics(subspace, data[inlier], standardised)
         t2, spe = t2[inlier], spe[inlier]
         q = options.threshold_quantile
         t2_limit = max(float(np.quantile(t2, q)), 1e-12)
@@ -191,6 +224,7 @@ class FleetModel:
             TailCdf.fit(ratio),
             n_samples=len(data),
             threshold_quantile=q,
+            loo_calibration={metrics[j]: _healthy_tail(np.abs(loo[:, j])) for j in related},
         )
 
     # --- scoring ------------------------------------------------------------------------
@@ -259,13 +293,32 @@ class FleetModel:
             raise ValueError(f"expected an (n, {len(self.metrics)}) array, got {data.shape}")
         t2, spe, residuals = self.subspace.statistics_with_gaps(data)
         ratio = np.maximum(t2 / self.t2_limit, spe / self.spe_limit)
+        loo = self._loo(data)
         return FleetScores(
             score=self.calibration.cdf(ratio),
             t2=t2,
             spe=spe,
             is_anomaly=ratio > 1.0,
             residuals=residuals,
+            loo=loo,
+            loo_surprise=self._loo_surprise(loo),
+            loo_excess=np.abs(loo) / self._loo_p99,
         )
+
+    def _loo(self, data: Matrix) -> Matrix:
+        """Leave-one-out residuals among the related metrics only, as calibrated."""
+        z = self.subspace.standardise(data)
+        if not self.loo_calibration:
+            return np.full(z.shape, np.nan)
+        if self._unrelated is None:
+            self._unrelated = np.array([m not in self.loo_calibration for m in self.metrics])
+        z[:, self._unrelated] = np.nan
+        return self.subspace.loo_residuals(z)
+
+    def _loo_surprise(self, loo: Matrix) -> Matrix:
+        if not self.loo_calibration:
+            return np.zeros(loo.shape)
+        return tail_surprise(np.abs(loo), self._loo_p99, self._loo_beta)
 
     # --- persistence (plain types and arrays only, so skops needs no trusted types) ------
 
@@ -279,6 +332,7 @@ class FleetModel:
             "calibration": self.calibration.to_payload(),
             "n_samples": self.n_samples,
             "threshold_quantile": self.threshold_quantile,
+            "loo_calibration": {m: c.to_payload() for m, c in self.loo_calibration.items()},
         }
 
     @classmethod
@@ -289,6 +343,9 @@ class FleetModel:
         subspace, calibration = payload["subspace"], payload["calibration"]
         if not isinstance(subspace, dict) or not isinstance(calibration, dict):
             raise TypeError("subspace and calibration must be mappings")
+        loo = payload.get("loo_calibration", {})  # absent from models saved before it
+        if not isinstance(loo, dict) or not all(isinstance(c, dict) for c in loo.values()):
+            raise TypeError("loo_calibration must map metrics to calibrations")
         return cls(
             str(payload["device_model"]),
             Subspace.from_payload(subspace),
@@ -297,6 +354,7 @@ class FleetModel:
             TailCdf.from_payload(calibration),
             n_samples=int(_as_float(payload["n_samples"])),
             threshold_quantile=_as_float(payload["threshold_quantile"]),
+            loo_calibration={str(m): TailCdf.from_payload(c) for m, c in loo.items()},
         )
 
     def thresholds(self) -> dict[str, float]:
@@ -307,6 +365,44 @@ class FleetModel:
             "quantile": self.threshold_quantile,
             "score": float(self.calibration.cdf(np.array([1.0]))[0]),
         }
+
+
+def _healthy_tail(distances: Matrix) -> TailCdf:
+    """The calibration of one metric's distances from its prediction, leaving out those
+    the history's faults put there (beyond _GROSS_FACTOR times the 90th percentile): a
+    week of a fleet holds compressors that ran hot for hours, whose distances would
+    otherwise set the bar that the next hot compressor has to clear."""
+    return TailCdf.fit(distances[distances <= _GROSS_FACTOR * np.quantile(distances, 0.9)])
+
+
+def related_metrics(
+    subspace: Subspace, data: Matrix, standardised: Matrix
+) -> tuple[list[int], Matrix]:
+    """The columns whose leave-one-out residual is evidence of a fault, and those
+    residuals (predicted from each other only): the metrics that the others among them
+    predict at least half of (explained variance ≥ MIN_EXPLAINED) and that take more
+    than two values. Free memory or a grid's voltage, which nothing else predicts, has
+    no relation to break: its residual is just its distance from the fleet's middle,
+    which differences between devices fill; a counter only grows. A metric of two values
+    (a car connected or not) is a state, not a measurement that can read wrong. Dropping
+    a metric can leave another less predicted, so the selection repeats until stable."""
+    candidates = [
+        j
+        for j in range(data.shape[1])
+        if float(np.var(standardised[:, j])) > 0.0 and len(np.unique(data[:, j])) > 2
+    ]
+    while True:
+        z = np.full(standardised.shape, np.nan)
+        z[:, candidates] = standardised[:, candidates]
+        loo = subspace.loo_residuals(z)
+        kept = [
+            j
+            for j in candidates
+            if 1.0 - float(np.var(loo[:, j])) / float(np.var(standardised[:, j])) >= MIN_EXPLAINED
+        ]
+        if kept == candidates:
+            return kept, loo
+        candidates = kept
 
 
 def select_metrics(samples: Sequence[Mapping[str, float]], coverage: float) -> list[str]:

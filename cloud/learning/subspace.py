@@ -42,6 +42,8 @@ class Subspace:
     )
     """Per pattern of present metrics, its basis and gram matrix: a device sends the same
     metrics sample after sample, so a batch's few patterns are the same ones every time."""
+    _loo: dict[bytes, Matrix] = field(default_factory=dict, init=False, repr=False, compare=False)
+    """Per pattern of present metrics, its leave-one-out weights (same reason)."""
 
     @property
     def has_residual(self) -> bool:
@@ -130,19 +132,57 @@ class Subspace:
         """For each present metric of one row, its value predicted from the other present
         metrics (original units); NaN for absent metrics or when nothing else is present."""
         z = self.standardise(row)
-        present = np.isfinite(z)
-        predicted = np.full(z.shape, np.nan)
-        for i in np.flatnonzero(present):
-            others = present.copy()
-            others[i] = False
-            if not others.any():
-                continue
-            basis = self.components[:, others]
-            gram = basis @ basis.T + np.diag(self.noise_variance / self.variances)
-            t = np.linalg.solve(gram, basis @ z[others])
-            z_i = float(t @ self.components[:, i])
-            predicted[i] = (z_i + self.mean[i]) * self.scale[i] + self.center[i]
+        residual = self.loo_residuals(z[np.newaxis, :])[0]
+        predicted: Matrix = (z - residual + self.mean) * self.scale + self.center
         return predicted
+
+    def loo_residuals(self, z: Matrix) -> Matrix:
+        """Per metric of standardised rows ``z``, how far it lies from what the other
+        present metrics predict (standardised units; NaN where absent or alone).
+
+        Why: a fault that moves one metric along a direction the fleet also moves in
+        (a compressor hotter, as a compressor at full speed would be) stays inside the
+        model's subspace, so T² and SPE barely notice it, while the metrics that set
+        the operating point still say how hot it should be. Linear in ``z``: one weight
+        matrix per pattern of present metrics (cached), one product per batch."""
+        present = np.isfinite(z)
+        out = np.full(z.shape, np.nan)
+        if not len(z):
+            return out
+        if (present == present[0]).all():
+            groups: Iterator[tuple[NDArray[np.intp], NDArray[np.bool_]]] = iter(
+                [(np.arange(len(z)), present[0])]
+            )
+        else:
+            groups = _groups(present, np.arange(len(z)))
+        for idx, pattern in groups:
+            weights = self._loo_weights(pattern)
+            rows = z[np.ix_(idx, pattern)]
+            out[np.ix_(idx, pattern)] = rows - rows @ weights.T
+        return out
+
+    def _loo_weights(self, pattern: NDArray[np.bool_]) -> Matrix:
+        """``W`` with a zero diagonal such that ``z @ W.T`` predicts each present metric
+        from the others (probabilistic-PCA posterior mean); a metric alone predicts NaN."""
+        key = pattern.tobytes()
+        cached = self._loo.get(key)
+        if cached is not None:
+            return cached
+        present = np.flatnonzero(pattern)
+        weights = np.full((len(present), len(present)), np.nan)
+        shrink = np.diag(self.noise_variance / self.variances)
+        for row, i in enumerate(present):
+            others = np.delete(np.arange(len(present)), row)
+            if not len(others):
+                continue
+            basis = self.components[:, present[others]]
+            solved = np.linalg.solve(basis @ basis.T + shrink, basis)
+            weights[row] = 0.0
+            weights[row, others] = self.components[:, i] @ solved
+        if len(self._loo) >= _MAX_CACHED_PATTERNS:
+            self._loo.clear()
+        self._loo[key] = weights
+        return weights
 
     def to_payload(self) -> dict[str, object]:
         return {

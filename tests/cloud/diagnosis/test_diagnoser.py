@@ -7,6 +7,8 @@ from __future__ import annotations
 import math
 import random
 
+import pytest
+
 from cloud.diagnosis.diagnoser import DeviceDiagnoser
 from cloud.diagnosis.profiles import ModelProfile, profile_for
 from cloud.incidents.tracker import Finding
@@ -306,3 +308,57 @@ def test_a_weak_signal_the_fleet_knows_is_flapping_once_the_link_drops() -> None
     assert len(named) == 5
     assert all(f.score > 0.9 and not f.learned for f in named)
     assert named[0].explanation["detector"] == "level"
+
+
+def _compressor_rows(n: int, seed: int, hotter_c: float = 0.0) -> list[dict[str, float]]:
+    """A heat pump whose compressor temperature follows its speed (40 °C + 0.4 per %),
+    power following speed too, beside signal strength and load that nothing predicts."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        speed = 50 + 40 * math.sin(i / 37.0) + rng.gauss(0, 3)
+        rows.append(
+            {
+                "compressor_speed_pct": speed,
+                "compressor_temp_c": 40 + 0.4 * speed + rng.gauss(0, 0.5) + hotter_c,
+                "power_w": 30 * speed + rng.gauss(0, 20),
+                "rssi_dbm": -60 + rng.gauss(0, 1),
+                "cpu_load_pct": 20 + rng.gauss(0, 4),
+            }
+        )
+    return rows
+
+
+def test_a_compressor_hot_for_its_speed_is_named_by_the_fleets_relations_alone() -> None:
+    """The fleet model's whole-sample statistics are blinded (limits out of reach), so
+    the sample is ordinary to them and the device's own baselines are set aside: only
+    the relation between speed and temperature says the compressor runs 8 °C hot."""
+    fitted = FleetModel.fit(
+        "heatpump-hp200", [r for s in (4, 5, 6) for r in _compressor_rows(2000, s)]
+    )
+    blind = FleetModel(
+        fitted.device_model,
+        fitted.subspace,
+        1e12,
+        1e12,
+        fitted.calibration,
+        n_samples=fitted.n_samples,
+        threshold_quantile=fitted.threshold_quantile,
+        loo_calibration=fitted.loo_calibration,
+    )
+    diagnoser = DeviceDiagnoser(profile_for("heatpump-hp200"), lambda: blind)
+    _run(diagnoser, _compressor_rows(1500, 3))
+    hot = _compressor_rows(20, 9, hotter_c=8.0)
+    found = _run(diagnoser, hot, start=1500)
+    named = [(sample, f["overheat/compressor"]) for sample, f in zip(hot, found, strict=True) if f]
+    assert _signatures(found) == {"overheat/compressor"}
+    assert len(named) >= 18, "a sample whose noise happens to fit the relation may pass"
+    for sample, finding in named:
+        assert finding.explanation["detector"] == "relation"
+        predicted = 40 + 0.4 * sample["compressor_speed_pct"]
+        assert finding.explanation["expected"] == pytest.approx(predicted, abs=1.5)
+        assert finding.learned
+    calm = _run(diagnoser, _compressor_rows(200, 10), start=1520)
+    assert _signatures(calm) == set()
+    heavy = [dict(r, power_w=r["power_w"] + 600) for r in _compressor_rows(20, 11)]
+    assert _signatures(_run(diagnoser, heavy, start=1720)) == set(), "no profile meaning"

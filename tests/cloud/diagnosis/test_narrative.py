@@ -78,6 +78,24 @@ def test_limits_stuck_sensors_and_flapping_links_have_their_own_sentences() -> N
         "connectivity/flapping", {"detector": "presence", "drops_last_hour": 4}, 0.0, 60.0, 3
     )
     assert flapping["summary"] == "The device's connection dropped 4 times within an hour."
+    relation = narrate(
+        "overheat/compressor",
+        {
+            "detector": "relation",
+            "metric": "compressor_temp_c",
+            "value": 81.2,
+            "expected": 62.5,
+            "normal_low": 55.0,
+            "normal_high": 70.0,
+        },
+        0.0,
+        1800.0,
+        30,
+    )
+    assert relation["summary"] == (
+        "Compressor temp reached 81.2 °C where devices like it read about 62.5 °C in the "
+        "same conditions, for 30 minutes; normal is 55.0 °C to 70.0 °C."
+    )
 
 
 def test_the_incident_shows_the_peak_of_its_evidence_not_the_last_reading() -> None:

@@ -161,3 +161,52 @@ def test_too_little_history_is_refused_with_a_clear_reason() -> None:
         FleetModel.fit("x", fleet(seed=10, devices_n=1, per_device=10))
     with pytest.raises(NotEnoughHistory, match="no metric"):
         FleetModel.fit("x", [{"a": 1.0}, {"b": 2.0}])
+
+
+def test_the_relations_view_names_the_metric_its_others_say_is_off(model: FleetModel) -> None:
+    """A loose connector is hot for its current: the connector temperature lies far from
+    what current and power predict, rarer than any healthy device's, while the metrics
+    nothing predicts (humidity) carry no such view."""
+    faults = model.score_many(model.matrix(loose_connector(np.random.default_rng(2), 50)))
+    column = {m: j for j, m in enumerate(model.metrics)}
+    assert (faults.loo_surprise[:, column["connector_temp"]] > 6.0).all()
+    assert (faults.loo[:, column["connector_temp"]] > 0).all()  # hotter than predicted
+    assert (faults.loo_surprise[:, column["humidity"]] == 0.0).all()
+    rng = np.random.default_rng(3)
+    held_out = [s for d in range(4) for s in healthy(rng, 500, offset=d - 1.5)]
+    judged = model.score_many(model.matrix(held_out))
+    assert (judged.loo_surprise.max(axis=1) >= 5.0).mean() < 0.002
+
+
+def test_only_metrics_the_others_predict_get_a_relations_view() -> None:
+    """Humidity is predicted by nothing and a plug state has two values: neither can
+    break a relation, so neither is judged by one."""
+    rows = [dict(r, plugged=float(r["current"] > 12)) for r in fleet(4, 5, 400)]
+    fitted = FleetModel.fit("evc-22", rows)
+    assert sorted(fitted.loo_calibration) == ["connector_temp", "current", "power"]
+    assert "plugged" in fitted.metrics
+
+
+def test_the_relations_calibration_survives_a_round_trip_and_old_files_still_load(
+    model: FleetModel,
+) -> None:
+    samples = model.matrix(loose_connector(np.random.default_rng(5), 20))
+    again = FleetModel.from_payload(model.to_payload())
+    assert np.array_equal(
+        again.score_many(samples).loo_surprise, model.score_many(samples).loo_surprise
+    )
+    old = model.to_payload()
+    del old["loo_calibration"]  # a model saved before the relations view
+    before = FleetModel.from_payload(old).score_many(samples)
+    assert (before.loo_surprise == 0.0).all()
+    assert np.array_equal(before.score, model.score_many(samples).score)
+
+
+def test_a_relations_surprise_is_its_calibrations_tail(model: FleetModel) -> None:
+    judged = model.score_many(model.matrix(loose_connector(np.random.default_rng(6), 30)))
+    j = model.metrics.index("connector_temp")
+    distance = np.abs(judged.loo[:, j])
+    calibration = model.loo_calibration["connector_temp"]
+    tail = 1.0 - calibration.cdf(distance)
+    expected = np.where(distance > calibration.u, -np.log10(tail), 0.0)
+    assert judged.loo_surprise[:, j] == pytest.approx(expected)
