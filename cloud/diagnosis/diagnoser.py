@@ -544,7 +544,8 @@ class DeviceDiagnoser:
         name = self.profile.meaning.get((metric, "high" if residual > 0 else "low"))
         if metric in explained or name is None:
             return
-        metrics = rows.finite(index)
+        value = rows.value(index, metric)
+        expected = None if value is None else model.relation_expected(metric, value, residual)
         _keep(
             findings,
             Finding(
@@ -554,8 +555,8 @@ class DeviceDiagnoser:
                     "detector": "relation",
                     "surprise": round(float(surprise[j]), 2),
                     "metric": metric,
-                    "value": metrics.get(metric),
-                    "expected": _round(model.expected(metrics).get(metric, math.nan)),
+                    "value": value,
+                    "expected": None if expected is None else _round(expected),
                     "residual": round(residual, 2),
                 },
                 learned=True,

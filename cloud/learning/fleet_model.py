@@ -286,6 +286,11 @@ class FleetModel:
             m: float(v) for m, v in zip(self.metrics, predicted, strict=True) if math.isfinite(v)
         }
 
+    def relation_expected(self, metric: str, value: float, loo: float) -> float:
+        """The value (own units) the relations predicted for ``metric`` of a sample that
+        read ``value`` and lay ``loo`` from its prediction (:attr:`FleetScores.loo`)."""
+        return value - loo * float(self.subspace.scale[self._index[metric]])
+
     def score_many(self, data: Matrix) -> FleetScores:
         """Judge a batch: ``data`` is (n, len(metrics)) in model order; NaN/inf = absent."""
         data = np.asarray(data, dtype=np.float64)
