@@ -532,17 +532,22 @@ class DeviceDiagnoser:
         relationships, where that distance is rarer than the alert bar among healthy
         devices: a compressor running 20 °C hotter than its speed, lift and weather call
         for, which the fleet model's subspace statistics take for a busy compressor.
-        Named only where the profile gives that direction a meaning: a relation the
-        linear model only approximates (efficiency in a warm spell) bends at the edges
-        of what the fleet has seen, and the fleet model's own statistics still report a
-        sample that is unusual as a whole."""
+        Named only for a metric the profile protects with a hard limit, in the
+        direction the profile gives a meaning: the rating says how hot a part may run,
+        the relations how hot it should run now. A relation the linear model only
+        approximates (efficiency in a warm spell) bends at the edges of what the fleet
+        has seen, and one it finds for firmware metrics (free memory) runs between
+        devices, not within one: a few devices' offsets make any metric look
+        predictable. The fleet model's own statistics still report a sample that is
+        unusual as a whole."""
         surprise = scores.loo_surprise[index]
         beyond = np.where(surprise >= self._alert_surprise, scores.loo_excess[index], -1.0)
         j = int(np.argmax(np.nan_to_num(beyond, nan=-1.0)))
         metric = model.metrics[j]
         residual = float(scores.loo[index, j])
         name = self.profile.meaning.get((metric, "high" if residual > 0 else "low"))
-        if metric in explained or name is None:
+        rated = any(limit.metric == metric for limit in self.profile.limits)
+        if metric in explained or name is None or not rated:
             return
         value = rows.value(index, metric)
         expected = None if value is None else model.relation_expected(metric, value, residual)
