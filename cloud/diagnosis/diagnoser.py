@@ -53,6 +53,9 @@ EXTRA_SURPRISE = 1.0
 log10(#metrics) (Bonferroni) plus this much, for about one false alarm in several
 device-months at a one-minute telemetry interval."""
 
+WINDOW_VIEWS = frozenset({"burst", "drift"})
+"""Baseline views that judge a window of recent readings rather than the reading itself."""
+
 FleetModelSource = Callable[[], FleetModel | None]
 
 
@@ -475,14 +478,17 @@ class DeviceDiagnoser:
         index: int,
     ) -> None:
         """The baselines' finding of a sample the fleet finds ordinary, kept only where a
-        detector that is not learned already names the same signature in it."""
+        detector that is not learned already names the same signature in it, and only
+        from a view of the reading itself: the burst and drift views average the last
+        tens of samples, so after a fix they go on reporting the fault's readings while
+        the drops that corroborated them are an hour's memory."""
         named = {signature for signature, f in findings.items() if not f.learned}
         if not named or not assessment.is_anomaly:
             return
         own: dict[str, Finding] = {}
         self._baselines(assessment, explained, own, rows.finite(index))
         for signature, finding in own.items():
-            if signature in named:
+            if signature in named and finding.explanation.get("detector") not in WINDOW_VIEWS:
                 _keep(findings, finding)
 
     def _fleet(

@@ -278,12 +278,9 @@ def test_a_metric_suspected_of_drifting_keeps_that_name_whichever_way_it_deviate
     assert diagnoser._name("mem_free_kb", -3.0, "") == "memory-leak/firmware"
 
 
-def test_a_weak_signal_the_fleet_knows_is_flapping_once_the_link_drops() -> None:
-    """Weak sites put other chargers at -90 dBm, so the fleet model finds this one's fall
-    from -60 to -90 ordinary and its baselines' finding is set aside, until the broker
-    sees the link drop: then two detectors name the flapping link, its evidence is no
-    longer the baselines' alone, and it opens as fast as the drop's own (not after the
-    long wait of a learned-only finding)."""
+def _weak_sites() -> tuple[FleetModel, list[dict[str, float]], list[dict[str, float]]]:
+    """A fleet model that has seen chargers at -60 and at -90 dBm, and a charger's two
+    days at -60, then half an hour at -90 before it is back at -60."""
     rng = random.Random(7)
 
     def with_signal(rows: list[dict[str, float]], dbm: float) -> list[dict[str, float]]:
@@ -291,9 +288,19 @@ def test_a_weak_signal_the_fleet_knows_is_flapping_once_the_link_drops() -> None
 
     fleet_rows = with_signal(_healthy(2 * 1440, seed=4), -60.0)
     fleet_rows += with_signal(_healthy(2 * 1440, seed=5), -90.0)
-    model = FleetModel.fit("charger", fleet_rows)
     rows = _healthy(3 * 1440, seed=3)
-    before, weak = with_signal(rows[: 2 * 1440], -60.0), with_signal(rows[2 * 1440 :], -90.0)
+    weak = with_signal(rows[2 * 1440 :], -90.0)
+    weak[30:] = with_signal(rows[2 * 1440 + 30 :], -60.0)  # half an hour on, a radio reset
+    return FleetModel.fit("charger", fleet_rows), with_signal(rows[: 2 * 1440], -60.0), weak
+
+
+def test_a_weak_signal_the_fleet_knows_is_flapping_once_the_link_drops() -> None:
+    """Weak sites put other chargers at -90 dBm, so the fleet model finds this one's fall
+    from -60 to -90 ordinary and its baselines' finding is set aside, until the broker
+    sees the link drop: then two detectors name the flapping link, its evidence is no
+    longer the baselines' alone, and it opens as fast as the drop's own (not after the
+    long wait of a learned-only finding)."""
+    model, before, weak = _weak_sites()
 
     def flapping(drop: bool) -> list[Finding]:
         diagnoser = DeviceDiagnoser(profile_for(None), lambda: model)
@@ -308,6 +315,23 @@ def test_a_weak_signal_the_fleet_knows_is_flapping_once_the_link_drops() -> None
     assert len(named) == 5
     assert all(f.score > 0.9 and not f.learned for f in named)
     assert named[0].explanation["detector"] == "level"
+
+
+def test_a_reset_radio_is_not_reported_from_the_windows_of_its_weak_spell() -> None:
+    """Back at -60 dBm after a reset, the link's drops are still within the hour, but
+    they vouch for no baseline view that averages the weak readings: nothing fresh names
+    the link, so the fix can be verified."""
+    model, before, weak = _weak_sites()
+    diagnoser = DeviceDiagnoser(profile_for(None), lambda: model)
+    _run(diagnoser, before)
+    diagnoser.observe_link(T0 + (2 * 1440 - 1) * STEP_S, online=False)
+    diagnoser.hold(["connectivity/flapping"])  # its incident is open
+    during = _run(diagnoser, weak[:30], start=2 * 1440)
+    assert all(f["connectivity/flapping"].fresh for f in during[:5])
+    after = _run(diagnoser, weak[30:60], start=2 * 1440 + 30)
+    stale = [f["connectivity/flapping"] for f in after if "connectivity/flapping" in f]
+    assert stale, "the drop is still within the hour"
+    assert all(f.explanation["detector"] == "presence" and not f.fresh for f in stale)
 
 
 def _compressor_rows(n: int, seed: int, hotter_c: float = 0.0) -> list[dict[str, float]]:
