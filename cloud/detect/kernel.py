@@ -285,7 +285,7 @@ def run_batch(
     ``surprise`` (NaN where there is no reading: missing value, metric warming up, or not
     judging), ``z``, ``view`` (index into FEATURES) and ``baseline`` (level before
     learning). With ``learn`` false no state changes; a metric whose ``held[m]`` is set
-    is judged but teaches nothing (its window of recent deviations still moves on).
+    is judged but teaches nothing.
     """
     feats = np.empty(N_VIEWS, dtype=np.float64)
     warmup = cfg[_WARMUP]
@@ -306,8 +306,3 @@ def run_batch(
                 baseline[i, m] = p[LEVEL]
             if learn and not held[m]:
                 _learn(cfg, p, recent[m], prof[m], bins[m], tpar[m], tails[m], t, v, feats, z_best)
-            elif learn:
-                # Held: what is normal stays as it was, but the window of recent
-                # deviations moves on, or the burst and drift views would go on
-                # reporting the fault's readings after the metric has recovered.
-                _push_recent(cfg, p, recent[m], z_best)
