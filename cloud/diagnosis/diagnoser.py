@@ -200,7 +200,7 @@ class DeviceDiagnoser:
         fleet_score = None if fleet_scores is None else fleet_scores.score.tolist()
         relation_best = (
             [0.0] * len(samples)
-            if fleet_scores is None or not fleet_scores.loo_surprise.size
+            if fleet_scores is None
             else fleet_scores.loo_surprise.max(axis=1).tolist()
         )
         ordinary = 10.0**-self.monitor.config.policy.release
@@ -547,8 +547,10 @@ class DeviceDiagnoser:
         predictable. The fleet model's own statistics still report a sample that is
         unusual as a whole."""
         surprise = scores.loo_surprise[index]
-        beyond = np.where(surprise >= self._alert_surprise, scores.loo_excess[index], -1.0)
-        j = int(np.argmax(np.nan_to_num(beyond, nan=-1.0)))
+        # Beyond the bar a metric has a calibration, so its excess is a number.
+        j = int(
+            np.argmax(np.where(surprise >= self._alert_surprise, scores.loo_excess[index], -1.0))
+        )
         metric = model.metrics[j]
         residual = float(scores.loo[index, j])
         name = self.profile.meaning.get((metric, "high" if residual > 0 else "low"))

@@ -151,10 +151,10 @@ class FleetModel:
         self.n_samples = n_samples
         self.threshold_quantile = threshold_quantile
         self._index = {m: i for i, m in enumerate(self.metrics)}
-        self._unrelated: NDArray[np.bool_] | None = None
         tails = [self.loo_calibration.get(m) for m in self.metrics]
         self._loo_p99 = np.array([max(c.u, 1e-12) if c else np.nan for c in tails])
         self._loo_beta = np.array([c.beta if c else np.nan for c in tails])
+        self._unrelated = np.isnan(self._loo_p99)
         self._column_maps: dict[tuple[tuple[str, ...], frozenset[str]], _ColumnMap] = {}
         """Per batch layout, where its columns go: a device's batches share one layout."""
 
@@ -209,8 +209,8 @@ class FleetModel:
         inlier = (t2 <= _GROSS_FACTOR * np.quantile(t2, 0.9)) & (
             spe <= _GROSS_FACTOR * np.quantile(spe, 0.9)
         )
-        standardised = subspace.standardise(data[inlier])
-        related, loo = related_metrics(subspace, data[inlier], standardised)
+        healthy = data[inlier]
+        related, loo = related_metrics(subspace, healthy, subspace.standardise(healthy))
         t2, spe = t2[inlier], spe[inlier]
         q = options.threshold_quantile
         t2_limit = max(float(np.quantile(t2, q)), 1e-12)
@@ -299,6 +299,7 @@ class FleetModel:
         t2, spe, residuals = self.subspace.statistics_with_gaps(data)
         ratio = np.maximum(t2 / self.t2_limit, spe / self.spe_limit)
         loo = self._loo(data)
+        distance = np.abs(loo)
         return FleetScores(
             score=self.calibration.cdf(ratio),
             t2=t2,
@@ -306,8 +307,8 @@ class FleetModel:
             is_anomaly=ratio > 1.0,
             residuals=residuals,
             loo=loo,
-            loo_surprise=self._loo_surprise(loo),
-            loo_excess=np.abs(loo) / self._loo_p99,
+            loo_surprise=tail_surprise(distance, self._loo_p99, self._loo_beta),
+            loo_excess=distance / self._loo_p99,
         )
 
     def _loo(self, data: Matrix) -> Matrix:
@@ -315,15 +316,8 @@ class FleetModel:
         z = self.subspace.standardise(data)
         if not self.loo_calibration:
             return np.full(z.shape, np.nan)
-        if self._unrelated is None:
-            self._unrelated = np.array([m not in self.loo_calibration for m in self.metrics])
         z[:, self._unrelated] = np.nan
         return self.subspace.loo_residuals(z)
-
-    def _loo_surprise(self, loo: Matrix) -> Matrix:
-        if not self.loo_calibration:
-            return np.zeros(loo.shape)
-        return tail_surprise(np.abs(loo), self._loo_p99, self._loo_beta)
 
     # --- persistence (plain types and arrays only, so skops needs no trusted types) ------
 

@@ -145,17 +145,8 @@ class Subspace:
         model's subspace, so T² and SPE barely notice it, while the metrics that set
         the operating point still say how hot it should be. Linear in ``z``: one weight
         matrix per pattern of present metrics (cached), one product per batch."""
-        present = np.isfinite(z)
         out = np.full(z.shape, np.nan)
-        if not len(z):
-            return out
-        if (present == present[0]).all():
-            groups: Iterator[tuple[NDArray[np.intp], NDArray[np.bool_]]] = iter(
-                [(np.arange(len(z)), present[0])]
-            )
-        else:
-            groups = _groups(present, np.arange(len(z)))
-        for idx, pattern in groups:
+        for idx, pattern in _groups(np.isfinite(z), np.arange(len(z))):
             weights = self._loo_weights(pattern)
             rows = z[np.ix_(idx, pattern)]
             out[np.ix_(idx, pattern)] = rows - rows @ weights.T
