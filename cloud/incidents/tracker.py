@@ -65,6 +65,16 @@ class TrackerConfig:
 SLOW_EVIDENCE = ("anomaly/", "sensor-drift/")
 """Signatures named only by a learned detector, not by a limit or a fault's shape: they
 must persist longer before they become an incident."""
+SENSOR_FAULTS = ("sensor-stuck/", "spike/")
+"""Named signatures of a faulty sensor: ``kind/<the metric it falsifies>``."""
+
+
+def _may_move(signature: str, metric: object) -> bool:
+    """Whether the fault ``signature`` names may be what moves ``metric`` (any metric,
+    unless it is a faulty sensor: then only its own)."""
+    if not signature.startswith(SENSOR_FAULTS) or not isinstance(metric, str):
+        return True
+    return signature.partition("/")[2] == metric
 
 
 @dataclass(frozen=True)
@@ -120,11 +130,17 @@ class IncidentTracker:
         self._states: dict[str, dict[str, TrackerState]] = {}
         """Per device, its signatures in progress: a sample touches its own device only."""
 
-    def _symptom(self, device_id: str, signature: str) -> bool:
+    def _symptom(self, device_id: str, signature: str, finding: Finding | None) -> bool:
         """A learned-only finding on a device with a named incident open is most likely
-        a consequence of it (a leak also loads the CPU): it opens nothing new."""
-        return signature.startswith(SLOW_EVIDENCE) and any(
-            st.open and not s.startswith(SLOW_EVIDENCE)
+        a consequence of it (a leak also loads the CPU): it opens nothing new. Except
+        where that incident is a faulty sensor and the finding is about another metric:
+        a sensor falsifies its own reading and nothing else, so a stuck supply sensor
+        waiting for a technician must not hide a drifting outdoor sensor all the while."""
+        if not signature.startswith(SLOW_EVIDENCE):
+            return False
+        metric = None if finding is None else finding.explanation.get("metric")
+        return any(
+            st.open and not s.startswith(SLOW_EVIDENCE) and _may_move(s, metric)
             for s, st in self._states.get(device_id, {}).items()
         )
 
@@ -188,7 +204,7 @@ class IncidentTracker:
             if state.above == 0:
                 state.first_above_ts = ts
                 state.worst, state.worst_deviation = None, -1.0
-                state.symptom = self._symptom(device_id, signature)
+                state.symptom = self._symptom(device_id, signature, finding)
             persisted = finding.persisted if finding is not None else 1
             state.above = max(state.above + 1, persisted)
             state.below = 0
@@ -206,7 +222,7 @@ class IncidentTracker:
             and state.above >= config.open_after
             and finding is not None
             and not state.symptom
-            and not self._symptom(device_id, signature)
+            and not self._symptom(device_id, signature, finding)
         ):
             state.open = True
             state.peak = score

@@ -71,6 +71,21 @@ def test_learned_only_findings_on_a_device_with_a_named_incident_are_symptoms() 
     assert [d.signature for d in elsewhere] == ["anomaly/cpu_load_pct"]
 
 
+def test_a_faulty_sensor_left_open_hides_only_findings_about_its_own_reading() -> None:
+    """A stuck supply sensor waiting for a technician stays open for days. A drift of
+    the outdoor sensor meanwhile is a second fault, not its symptom; a learned finding
+    about the supply reading itself still is."""
+    tracker = IncidentTracker(TrackerConfig(open_after=1), TrackerConfig(open_after=5))
+    stuck = Finding("sensor-stuck/supply_temp_c", 1.0, {"metric": "supply_temp_c"})
+    drift = Finding("sensor-drift/outdoor_temp_c", 0.9, {"metric": "outdoor_temp_c"}, learned=True)
+    same = Finding("anomaly/supply_temp_c", 0.9, {"metric": "supply_temp_c"}, learned=True)
+    opened = []
+    for i in range(20):
+        findings = {f.signature: f for f in (stuck, drift, same)}
+        opened += [d.signature for d in tracker.observe("d1", float(i), findings)]
+    assert opened == ["sensor-stuck/supply_temp_c", "sensor-drift/outdoor_temp_c"]
+
+
 def test_a_named_fault_vouched_for_only_by_a_learned_detector_must_persist_as_long() -> None:
     """The fleet model finding a compressor hotter than it expects names an overheat, but
     its bar is what its history held (a warm spell it never saw makes every cool-down look
