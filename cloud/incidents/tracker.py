@@ -114,7 +114,8 @@ class TrackerState:
     worst: Finding | None = None
     worst_deviation: float = -1.0
     symptom: bool = False
-    """Whether this run of evidence began while a named incident of the device was open:
+    """Whether this run of evidence began while a named incident of the device that may
+    cause it was open (see :meth:`IncidentTracker._symptom`):
     it stays that fault's symptom while it lasts, even if the named evidence pauses (a
     leak's trend restarts its window while the exhausted heap still loads the CPU)."""
 
